@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The /dev/ioasid patch series: entry points. See README.md.
+#
+#   make run     build the lean kernel and show /dev/ioasid at work in QEMU
+#   make check   every test: lint, then the debug kernel on each machine
+#   make lint    checkpatch --strict, sparse, kernel-doc on our files
+#   make clean   remove out/
+
+OUT ?= $(CURDIR)/out
+export OUT
+
+.PHONY: run check lint deps tree clean
+
+run:
+	@harness/run.sh
+
+check:
+	@harness/check.sh
+
+lint: tree
+	@harness/build.sh test && harness/lint.sh
+
+deps:
+	@harness/deps.sh
+
+tree: deps
+	@harness/prepare-tree.sh
+
+clean:
+	rm -rf $(OUT)

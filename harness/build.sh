@@ -1,0 +1,30 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# build.sh FLAVOR: configure and build $OUT/obj-FLAVOR/arch/x86/boot/bzImage,
+# its uapi headers, and the selftests in $OUT/selftests-FLAVOR (static).
+# Everything is incremental; the kernel log goes to $OUT/build-FLAVOR.log.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+flavor=${1:?usage: build.sh test|lean}
+obj=$OUT/obj-$flavor
+log=$OUT/build-$flavor.log
+"$REPO/harness/mkconfig.sh" "$flavor"
+
+start=$(date +%s)
+note "building the $flavor kernel (log: $log)"
+if ! make -C "$SRC" O="$obj" -j"$JOBS" bzImage headers > "$log" 2>&1; then
+	grep -E 'error|Error' "$log" | head -20 >&2
+	die "the $flavor kernel did not build"
+fi
+note "$flavor kernel built in $(( $(date +%s) - start ))s"
+
+bin=$OUT/selftests-$flavor
+mkdir -p "$bin"
+if ! make -s -C "$SRC/tools/testing/selftests/ioasid" OUTPUT="$bin" \
+	KHDR_INCLUDES="-isystem $obj/usr/include" LDFLAGS=-static \
+	> "$OUT/selftests-$flavor.log" 2>&1; then
+	cat "$OUT/selftests-$flavor.log" >&2
+	die "the selftests did not build"
+fi

@@ -1,0 +1,65 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# /init of the test initramfs. harness_mode=test|run arrives from the kernel
+# command line as an environment variable.
+#  test: run every program in /tests, framed by @@@ markers on ttyS1 so the
+#        host can count results apart from the kernel console; then ask
+#        kmemleak for a scan and print what it found on the console.
+#  run:  the demonstration for `make run`, in plain words on the console.
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tmpfs tmpfs /tmp
+mkdir -p /dev/hugepages && mount -t hugetlbfs hugetlbfs /dev/hugepages
+
+iommu=$(ls /sys/class/iommu 2>/dev/null | tr '\n' ' ')
+machine=${harness_machine:-unknown}
+
+# Bind every edu device (1234:11e8) to vfio-pci.
+edu=""
+for d in /sys/bus/pci/devices/*; do
+	[ "$(cat "$d/vendor")" = 0x1234 ] && [ "$(cat "$d/device")" = 0x11e8 ] || continue
+	bdf=${d##*/}
+	echo vfio-pci > "$d/driver_override"
+	echo "$bdf" > /sys/bus/pci/drivers_probe
+	edu="$edu $bdf"
+done
+
+run_tests() {
+	echo "@@@ MACHINE $machine iommu=[$iommu] edu=[$edu]"
+	for t in /tests/*; do
+		[ -x "$t" ] || continue
+		name=${t##*/}
+		echo "@@@ BEGIN $name"
+		timeout -s KILL 900 "$t" 2>&1
+		echo "@@@ END $name rc=$?"
+	done
+}
+
+if [ "${harness_mode:-test}" = run ]; then
+	echo
+	echo "== /dev/ioasid demo on QEMU machine '$machine' =="
+	echo "IOMMU units: $iommu"
+	for b in $edu; do
+		echo "edu DMA device $b: IOMMU group" \
+		     "$(basename "$(readlink /sys/bus/pci/devices/$b/iommu_group)")," \
+		     "driver $(basename "$(readlink /sys/bus/pci/devices/$b/driver)")"
+	done
+	for t in /demo/*; do
+		[ -x "$t" ] && "$t"
+	done
+	echo "== demo done =="
+else
+	run_tests > /dev/ttyS1
+	if [ -w /sys/kernel/debug/kmemleak ]; then
+		# kmemleak ignores objects younger than 5 s.
+		sleep 6
+		echo scan > /sys/kernel/debug/kmemleak
+		cat /sys/kernel/debug/kmemleak > /dev/console
+	fi
+	echo "@@@ DONE" > /dev/ttyS1
+fi
+poweroff -f

@@ -1,0 +1,50 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# mkconfig.sh FLAVOR: write $OUT/obj-FLAVOR/.config from tinyconfig plus the
+# fragments of that flavour, then check that every symbol a fragment asks
+# for really is set (Kconfig silently drops a symbol whose dependencies are
+# unmet). The .config is replaced only when its content changes, so an
+# unchanged configuration never triggers a rebuild.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+flavor=${1:?usage: mkconfig.sh test|lean}
+case $flavor in
+test) frags="harness/configs/base.config tools/testing/selftests/ioasid/config" ;;
+lean) frags="harness/configs/base.config harness/configs/lean.config" ;;
+*) die "unknown flavour $flavor" ;;
+esac
+obj=$OUT/obj-$flavor
+scratch=$OUT/kconfig-$flavor
+mkdir -p "$obj" "$scratch"
+cd "$REPO"
+# shellcheck disable=SC2086
+sum=$(cat $frags "$OUT/series.stamp" | sha256sum)
+if [ "$(cat "$obj/frags.stamp" 2>/dev/null)" = "$sum" ] && [ -f "$obj/.config" ]; then
+	exit 0
+fi
+
+make -s -C "$SRC" O="$scratch" tinyconfig >/dev/null
+# shellcheck disable=SC2086
+(cd "$SRC" && scripts/kconfig/merge_config.sh -m -O "$scratch" \
+	"$scratch/.config" $(printf "$REPO/%s " $frags)) >/dev/null
+make -s -C "$SRC" O="$scratch" olddefconfig >/dev/null
+
+bad=0
+# shellcheck disable=SC2086
+while IFS== read -r sym val; do
+	if [ "$val" = n ]; then
+		grep -q "^$sym=" "$scratch/.config" || continue
+	else
+		grep -qx "$sym=$val" "$scratch/.config" && continue
+	fi
+	echo "harness: $flavor config: $sym=$val was asked for but is" \
+	     "'$(grep "^$sym=\|^# $sym is not set" "$scratch/.config" || echo unset)'" >&2
+	bad=1
+done < <(cat $frags | grep '^CONFIG_')
+[ $bad = 0 ] || die "$flavor config dropped symbols (unmet dependencies)"
+
+cmp -s "$scratch/.config" "$obj/.config" || cp "$scratch/.config" "$obj/.config"
+echo "$sum" > "$obj/frags.stamp"
+note "$flavor config ready"

@@ -1,0 +1,53 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# qemu-run.sh MACHINE KERNEL INITRAMFS LOGDIR MODE [TIMEOUT]
+#
+# Boot KERNEL under TCG on one machine of the matrix, each with an edu DMA
+# device behind an emulated IOMMU:
+#   vtd     q35 + intel-iommu with interrupt remapping
+#   amd     q35 + amd-iommu with interrupt remapping
+#   virtio  q35 + virtio-iommu-pci (no interrupt remapping: the admin
+#           opt-in for unsafe interrupts is passed on the command line)
+# MODE test: console to LOGDIR/MACHINE.console, test output to
+# LOGDIR/MACHINE.tap. MODE run: console on stdout.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+machine=${1:?} kernel=${2:?} initrd=${3:?} logdir=${4:?} mode=${5:?}
+limit=${6:-900}
+mkdir -p "$logdir"
+
+append="console=ttyS0 panic=-1 oops=panic harness_mode=$mode harness_machine=$machine"
+args=(-accel tcg -m 2G -smp 2 -no-reboot -display none -monitor none)
+case $machine in
+vtd)
+	args+=(-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on)
+	append+=" intel_iommu=on"
+	;;
+amd)
+	args+=(-machine q35,kernel-irqchip=split -device amd-iommu,intremap=on)
+	append+=" amd_iommu=on"
+	;;
+virtio)
+	args+=(-machine q35 -device virtio-iommu-pci)
+	append+=" vfio_iommu_type1.allow_unsafe_interrupts=1"
+	;;
+*) die "unknown machine $machine" ;;
+esac
+args+=(-device edu,dma_mask=0xffffffffffffffff -kernel "$kernel" -initrd "$initrd")
+[ "$mode" = test ] && append+=" kmemleak=on"
+
+if [ "$mode" = run ]; then
+	args+=(-serial stdio -serial null)
+	exec timeout --foreground "$limit" qemu-system-x86_64 "${args[@]}" -append "$append quiet"
+fi
+
+rm -f "$logdir/$machine.console" "$logdir/$machine.tap"
+args+=(-serial "file:$logdir/$machine.console" -serial "file:$logdir/$machine.tap")
+start=$(date +%s)
+rc=0
+timeout "$limit" qemu-system-x86_64 "${args[@]}" -append "$append" \
+	</dev/null 2>"$logdir/$machine.stderr" || rc=$?
+cat "$logdir/$machine.stderr" >> "$logdir/$machine.console"
+echo "$rc $(( $(date +%s) - start ))" > "$logdir/$machine.qemu"
