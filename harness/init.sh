@@ -55,8 +55,11 @@ if [ "${harness_mode:-test}" = run ]; then
 else
 	run_tests > /dev/ttyS1
 	if [ -w /sys/kernel/debug/kmemleak ]; then
-		# kmemleak ignores objects younger than 5 s.
+		# kmemleak ignores objects younger than 5 s, and takes an object
+		# whose content changed since the last scan for referenced: the
+		# first scan only records checksums, the second one reports.
 		sleep 6
+		echo scan > /sys/kernel/debug/kmemleak
 		echo scan > /sys/kernel/debug/kmemleak
 		cat /sys/kernel/debug/kmemleak > /dev/console
 	fi

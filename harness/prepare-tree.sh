@@ -49,8 +49,16 @@ apply_series() {
 	for f in $(patch_files $old $new); do
 		[ -f "$f" ] && echo "$(sha256sum < "$f" | cut -c1-64) $(stat -c %Y "$f") $f"
 	done > "$state"
-	if [ -d .pc ]; then
-		quilt pop -a -q >/dev/null 2>&1 || true
+	# Back to the pristine base: quilt's own backups, or else the tarball.
+	if [ -d .pc ] && ! quilt pop -a -f -q >/dev/null 2>&1; then
+		note "quilt pop failed; restoring patched files from the tarball"
+		# shellcheck disable=SC2086
+		patch_files $old | sed 's|^|linux-source-6.1/|' > "$state.files"
+		tar -xJf "$tarball" -C "$OUT" --files-from="$state.files" 2>/dev/null || true
+		(cd "$OUT/linux-source-6.1" && find . -type f) | while read -r f; do
+			mv "$OUT/linux-source-6.1/$f" "$f"
+		done
+		rm -rf "$OUT/linux-source-6.1" "$state.files"
 	fi
 	rm -rf .pc
 	local n=0
