@@ -15,9 +15,19 @@
 
 /*
  * Every ioctl takes a pointer to a structure whose first member is a __u32
- * "size" holding sizeof() the structure as userspace knows it. A shorter
- * size than the first version of the structure fails with EINVAL; a longer
- * one whose extra bytes are not all zero fails with E2BIG.
+ * "size" holding sizeof() the structure as userspace knows it. Common
+ * errors, for every command:
+ *
+ *  ENOTTY      unknown ioctl number
+ *  EINVAL      size smaller than the first version of the structure, or a
+ *              value out of range (zero length, unaligned IOVA, ...)
+ *  E2BIG       size larger than the kernel knows, with non-zero extra bytes
+ *  EOPNOTSUPP  an unknown flag bit, or a non-zero reserved member
+ *  EFAULT      a user pointer could not be read or written
+ *  ENOENT      no object of the needed type has that ID
+ *  EOVERFLOW   an address plus a length wraps around 64 bits
+ *  ENOMEM      out of memory, or RLIMIT_MEMLOCK would be exceeded
+ *  EBUSY       the object is in use by another object
  */
 enum {
 	IOASID_CMD_BASE = 0x80,
@@ -111,8 +121,10 @@ struct ioasid_ioas_iova_ranges {
  * Restrict the IOVAs the kernel may choose and the devices may later
  * reserve: a kernel-chosen IOVA is taken only from the allowed ranges, and
  * attaching a device whose reserved regions intersect an allowed range
- * fails. Ranges must not overlap each other (EINVAL). Fails with EBUSY if
- * an existing mapping lies outside the new allow-list.
+ * fails. Ranges must be aligned, have start <= last and not overlap each
+ * other (EINVAL). Fails with EBUSY if an existing mapping lies outside the
+ * new allow-list, and with EADDRINUSE if an allowed range intersects a
+ * reserved region of an attached device.
  */
 struct ioasid_ioas_allow_iovas {
 	__u32 size;
@@ -151,10 +163,13 @@ enum ioasid_ioas_map_flags {
  *        size the IOMMU supports, so large IOPTEs stay possible
  *
  * Pin the memory, account it against RLIMIT_MEMLOCK, and map it into
- * every domain the IOAS is attached to. A fixed IOVA range must be free
- * (EEXIST otherwise) and usable (EINVAL otherwise, see
- * IOASID_IOAS_IOVA_RANGES). @user_va + @length and @iova + @length must
- * not wrap (EOVERFLOW). On any failure nothing stays pinned or accounted.
+ * every domain the IOAS is attached to. @user_va, @length and @iova must
+ * be multiples of the IOVA alignment (EINVAL). A fixed IOVA range must not
+ * overlap a mapping (EEXIST), nor a reserved region or IOVAs outside the
+ * allow-list (EADDRINUSE; see IOASID_IOAS_IOVA_RANGES). When the kernel
+ * chooses, ENOSPC means no hole is large enough. @user_va + @length and
+ * @iova + @length must not wrap (EOVERFLOW). On any failure nothing stays
+ * pinned or accounted.
  */
 struct ioasid_ioas_map {
 	__u32 size;
@@ -171,13 +186,14 @@ struct ioasid_ioas_map {
 /**
  * struct ioasid_ioas_copy - ioctl(IOASID_IOAS_COPY)
  * @size: sizeof(struct ioasid_ioas_copy)
- * @flags: as for map; READABLE/WRITEABLE may not exceed the source's
+ * @flags: as for map; READABLE/WRITEABLE beyond what every source mapping
+ *         allows fail with EPERM
  * @dst_ioas_id: IOAS to map into
  * @src_ioas_id: IOAS holding the source mappings (may equal @dst_ioas_id)
  * @length: bytes to copy
  * @dst_iova: as @iova of struct ioasid_ioas_map
- * @src_iova: start of the source; the source range must be fully mapped
- *            (ENOENT otherwise)
+ * @src_iova: start of the source; the source range must be fully mapped,
+ *            possibly by several mappings (ENOENT otherwise)
  *
  * Map, in the destination, the pages already pinned for the source, with
  * no second pin and no second accounting. The copy lives on after the
@@ -214,7 +230,9 @@ enum ioasid_ioas_unmap_flags {
  *
  * Remove every mapping inside the range. A mapping that crosses either end
  * of the range is not split: the call fails with ENOENT and unmaps
- * nothing. A range with no mapping in it succeeds with @length 0.
+ * nothing. A range with no mapping in it succeeds with @length 0. @iova
+ * and @length must be aligned (EINVAL) and must not wrap (EOVERFLOW).
+ * With IOASID_IOAS_UNMAP_ALL, non-zero @iova or @length fail with EINVAL.
  */
 struct ioasid_ioas_unmap {
 	__u32 size;
@@ -232,11 +250,12 @@ struct ioasid_ioas_unmap {
  * @IOASID_OPTION_RLIMIT_MODE: object_id 0; val64 0 accounts pinned pages to
  *                             the user (the default), 1 to the mm, as VFIO
  *                             type1 does. Changeable only while nothing
- *                             is pinned through this file.
+ *                             is pinned through this file (EBUSY); other
+ *                             values fail with EINVAL.
  * @IOASID_OPTION_HUGE_PAGES: object_id an IOAS; val64 1 (default) lets
  *                            mappings use IOPTEs larger than PAGE_SIZE, 0
  *                            forbids it. Changeable only while the IOAS
- *                            is not attached.
+ *                            is attached to no domain (EBUSY).
  */
 enum ioasid_option_id {
 	IOASID_OPTION_RLIMIT_MODE = 0,
