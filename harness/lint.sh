@@ -24,7 +24,11 @@ trap 'rm -f "$log"' EXIT
 files=$(git ls-files --cached --others --exclude-standard -- $OVERLAY_DIRS |
 	grep -Ev '(^|/)config$|\.rst$' || true)
 kfiles=$(echo "$files" | grep -E '^(drivers|include|kernel|lib|mm|arch)/.*\.[ch]$' || true)
-kobjs=$(echo "$kfiles" | grep '\.c$' | sed 's/\.c$/.o/' || true)
+# Objects a Makefile builds (a .c that is #included elsewhere is not one).
+kobjs=$(for c in $(echo "$kfiles" | grep '\.c$'); do
+	o=$(basename "${c%.c}.o")
+	grep -qsw "$o" "$(dirname "$c")/Makefile" && echo "${c%.c}.o"
+done)
 
 # shellcheck disable=SC2086
 (cd "$SRC" && scripts/checkpatch.pl --strict --quiet --terse --no-summary -f $files) > "$log" 2>&1

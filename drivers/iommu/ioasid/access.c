@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Accesses: devices with no IOMMU of their own (mdev, emulated devices)
+ * that read, write or pin guest memory by IOVA through an IOAS.
+ *
+ * The pages behind every area are pinned already, so an access pin only
+ * hands out the page pointers and counts the pin in the area; an area with
+ * access pins cannot be unmapped. Unmap of a range with such pins first
+ * calls every access's unmap callback, which must unpin, then retries.
+ */
+#include <linux/highmem.h>
+#include <linux/overflow.h>
+#include <linux/slab.h>
+#include <linux/wait_bit.h>
+#include <uapi/linux/ioasid.h>
+
+#include "ioasid_private.h"
+
+/**
+ * ioasid_access_create_common() - create an access in a context
+ * @ictx: context
+ * @ops: callbacks; @ops->unmap is required when pages will be pinned
+ * @data: passed to the callbacks
+ * @driver_owned: the caller keeps a reference, so userspace cannot destroy
+ *		  the access and ioasid_access_destroy() must be called
+ * @id: out, the access's ID
+ *
+ * Return: the access, published and not yet attached, or an ERR_PTR.
+ */
+struct ioasid_access *
+ioasid_access_create_common(struct ioasid_ctx *ictx,
+			    const struct ioasid_access_ops *ops, void *data,
+			    bool driver_owned, u32 *id)
+{
+	struct ioasid_access *access;
+
+	if (ops->needs_pin_pages && !ops->unmap)
+		return ERR_PTR(-EINVAL);
+	access = ioasid_object_reserve(ictx, sizeof(*access), IOASID_OBJ_ACCESS);
+	if (IS_ERR(access))
+		return access;
+	access->ictx = ictx;
+	access->ops = ops;
+	access->data = data;
+	INIT_LIST_HEAD(&access->item);
+	if (driver_owned)
+		refcount_inc(&access->obj.users);
+	ioasid_object_publish(ictx, &access->obj);
+	*id = access->obj.id;
+	return access;
+}
+
+/**
+ * ioasid_access_create() - create an access for a driver
+ * @ictx: context
+ * @ops: callbacks; @ops->unmap is required when pages will be pinned
+ * @data: passed to the callbacks
+ * @id: out, the access's ID
+ *
+ * Return: the access, not yet attached, or an ERR_PTR. Destroy it with
+ * ioasid_access_destroy().
+ */
+struct ioasid_access *
+ioasid_access_create(struct ioasid_ctx *ictx,
+		     const struct ioasid_access_ops *ops, void *data, u32 *id)
+{
+	return ioasid_access_create_common(ictx, ops, data, true, id);
+}
+EXPORT_SYMBOL_NS_GPL(ioasid_access_create, IOASID);
+
+/**
+ * ioasid_access_attach() - attach an access to an IOAS
+ * @access: detached access
+ * @ioas_id: IOAS ID
+ *
+ * Return: 0, -EBUSY if attached already, or -ENOENT.
+ */
+int ioasid_access_attach(struct ioasid_access *access, u32 ioas_id)
+{
+	struct ioasid_ioas *ioas;
+
+	if (access->ioas)
+		return -EBUSY;
+	ioas = ioasid_get_ioas(access->ictx, ioas_id);
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
+	/* The lookup reference becomes the access's reference. */
+	mutex_lock(&ioas->mutex);
+	list_add_tail(&access->item, &ioas->access_list);
+	access->ioas = ioas;
+	mutex_unlock(&ioas->mutex);
+	return 0;
+}
+EXPORT_SYMBOL_NS_GPL(ioasid_access_attach, IOASID);
+
+/**
+ * ioasid_access_detach() - detach an access; it must hold no pins
+ * @access: attached access
+ */
+void ioasid_access_detach(struct ioasid_access *access)
+{
+	struct ioasid_ioas *ioas = access->ioas;
+
+	if (!ioas)
+		return;
+	mutex_lock(&ioas->mutex);
+	list_del_init(&access->item);
+	access->ioas = NULL;
+	mutex_unlock(&ioas->mutex);
+	ioasid_put_object(&ioas->obj);
+}
+EXPORT_SYMBOL_NS_GPL(ioasid_access_detach, IOASID);
+
+/**
+ * ioasid_access_obj_destroy() - free an access taken out of the table
+ * @obj: the access's header
+ */
+void ioasid_access_obj_destroy(struct ioasid_object *obj)
+{
+	struct ioasid_access *access =
+		container_of(obj, struct ioasid_access, obj);
+
+	if (access->destroy_data)
+		access->destroy_data(access->data);
+	ioasid_access_detach(access);
+	kfree(access);
+}
+
+/**
+ * ioasid_access_destroy() - undo ioasid_access_create()
+ * @access: the access; detached first if attached
+ */
+void ioasid_access_destroy(struct ioasid_access *access)
+{
+	struct ioasid_ctx *ictx = access->ictx;
+
+	refcount_dec(&access->obj.users);
+	while (ioasid_object_remove(ictx, &access->obj))
+		wait_var_event(&access->obj.users,
+			       refcount_read(&access->obj.users) == 1);
+	ioasid_access_obj_destroy(&access->obj);
+}
+EXPORT_SYMBOL_NS_GPL(ioasid_access_destroy, IOASID);
+
+/**
+ * ioasid_access_notify_unmap() - ask every access of @ioas to unpin a range
+ * @ioas: the IOAS
+ * @iova: first IOVA of the range being unmapped
+ * @length: its length
+ */
+void ioasid_access_notify_unmap(struct ioasid_ioas *ioas, unsigned long iova,
+				unsigned long length)
+{
+	struct ioasid_access *access;
+
+	mutex_lock(&ioas->mutex);
+	list_for_each_entry(access, &ioas->access_list, item)
+		if (access->ops->unmap)
+			access->ops->unmap(access->data, iova, length);
+	mutex_unlock(&ioas->mutex);
+}
+
+static int access_check_range(struct ioasid_access *access, unsigned long iova,
+			      unsigned long length, unsigned long *last)
+{
+	if (!access->ioas)
+		return -EINVAL;
+	if (!length)
+		return -EINVAL;
+	if (check_add_overflow(iova, length - 1, last))
+		return -EOVERFLOW;
+	return 0;
+}
+
+/*
+ * Walk the areas covering [iova, last] in order, calling @fn on each piece.
+ * Fails with -ENOENT at a hole and -EPERM on a missing permission.
+ */
+static int access_walk(struct ioasid_iopt *iopt, unsigned long iova,
+		       unsigned long last, int prot,
+		       int (*fn)(struct ioasid_area *area, unsigned long start,
+				 unsigned long end, void *arg),
+		       void *arg)
+{
+	unsigned long next = iova;
+	struct ioasid_area *area;
+	int rc;
+
+	lockdep_assert_held(&iopt->rwsem);
+	for (area = ioasid_iopt_area_first(iopt, iova, last); area;
+	     area = ioasid_iopt_area_next(area, iova, last)) {
+		unsigned long start = max(area->node.start, iova);
+		unsigned long end = min(area->node.last, last);
+
+		if (start != next)
+			return -ENOENT;
+		if ((area->prot & prot) != prot)
+			return -EPERM;
+		rc = fn(area, start, end, arg);
+		if (rc)
+			return rc;
+		if (end == last)
+			return 0;
+		next = end + 1;
+	}
+	return -ENOENT;
+}
+
+/* Pages of @area, counted in the area's page array, covering an IOVA. */
+static unsigned long area_index(struct ioasid_area *area, unsigned long iova)
+{
+	return area->page_index + ((iova - area->node.start) >> PAGE_SHIFT);
+}
+
+struct access_pin_state {
+	struct page **out;
+	unsigned long done;
+};
+
+static int access_pin_fn(struct ioasid_area *area, unsigned long start,
+			 unsigned long end, void *arg)
+{
+	struct access_pin_state *st = arg;
+	unsigned long n = (end - start + 1) >> PAGE_SHIFT;
+
+	memcpy(st->out + st->done, area->pages->pages + area_index(area, start),
+	       n * sizeof(*st->out));
+	atomic_long_add(n, &area->num_access_pins);
+	st->done += n;
+	return 0;
+}
+
+static int access_unpin_fn(struct ioasid_area *area, unsigned long start,
+			   unsigned long end, void *arg)
+{
+	long left;
+
+	left = atomic_long_sub_return((end - start + 1) >> PAGE_SHIFT,
+				      &area->num_access_pins);
+	IOASID_WARN_ON(left < 0);
+	return 0;
+}
+
+/**
+ * ioasid_access_pin_pages() - get the pages behind an IOVA range
+ * @access: attached access
+ * @iova: page-aligned IOVA
+ * @length: page-aligned, non-zero length
+ * @out_pages: array of length / PAGE_SIZE entries
+ * @flags: IOASID_ACCESS_WRITE when the access will write
+ *
+ * The pages stay valid until ioasid_access_unpin_pages() of the same range,
+ * which the access's unmap callback must do when asked.
+ *
+ * Return: 0, -ENOENT if the range is not fully mapped, -EPERM without
+ * permission, -EINVAL or -EOVERFLOW for a bad range.
+ */
+int ioasid_access_pin_pages(struct ioasid_access *access, unsigned long iova,
+			    unsigned long length, struct page **out_pages,
+			    unsigned int flags)
+{
+	int prot = (flags & IOASID_ACCESS_WRITE) ? IOMMU_WRITE : IOMMU_READ;
+	struct access_pin_state st = { .out = out_pages };
+	struct ioasid_iopt *iopt;
+	unsigned long last;
+	int rc;
+
+	if (!access->ops->needs_pin_pages)
+		return -EINVAL;
+	rc = access_check_range(access, iova, length, &last);
+	if (rc)
+		return rc;
+	if (!PAGE_ALIGNED(iova) || !PAGE_ALIGNED(length))
+		return -EINVAL;
+	iopt = &access->ioas->iopt;
+	down_read(&iopt->rwsem);
+	rc = access_walk(iopt, iova, last, prot, access_pin_fn, &st);
+	if (rc && st.done)
+		access_walk(iopt, iova, iova + st.done * PAGE_SIZE - 1, 0,
+			    access_unpin_fn, NULL);
+	up_read(&iopt->rwsem);
+	return rc;
+}
+EXPORT_SYMBOL_NS_GPL(ioasid_access_pin_pages, IOASID);
+
+/**
+ * ioasid_access_unpin_pages() - release pages from ioasid_access_pin_pages()
+ * @access: attached access
+ * @iova: IOVA given to the pin
+ * @length: length given to the pin
+ */
+void ioasid_access_unpin_pages(struct ioasid_access *access,
+			       unsigned long iova, unsigned long length)
+{
+	struct ioasid_iopt *iopt;
+	unsigned long last;
+
+	if (IOASID_WARN_ON(access_check_range(access, iova, length, &last)))
+		return;
+	iopt = &access->ioas->iopt;
+	down_read(&iopt->rwsem);
+	IOASID_WARN_ON(access_walk(iopt, iova, last, 0, access_unpin_fn, NULL));
+	up_read(&iopt->rwsem);
+}
+EXPORT_SYMBOL_NS_GPL(ioasid_access_unpin_pages, IOASID);
+
+struct access_rw_state {
+	char *data;
+	bool write;
+};
+
+static int access_rw_fn(struct ioasid_area *area, unsigned long start,
+			unsigned long end, void *arg)
+{
+	struct access_rw_state *st = arg;
+
+	while (start <= end) {
+		struct page *page = area->pages->pages[area_index(area, start)];
+		size_t offset = offset_in_page(start);
+		size_t n = min_t(unsigned long, PAGE_SIZE - offset,
+				 end - start + 1);
+		char *va = kmap_local_page(page);
+
+		if (st->write)
+			memcpy(va + offset, st->data, n);
+		else
+			memcpy(st->data, va + offset, n);
+		kunmap_local(va);
+		st->data += n;
+		start += n;
+		if (!start)
+			break;
+	}
+	return 0;
+}
+
+/**
+ * ioasid_access_rw() - copy between a kernel buffer and memory at an IOVA
+ * @access: attached access
+ * @iova: IOVA, any alignment
+ * @data: kernel buffer
+ * @length: bytes, non-zero
+ * @flags: IOASID_ACCESS_WRITE to write memory, else read it
+ *
+ * Return: 0, -ENOENT if the range is not fully mapped, -EPERM without
+ * permission, -EINVAL or -EOVERFLOW for a bad range.
+ */
+int ioasid_access_rw(struct ioasid_access *access, unsigned long iova,
+		     void *data, size_t length, unsigned int flags)
+{
+	bool write = flags & IOASID_ACCESS_WRITE;
+	struct access_rw_state st = { .data = data, .write = write };
+	struct ioasid_iopt *iopt;
+	unsigned long last;
+	int rc;
+
+	rc = access_check_range(access, iova, length, &last);
+	if (rc)
+		return rc;
+	iopt = &access->ioas->iopt;
+	down_read(&iopt->rwsem);
+	rc = access_walk(iopt, iova, last, write ? IOMMU_WRITE : IOMMU_READ,
+			 access_rw_fn, &st);
+	up_read(&iopt->rwsem);
+	return rc;
+}
+EXPORT_SYMBOL_NS_GPL(ioasid_access_rw, IOASID);

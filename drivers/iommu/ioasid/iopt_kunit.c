@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KUnit tests of the IOVA map's pure logic: hole finding, alignment
+ * choice, allow-lists, usable-range bookkeeping, physical run lengths and
+ * the per-user accounting arithmetic. Included at the end of
+ * io_pagetable.c so the static helpers can be reached.
+ */
+#include <kunit/test.h>
+#include <linux/sched/user.h>
+#include <linux/sizes.h>
+
+static void iopt_kunit_add(struct kunit *test, struct rb_root_cached *root,
+			   unsigned long start, unsigned long last)
+{
+	struct interval_tree_node *node;
+
+	node = kunit_kzalloc(test, sizeof(*node), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, node);
+	node->start = start;
+	node->last = last;
+	interval_tree_insert(node, root);
+}
+
+/* A bare map whose helpers can be called: they expect the lock held. */
+static void iopt_kunit_init(struct kunit *test, struct ioasid_iopt *iopt)
+{
+	ioasid_iopt_init(iopt);
+	down_write(&iopt->rwsem);
+}
+
+static void iopt_kunit_done(struct ioasid_iopt *iopt)
+{
+	up_write(&iopt->rwsem);
+}
+
+static void iopt_test_hole_empty(struct kunit *test)
+{
+	struct ioasid_iopt iopt;
+	unsigned long iova;
+
+	iopt_kunit_init(test, &iopt);
+	/* IOVA 0 is never chosen: the first hole starts at the alignment. */
+	KUNIT_ASSERT_TRUE(test, iopt_find_hole(&iopt, 0, ULONG_MAX, SZ_8K,
+					       SZ_4K, &iova));
+	KUNIT_EXPECT_EQ(test, iova, SZ_4K);
+	KUNIT_ASSERT_TRUE(test, iopt_find_hole(&iopt, 0, ULONG_MAX, SZ_2M,
+					       SZ_2M, &iova));
+	KUNIT_EXPECT_EQ(test, iova, SZ_2M);
+	iopt_kunit_done(&iopt);
+}
+
+static void iopt_test_hole_skips(struct kunit *test)
+{
+	struct ioasid_iopt iopt;
+	unsigned long iova;
+
+	iopt_kunit_init(test, &iopt);
+	iopt_kunit_add(test, &iopt.area_itree, SZ_4K, SZ_1M - 1);
+	iopt_kunit_add(test, &iopt.reserved_itree, SZ_1M, SZ_2M + SZ_4K - 1);
+	KUNIT_ASSERT_TRUE(test, iopt_find_hole(&iopt, 0, ULONG_MAX, SZ_4K,
+					       SZ_4K, &iova));
+	KUNIT_EXPECT_EQ(test, iova, SZ_2M + SZ_4K);
+	/* 2M alignment skips to the next 2M boundary after both. */
+	KUNIT_ASSERT_TRUE(test, iopt_find_hole(&iopt, 0, ULONG_MAX, SZ_2M,
+					       SZ_2M, &iova));
+	KUNIT_EXPECT_EQ(test, iova, SZ_4M);
+	iopt_kunit_done(&iopt);
+}
+
+static void iopt_test_hole_window(struct kunit *test)
+{
+	struct ioasid_iopt iopt;
+	unsigned long iova;
+
+	iopt_kunit_init(test, &iopt);
+	iopt_kunit_add(test, &iopt.area_itree, SZ_1M, SZ_1M + SZ_64K - 1);
+	/* The window is too small once the area is skipped. */
+	KUNIT_EXPECT_FALSE(test, iopt_find_hole(&iopt, SZ_1M, SZ_1M + SZ_128K - 1,
+						SZ_128K, SZ_4K, &iova));
+	KUNIT_ASSERT_TRUE(test, iopt_find_hole(&iopt, SZ_1M, SZ_1M + SZ_128K - 1,
+					       SZ_64K, SZ_4K, &iova));
+	KUNIT_EXPECT_EQ(test, iova, SZ_1M + SZ_64K);
+	/* A hole that would wrap the address space is refused. */
+	KUNIT_EXPECT_FALSE(test, iopt_find_hole(&iopt, ULONG_MAX - SZ_8K + 1,
+						ULONG_MAX, SZ_16K, SZ_4K,
+						&iova));
+	iopt_kunit_done(&iopt);
+}
+
+static void iopt_test_alloc_allowed(struct kunit *test)
+{
+	struct ioasid_iopt iopt;
+	unsigned long iova;
+
+	iopt_kunit_init(test, &iopt);
+	iopt_kunit_add(test, &iopt.allowed_itree, SZ_1G, SZ_1G + SZ_1M - 1);
+	iopt_kunit_add(test, &iopt.allowed_itree, SZ_4G, SZ_4G + SZ_16M - 1);
+	KUNIT_ASSERT_EQ(test, iopt_alloc_iova(&iopt, &iova, SZ_4K, SZ_64K), 0);
+	KUNIT_EXPECT_EQ(test, iova, SZ_1G);
+	/* Too large for the first window: lands in the second. */
+	KUNIT_ASSERT_EQ(test, iopt_alloc_iova(&iopt, &iova, SZ_4K, SZ_2M), 0);
+	KUNIT_EXPECT_EQ(test, iova, SZ_4G);
+	KUNIT_EXPECT_EQ(test, iopt_alloc_iova(&iopt, &iova, SZ_4K, SZ_32M),
+			-ENOSPC);
+	iopt_kunit_done(&iopt);
+}
+
+static void iopt_test_allowed_union(struct kunit *test)
+{
+	struct ioasid_iopt iopt;
+
+	iopt_kunit_init(test, &iopt);
+	KUNIT_EXPECT_TRUE(test, iopt_allowed(&iopt, 0, ULONG_MAX));
+	iopt_kunit_add(test, &iopt.allowed_itree, SZ_1M, SZ_2M - 1);
+	iopt_kunit_add(test, &iopt.allowed_itree, SZ_2M, SZ_4M - 1);
+	/* Adjacent ranges cover together. */
+	KUNIT_EXPECT_TRUE(test, iopt_allowed(&iopt, SZ_1M, SZ_4M - 1));
+	KUNIT_EXPECT_FALSE(test, iopt_allowed(&iopt, SZ_1M - SZ_4K, SZ_2M));
+	KUNIT_EXPECT_FALSE(test, iopt_allowed(&iopt, SZ_2M, SZ_4M));
+	iopt_kunit_done(&iopt);
+}
+
+static void iopt_test_alignment(struct kunit *test)
+{
+	struct ioasid_iopt iopt;
+
+	iopt_kunit_init(test, &iopt);
+	/* The user address's alignment caps the length's. */
+	KUNIT_EXPECT_EQ(test, iopt_pick_alignment(&iopt, SZ_2M, SZ_4M), SZ_2M);
+	KUNIT_EXPECT_EQ(test, iopt_pick_alignment(&iopt, SZ_1G, SZ_4M), SZ_4M);
+	KUNIT_EXPECT_EQ(test, iopt_pick_alignment(&iopt, SZ_1G + SZ_4K, SZ_2M),
+			SZ_4K);
+	/* Never below the map's own alignment, never above 1G. */
+	iopt.iova_alignment = SZ_64K;
+	KUNIT_EXPECT_EQ(test, iopt_pick_alignment(&iopt, SZ_4K, SZ_4K), SZ_64K);
+	KUNIT_EXPECT_EQ(test, iopt_pick_alignment(&iopt, 0, SZ_4G), SZ_1G);
+	iopt_kunit_done(&iopt);
+}
+
+/* Usable ranges are written to userspace: collect them in a kernel copy. */
+static void iopt_test_usable(struct kunit *test)
+{
+	struct ioasid_iopt iopt;
+	struct ioasid_iova_range *ranges;
+	u32 num = 4;
+	int rc;
+
+	ranges = kunit_kcalloc(test, num, sizeof(*ranges), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, ranges);
+	iopt_kunit_init(test, &iopt);
+	iopt_kunit_add(test, &iopt.reserved_itree, 0xfee00000, 0xfeefffff);
+	iopt_kunit_add(test, &iopt.reserved_itree, 0xfef00000, 0xfeffffff);
+	iopt_kunit_add(test, &iopt.reserved_itree, 1UL << 48, ULONG_MAX);
+	iopt_kunit_add(test, &iopt.allowed_itree, 0, 0xffffffff);
+	iopt_kunit_add(test, &iopt.allowed_itree, 1UL << 40, (1UL << 41) - 1);
+	rc = iopt_collect_usable(&iopt, ranges, &num);
+	KUNIT_ASSERT_EQ(test, rc, 0);
+	KUNIT_ASSERT_EQ(test, num, 3);
+	KUNIT_EXPECT_EQ(test, ranges[0].start, 0);
+	KUNIT_EXPECT_EQ(test, ranges[0].last, 0xfedfffff);
+	KUNIT_EXPECT_EQ(test, ranges[1].start, 0xff000000);
+	KUNIT_EXPECT_EQ(test, ranges[1].last, 0xffffffff);
+	KUNIT_EXPECT_EQ(test, ranges[2].start, 1UL << 40);
+	num = 1;
+	KUNIT_EXPECT_EQ(test, iopt_collect_usable(&iopt, ranges, &num),
+			-EMSGSIZE);
+	KUNIT_EXPECT_EQ(test, num, 3);
+	iopt_kunit_done(&iopt);
+}
+
+static void iopt_test_runs(struct kunit *test)
+{
+	struct ioasid_pages pages = {};
+	struct page *block, *other;
+	struct page *array[8];
+	int i;
+
+	block = alloc_pages(GFP_KERNEL, 2);
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	other = alloc_page(GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, other);
+	for (i = 0; i < 4; i++)
+		array[i] = block + i;
+	array[4] = other;
+	array[5] = block;
+	array[6] = block + 1;
+	array[7] = block + 3;
+	pages.pages = array;
+	pages.npages = ARRAY_SIZE(array);
+	KUNIT_EXPECT_EQ(test, ioasid_pages_run(&pages, 0, 8), 4);
+	KUNIT_EXPECT_EQ(test, ioasid_pages_run(&pages, 0, 3), 3);
+	KUNIT_EXPECT_EQ(test, ioasid_pages_run(&pages, 1, 7), 3);
+	KUNIT_EXPECT_EQ(test, ioasid_pages_run(&pages, 5, 3), 2);
+	KUNIT_EXPECT_EQ(test, ioasid_pages_run(&pages, 7, 1), 1);
+	__free_page(other);
+	__free_pages(block, 2);
+}
+
+static void iopt_test_acct_user(struct kunit *test)
+{
+	struct user_struct *user;
+
+	user = kunit_kzalloc(test, sizeof(*user), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, user);
+	KUNIT_EXPECT_EQ(test, ioasid_acct_user(user, 10), 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&user->locked_vm), 10);
+	/* An overflowing charge fails and changes nothing. */
+	KUNIT_EXPECT_EQ(test, ioasid_acct_user(user, ULONG_MAX - 5), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&user->locked_vm), 10);
+}
+
+static struct kunit_case iopt_test_cases[] = {
+	KUNIT_CASE(iopt_test_hole_empty),
+	KUNIT_CASE(iopt_test_hole_skips),
+	KUNIT_CASE(iopt_test_hole_window),
+	KUNIT_CASE(iopt_test_alloc_allowed),
+	KUNIT_CASE(iopt_test_allowed_union),
+	KUNIT_CASE(iopt_test_alignment),
+	KUNIT_CASE(iopt_test_usable),
+	KUNIT_CASE(iopt_test_runs),
+	KUNIT_CASE(iopt_test_acct_user),
+	{}
+};
+
+static struct kunit_suite iopt_test_suite = {
+	.name = "ioasid-iopt",
+	.test_cases = iopt_test_cases,
+};
+
+kunit_test_suite(iopt_test_suite);

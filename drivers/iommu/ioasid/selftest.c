@@ -1,0 +1,886 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The mock IOMMU and IOASID_TEST, for tools/testing/selftests/ioasid.
+ *
+ * Mock devices sit on a bus of their own whose iommu_ops is the mock
+ * IOMMU, so the IOMMU core treats them like any other device: groups,
+ * DMA ownership, domain attach. The mock domain keeps a real four-level
+ * page table (4K, 2M and 1G leaves, 48-bit IOVA), and a mock device does
+ * DMA by walking it, so tests check the bytes a device sees and the IOPTE
+ * sizes used, not bookkeeping.
+ */
+#include <linux/device.h>
+#include <linux/highmem.h>
+#include <linux/idr.h>
+#include <linux/iommu.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <uapi/linux/ioasid.h>
+
+#include "ioasid_private.h"
+#include "ioasid_test.h"
+
+/* Page table entry: an address plus these bits. */
+#define MOCK_PTE_PRESENT	BIT_ULL(0)
+#define MOCK_PTE_READ		BIT_ULL(1)
+#define MOCK_PTE_WRITE		BIT_ULL(2)
+#define MOCK_PTE_LEAF		BIT_ULL(3)
+#define MOCK_PTE_ADDR		GENMASK_ULL(51, 12)
+
+#define MOCK_LEVELS		4
+#define MOCK_IOVA_BITS		48
+#define MOCK_PGSIZES		(SZ_4K | SZ_2M | SZ_1G)
+
+struct mock_domain {
+	struct iommu_domain domain;
+	struct mutex lock;	/* the page table */
+	u64 *root;
+};
+
+struct mock_dev {
+	struct device dev;
+	struct iommu_domain *domain;	/* attached, under the group mutex */
+	struct list_head resv;		/* struct iommu_resv_region */
+	struct mutex resv_lock;
+	int id;
+};
+
+static struct bus_type mock_bus = {
+	.name = "ioasid_mock",
+};
+
+static struct iommu_device mock_iommu;
+static DEFINE_IDA(mock_ida);
+
+static struct mock_domain *to_mock_domain(struct iommu_domain *domain)
+{
+	return container_of(domain, struct mock_domain, domain);
+}
+
+static unsigned int mock_shift(int level)
+{
+	return PAGE_SHIFT + 9 * level;
+}
+
+static unsigned int mock_index(unsigned long iova, int level)
+{
+	return (iova >> mock_shift(level)) & 511;
+}
+
+static u64 *mock_table(u64 pte)
+{
+	return phys_to_virt(pte & MOCK_PTE_ADDR);
+}
+
+/* Walk to the leaf mapping @iova; level and entry pointer out. */
+static u64 *mock_walk(struct mock_domain *md, unsigned long iova, int *level)
+{
+	u64 *table = md->root;
+	int lvl;
+
+	lockdep_assert_held(&md->lock);
+	for (lvl = MOCK_LEVELS - 1; lvl >= 0; lvl--) {
+		u64 *pte = &table[mock_index(iova, lvl)];
+
+		if (!(*pte & MOCK_PTE_PRESENT))
+			return NULL;
+		if (*pte & MOCK_PTE_LEAF) {
+			*level = lvl;
+			return pte;
+		}
+		table = mock_table(*pte);
+	}
+	return NULL;
+}
+
+/* Does @table, at @level, map nothing at all? */
+static bool mock_table_empty(u64 *table, int level)
+{
+	int i;
+
+	for (i = 0; i < 512; i++) {
+		if (!(table[i] & MOCK_PTE_PRESENT))
+			continue;
+		if ((table[i] & MOCK_PTE_LEAF) || !level ||
+		    !mock_table_empty(mock_table(table[i]), level - 1))
+			return false;
+	}
+	return true;
+}
+
+static void mock_free_table(u64 *table, int level);
+
+static int mock_map_one(struct mock_domain *md, unsigned long iova,
+			phys_addr_t paddr, int leaf_level, u64 perm, gfp_t gfp)
+{
+	u64 *table = md->root;
+	int lvl;
+
+	for (lvl = MOCK_LEVELS - 1; lvl > leaf_level; lvl--) {
+		u64 *pte = &table[mock_index(iova, lvl)];
+
+		if (!(*pte & MOCK_PTE_PRESENT)) {
+			u64 *next = (u64 *)get_zeroed_page(gfp);
+
+			if (!next)
+				return -ENOMEM;
+			*pte = virt_to_phys(next) | MOCK_PTE_PRESENT;
+		} else if (*pte & MOCK_PTE_LEAF) {
+			return -EEXIST;
+		}
+		table = mock_table(*pte);
+	}
+	table += mock_index(iova, leaf_level);
+	/* A large leaf replaces a table left empty by unmaps, as in HW. */
+	if ((*table & MOCK_PTE_PRESENT) && !(*table & MOCK_PTE_LEAF) &&
+	    leaf_level && mock_table_empty(mock_table(*table), leaf_level - 1)) {
+		mock_free_table(mock_table(*table), leaf_level - 1);
+		*table = 0;
+	}
+	if (*table & MOCK_PTE_PRESENT)
+		return -EEXIST;
+	*table = paddr | perm | MOCK_PTE_PRESENT | MOCK_PTE_LEAF;
+	return 0;
+}
+
+static int mock_map_pages(struct iommu_domain *domain, unsigned long iova,
+			  phys_addr_t paddr, size_t pgsize, size_t pgcount,
+			  int prot, gfp_t gfp, size_t *mapped)
+{
+	struct mock_domain *md = to_mock_domain(domain);
+	int level = (__ffs(pgsize) - PAGE_SHIFT) / 9;
+	u64 perm = 0;
+	size_t i;
+	int rc = 0;
+
+	if (prot & IOMMU_READ)
+		perm |= MOCK_PTE_READ;
+	if (prot & IOMMU_WRITE)
+		perm |= MOCK_PTE_WRITE;
+	mutex_lock(&md->lock);
+	for (i = 0; i < pgcount; i++) {
+		rc = mock_map_one(md, iova, paddr, level, perm, gfp);
+		if (rc)
+			break;
+		iova += pgsize;
+		paddr += pgsize;
+		*mapped += pgsize;
+	}
+	mutex_unlock(&md->lock);
+	return rc;
+}
+
+static size_t mock_unmap_pages(struct iommu_domain *domain, unsigned long iova,
+			       size_t pgsize, size_t pgcount,
+			       struct iommu_iotlb_gather *gather)
+{
+	struct mock_domain *md = to_mock_domain(domain);
+	unsigned long end = iova + pgsize * pgcount;
+	size_t unmapped = 0;
+	int level;
+	u64 *pte;
+
+	mutex_lock(&md->lock);
+	while (iova < end) {
+		pte = mock_walk(md, iova, &level);
+		if (!pte)
+			break;
+		*pte = 0;
+		iova += 1UL << mock_shift(level);
+		unmapped += 1UL << mock_shift(level);
+	}
+	mutex_unlock(&md->lock);
+	return unmapped;
+}
+
+static phys_addr_t mock_iova_to_phys(struct iommu_domain *domain,
+				     dma_addr_t iova)
+{
+	struct mock_domain *md = to_mock_domain(domain);
+	phys_addr_t phys = 0;
+	int level;
+	u64 *pte;
+
+	mutex_lock(&md->lock);
+	pte = mock_walk(md, iova, &level);
+	if (pte)
+		phys = (*pte & MOCK_PTE_ADDR) +
+		       (iova & ((1UL << mock_shift(level)) - 1));
+	mutex_unlock(&md->lock);
+	return phys;
+}
+
+static void mock_free_table(u64 *table, int level)
+{
+	int i;
+
+	for (i = 0; level > 0 && i < 512; i++)
+		if ((table[i] & MOCK_PTE_PRESENT) && !(table[i] & MOCK_PTE_LEAF))
+			mock_free_table(mock_table(table[i]), level - 1);
+	free_page((unsigned long)table);
+}
+
+static void mock_domain_free(struct iommu_domain *domain)
+{
+	struct mock_domain *md = to_mock_domain(domain);
+
+	mock_free_table(md->root, MOCK_LEVELS - 1);
+	mutex_destroy(&md->lock);
+	kfree(md);
+}
+
+static int mock_attach_dev(struct iommu_domain *domain, struct device *dev)
+{
+	container_of(dev, struct mock_dev, dev)->domain = domain;
+	return 0;
+}
+
+static void mock_detach_dev(struct iommu_domain *domain, struct device *dev)
+{
+	container_of(dev, struct mock_dev, dev)->domain = NULL;
+}
+
+static const struct iommu_domain_ops mock_domain_ops = {
+	.attach_dev = mock_attach_dev,
+	.detach_dev = mock_detach_dev,
+	.map_pages = mock_map_pages,
+	.unmap_pages = mock_unmap_pages,
+	.iova_to_phys = mock_iova_to_phys,
+	.free = mock_domain_free,
+};
+
+static struct iommu_domain *mock_domain_alloc(unsigned int type)
+{
+	struct mock_domain *md;
+
+	if (type != IOMMU_DOMAIN_UNMANAGED)
+		return NULL;
+	md = kzalloc(sizeof(*md), GFP_KERNEL);
+	if (!md)
+		return NULL;
+	md->root = (u64 *)get_zeroed_page(GFP_KERNEL);
+	if (!md->root) {
+		kfree(md);
+		return NULL;
+	}
+	mutex_init(&md->lock);
+	md->domain.geometry.aperture_start = 0;
+	md->domain.geometry.aperture_end = BIT_ULL(MOCK_IOVA_BITS) - 1;
+	md->domain.geometry.force_aperture = true;
+	return &md->domain;
+}
+
+static struct iommu_device *mock_probe_device(struct device *dev)
+{
+	return &mock_iommu;
+}
+
+static void mock_release_device(struct device *dev)
+{
+}
+
+static bool mock_capable(struct device *dev, enum iommu_cap cap)
+{
+	return cap == IOMMU_CAP_CACHE_COHERENCY || cap == IOMMU_CAP_INTR_REMAP;
+}
+
+static void mock_get_resv_regions(struct device *dev, struct list_head *head)
+{
+	struct mock_dev *mdev = container_of(dev, struct mock_dev, dev);
+	struct iommu_resv_region *resv, *copy;
+
+	mutex_lock(&mdev->resv_lock);
+	list_for_each_entry(resv, &mdev->resv, list) {
+		copy = iommu_alloc_resv_region(resv->start, resv->length, 0,
+					       IOMMU_RESV_RESERVED, GFP_KERNEL);
+		if (copy)
+			list_add_tail(&copy->list, head);
+	}
+	mutex_unlock(&mdev->resv_lock);
+}
+
+static const struct iommu_ops mock_ops = {
+	.capable = mock_capable,
+	.domain_alloc = mock_domain_alloc,
+	.probe_device = mock_probe_device,
+	.release_device = mock_release_device,
+	.device_group = generic_device_group,
+	.get_resv_regions = mock_get_resv_regions,
+	.pgsize_bitmap = MOCK_PGSIZES,
+	.owner = THIS_MODULE,
+	.default_domain_ops = &mock_domain_ops,
+};
+
+/* Failure points ---------------------------------------------------------- */
+
+static struct {
+	atomic_t nth;
+	int err;
+} fail_points[IOASID_FAIL_NUM];
+
+/**
+ * ioasid_test_should_fail() - is this the moment a failure point fires?
+ * @point: enum ioasid_test_fail_point
+ *
+ * Return: 0, or the negative errno armed with IOASID_TEST_OP_FAIL_POINT.
+ */
+int ioasid_test_should_fail(unsigned int point)
+{
+	if (atomic_read(&fail_points[point].nth) <= 0)
+		return 0;
+	if (atomic_dec_return(&fail_points[point].nth))
+		return 0;
+	return -fail_points[point].err;
+}
+
+static int test_fail_point(struct ioasid_test *cmd)
+{
+	if (cmd->fail.point >= IOASID_FAIL_NUM || cmd->fail.err > MAX_ERRNO ||
+	    (cmd->fail.nth && !cmd->fail.err))
+		return -EINVAL;
+	fail_points[cmd->fail.point].err = cmd->fail.err;
+	atomic_set(&fail_points[cmd->fail.point].nth, cmd->fail.nth);
+	return 0;
+}
+
+/* Mock devices ----------------------------------------------------------- */
+
+static void mock_dev_release(struct device *dev)
+{
+	struct mock_dev *mdev = container_of(dev, struct mock_dev, dev);
+	struct iommu_resv_region *resv, *tmp;
+
+	list_for_each_entry_safe(resv, tmp, &mdev->resv, list)
+		kfree(resv);
+	mutex_destroy(&mdev->resv_lock);
+	ida_free(&mock_ida, mdev->id);
+	kfree(mdev);
+}
+
+static void mock_dev_destroy(struct device *dev)
+{
+	iommu_release_device(dev);
+	device_unregister(dev);
+}
+
+static struct mock_dev *mock_dev_create(void)
+{
+	struct mock_dev *mdev;
+	int rc;
+
+	mdev = kzalloc(sizeof(*mdev), GFP_KERNEL_ACCOUNT);
+	if (!mdev)
+		return ERR_PTR(-ENOMEM);
+	mdev->id = ida_alloc(&mock_ida, GFP_KERNEL);
+	if (mdev->id < 0) {
+		rc = mdev->id;
+		kfree(mdev);
+		return ERR_PTR(rc);
+	}
+	INIT_LIST_HEAD(&mdev->resv);
+	mutex_init(&mdev->resv_lock);
+	device_initialize(&mdev->dev);
+	mdev->dev.bus = &mock_bus;
+	mdev->dev.release = mock_dev_release;
+	rc = dev_set_name(&mdev->dev, "ioasid_mock%d", mdev->id);
+	if (rc)
+		goto err_put;
+	rc = device_add(&mdev->dev);
+	if (rc)
+		goto err_put;
+	rc = iommu_probe_device(&mdev->dev);
+	if (rc) {
+		device_del(&mdev->dev);
+		goto err_put;
+	}
+	return mdev;
+
+err_put:
+	put_device(&mdev->dev);
+	return ERR_PTR(rc);
+}
+
+static int test_mock_device(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
+{
+	struct ioasid_device *idev;
+	struct mock_dev *mdev;
+	u32 pt_id = cmd->id;
+	int rc;
+
+	if (cmd->mock.flags)
+		return -EOPNOTSUPP;
+	mdev = mock_dev_create();
+	if (IS_ERR(mdev))
+		return PTR_ERR(mdev);
+	idev = ioasid_device_bind_common(ucmd->ictx, &mdev->dev, false);
+	if (IS_ERR(idev)) {
+		mock_dev_destroy(&mdev->dev);
+		return PTR_ERR(idev);
+	}
+	/* From here the device object owns the mock device. */
+	idev->destroy_dev = mock_dev_destroy;
+	rc = ioasid_device_attach(idev, &pt_id);
+	if (rc)
+		goto err_destroy;
+	cmd->mock.out_dev_id = idev->obj.id;
+	cmd->mock.out_hwpt_id = pt_id;
+	rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+	if (rc)
+		goto err_destroy;
+	return 0;
+
+err_destroy:
+	if (!ioasid_object_remove(ucmd->ictx, &idev->obj))
+		ioasid_device_destroy(&idev->obj);
+	return rc;
+}
+
+static struct mock_dev *test_get_mock_dev(struct ioasid_ctx *ictx, u32 id,
+					  struct ioasid_device **idev)
+{
+	*idev = ioasid_get_device(ictx, id);
+	if (IS_ERR(*idev))
+		return ERR_CAST(*idev);
+	if ((*idev)->dev->bus != &mock_bus) {
+		ioasid_put_object(&(*idev)->obj);
+		return ERR_PTR(-EINVAL);
+	}
+	return container_of((*idev)->dev, struct mock_dev, dev);
+}
+
+static int test_add_reserved(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
+{
+	struct iommu_resv_region *resv;
+	struct ioasid_device *idev;
+	struct mock_dev *mdev;
+	int rc = 0;
+
+	if (cmd->resv.start > cmd->resv.last || cmd->resv.last > ULONG_MAX)
+		return -EINVAL;
+	mdev = test_get_mock_dev(ucmd->ictx, cmd->id, &idev);
+	if (IS_ERR(mdev))
+		return PTR_ERR(mdev);
+	resv = iommu_alloc_resv_region(cmd->resv.start,
+				       cmd->resv.last - cmd->resv.start + 1, 0,
+				       IOMMU_RESV_RESERVED, GFP_KERNEL_ACCOUNT);
+	if (!resv) {
+		rc = -ENOMEM;
+		goto out_put;
+	}
+	mutex_lock(&mdev->resv_lock);
+	list_add_tail(&resv->list, &mdev->resv);
+	mutex_unlock(&mdev->resv_lock);
+out_put:
+	ioasid_put_object(&idev->obj);
+	return rc;
+}
+
+/*
+ * Pins on the page mapped at @uptr: exact for an order-0 page; for a page
+ * of a large folio only whether the folio is pinned (0 or 1).
+ */
+static int test_page_pins(unsigned long uptr, unsigned int *pins, bool *large)
+{
+	struct folio *folio;
+	struct page *page;
+	int rc;
+
+	rc = get_user_pages_fast(uptr, 1, 0, &page);
+	if (rc != 1)
+		return rc < 0 ? rc : -EFAULT;
+	folio = page_folio(page);
+	*large = folio_test_large(folio);
+	if (*large)
+		*pins = folio_maybe_dma_pinned(folio) ? 1 : 0;
+	else
+		*pins = folio_ref_count(folio) / GUP_PIN_COUNTING_BIAS;
+	put_page(page);
+	return 0;
+}
+
+static int test_check_refs(struct ioasid_test *cmd)
+{
+	unsigned long uptr = cmd->refs.uptr, end;
+	unsigned int pins, want;
+	bool large;
+	int rc;
+
+	if (!PAGE_ALIGNED(uptr) || !PAGE_ALIGNED(cmd->refs.length) ||
+	    check_add_overflow(uptr, (unsigned long)cmd->refs.length, &end))
+		return -EINVAL;
+	for (; uptr < end; uptr += PAGE_SIZE) {
+		rc = test_page_pins(uptr, &pins, &large);
+		if (rc)
+			return rc;
+		want = large ? !!cmd->refs.refs : cmd->refs.refs;
+		if (pins != want)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Copy one chunk inside a page between a bounce buffer and @phys. */
+static void test_dma_copy(phys_addr_t phys, void *buf, size_t n, bool write)
+{
+	char *va = kmap_local_page(pfn_to_page(PHYS_PFN(phys)));
+
+	if (write)
+		memcpy(va + offset_in_page(phys), buf, n);
+	else
+		memcpy(buf, va + offset_in_page(phys), n);
+	kunmap_local(va);
+}
+
+/* Translate @iova for a DMA in direction @write; 0 or -EFAULT. */
+static int test_dma_translate(struct iommu_domain *domain, unsigned long iova,
+			      bool write, phys_addr_t *phys)
+{
+	struct mock_domain *md;
+	int rc = -EFAULT;
+	int level;
+	u64 *pte;
+
+	if (!domain || domain->ops != &mock_domain_ops)
+		return -EFAULT;
+	md = to_mock_domain(domain);
+	mutex_lock(&md->lock);
+	pte = mock_walk(md, iova, &level);
+	if (pte && (*pte & (write ? MOCK_PTE_WRITE : MOCK_PTE_READ))) {
+		*phys = (*pte & MOCK_PTE_ADDR) +
+			(iova & ((1UL << mock_shift(level)) - 1));
+		rc = 0;
+	}
+	mutex_unlock(&md->lock);
+	return rc;
+}
+
+static int test_dma(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
+{
+	bool write = cmd->dma.dir == IOASID_TEST_DMA_WRITE;
+	void __user *uptr = u64_to_user_ptr(cmd->dma.uptr);
+	struct ioasid_device *idev;
+	struct mock_dev *mdev;
+	unsigned long iova = cmd->dma.iova;
+	u64 done = 0;
+	phys_addr_t phys;
+	void *buf;
+	int rc = 0;
+
+	if (cmd->dma.dir > IOASID_TEST_DMA_WRITE || cmd->dma.__reserved)
+		return -EINVAL;
+	mdev = test_get_mock_dev(ucmd->ictx, cmd->id, &idev);
+	if (IS_ERR(mdev))
+		return PTR_ERR(mdev);
+	buf = kmalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto out_put;
+	}
+	while (done < cmd->dma.length) {
+		size_t n = min_t(u64, cmd->dma.length - done,
+				 PAGE_SIZE - offset_in_page(iova));
+
+		if (write && copy_from_user(buf, uptr + done, n)) {
+			rc = -EFAULT;
+			break;
+		}
+		/* The group mutex is not needed: the device stays attached. */
+		rc = test_dma_translate(mdev->domain, iova, write, &phys);
+		if (rc)
+			break;
+		test_dma_copy(phys, buf, n, write);
+		if (!write && copy_to_user(uptr + done, buf, n)) {
+			rc = -EFAULT;
+			break;
+		}
+		done += n;
+		iova += n;
+	}
+	kfree(buf);
+	cmd->dma.out_done = done;
+	if (rc == -EFAULT)
+		ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+	else if (!rc)
+		rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+out_put:
+	ioasid_put_object(&idev->obj);
+	return rc;
+}
+
+static int test_iopte(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
+{
+	struct ioasid_object *obj;
+	struct mock_domain *md;
+	struct ioasid_hwpt *hwpt;
+	int level, rc = 0;
+	u64 *pte;
+
+	obj = ioasid_get_object(ucmd->ictx, cmd->id, IOASID_OBJ_HWPT);
+	if (IS_ERR(obj))
+		return PTR_ERR(obj);
+	hwpt = container_of(obj, struct ioasid_hwpt, obj);
+	if (hwpt->domain->ops != &mock_domain_ops) {
+		rc = -EINVAL;
+		goto out_put;
+	}
+	md = to_mock_domain(hwpt->domain);
+	mutex_lock(&md->lock);
+	pte = mock_walk(md, cmd->iopte.iova, &level);
+	if (pte) {
+		cmd->iopte.out_page_size = 1UL << mock_shift(level);
+		cmd->iopte.out_phys = (*pte & MOCK_PTE_ADDR) +
+			(cmd->iopte.iova & (cmd->iopte.out_page_size - 1));
+	} else {
+		rc = -ENOENT;
+	}
+	mutex_unlock(&md->lock);
+	if (!rc)
+		rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+out_put:
+	ioasid_put_object(obj);
+	return rc;
+}
+
+/* Test accesses ------------------------------------------------------------ */
+
+struct mock_pin {
+	struct list_head item;
+	unsigned long iova;
+	unsigned long length;
+};
+
+struct mock_access {
+	struct ioasid_access *access;
+	struct mutex lock;	/* pins */
+	struct list_head pins;
+};
+
+static void mock_access_unmap(void *data, unsigned long iova,
+			      unsigned long length)
+{
+	struct mock_access *ma = data;
+	unsigned long last = iova + length - 1;
+	struct mock_pin *pin, *tmp;
+
+	mutex_lock(&ma->lock);
+	list_for_each_entry_safe(pin, tmp, &ma->pins, item) {
+		if (pin->iova > last || pin->iova + pin->length - 1 < iova)
+			continue;
+		ioasid_access_unpin_pages(ma->access, pin->iova, pin->length);
+		list_del(&pin->item);
+		kfree(pin);
+	}
+	mutex_unlock(&ma->lock);
+}
+
+static void mock_access_destroy(void *data)
+{
+	struct mock_access *ma = data;
+
+	mock_access_unmap(ma, 0, ULONG_MAX);
+	mutex_destroy(&ma->lock);
+	kfree(ma);
+}
+
+static const struct ioasid_access_ops mock_access_ops = {
+	.needs_pin_pages = 1,
+	.unmap = mock_access_unmap,
+};
+
+static int test_access_create(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
+{
+	struct ioasid_access *access;
+	struct mock_access *ma;
+	u32 id;
+	int rc;
+
+	ma = kzalloc(sizeof(*ma), GFP_KERNEL_ACCOUNT);
+	if (!ma)
+		return -ENOMEM;
+	mutex_init(&ma->lock);
+	INIT_LIST_HEAD(&ma->pins);
+	access = ioasid_access_create_common(ucmd->ictx, &mock_access_ops, ma,
+					     false, &id);
+	if (IS_ERR(access)) {
+		mutex_destroy(&ma->lock);
+		kfree(ma);
+		return PTR_ERR(access);
+	}
+	ma->access = access;
+	access->destroy_data = mock_access_destroy;
+	rc = ioasid_access_attach(access, cmd->id);
+	if (!rc) {
+		cmd->access.out_access_id = id;
+		rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+	}
+	if (rc && !ioasid_object_remove(ucmd->ictx, &access->obj))
+		ioasid_access_obj_destroy(&access->obj);
+	return rc;
+}
+
+static struct mock_access *test_get_access(struct ioasid_ctx *ictx, u32 id,
+					   struct ioasid_object **obj)
+{
+	struct ioasid_access *access;
+
+	*obj = ioasid_get_object(ictx, id, IOASID_OBJ_ACCESS);
+	if (IS_ERR(*obj))
+		return ERR_CAST(*obj);
+	access = container_of(*obj, struct ioasid_access, obj);
+	if (access->ops != &mock_access_ops) {
+		ioasid_put_object(*obj);
+		return ERR_PTR(-EINVAL);
+	}
+	return access->data;
+}
+
+static int test_access_pin(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
+{
+	struct ioasid_object *obj;
+	struct mock_access *ma;
+	struct mock_pin *pin;
+	struct page **pages;
+	int rc;
+
+	if (!PAGE_ALIGNED(cmd->access.length) || !cmd->access.length ||
+	    cmd->access.length > SZ_64M)
+		return -EINVAL;
+	ma = test_get_access(ucmd->ictx, cmd->id, &obj);
+	if (IS_ERR(ma))
+		return PTR_ERR(ma);
+	pin = kzalloc(sizeof(*pin), GFP_KERNEL_ACCOUNT);
+	pages = kvcalloc(cmd->access.length >> PAGE_SHIFT, sizeof(*pages),
+			 GFP_KERNEL_ACCOUNT);
+	if (!pin || !pages) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	mutex_lock(&ma->lock);
+	rc = ioasid_access_pin_pages(ma->access, cmd->access.iova,
+				     cmd->access.length, pages, 0);
+	if (!rc) {
+		pin->iova = cmd->access.iova;
+		pin->length = cmd->access.length;
+		list_add_tail(&pin->item, &ma->pins);
+		pin = NULL;
+	}
+	mutex_unlock(&ma->lock);
+out_free:
+	kvfree(pages);
+	kfree(pin);
+	ioasid_put_object(obj);
+	return rc;
+}
+
+static int test_access_rw(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
+{
+	bool write = cmd->access.dir == IOASID_TEST_DMA_WRITE;
+	void __user *uptr = u64_to_user_ptr(cmd->access.uptr);
+	struct ioasid_object *obj;
+	struct mock_access *ma;
+	void *buf;
+	int rc;
+
+	if (cmd->access.dir > IOASID_TEST_DMA_WRITE || !cmd->access.length ||
+	    cmd->access.length > SZ_1M)
+		return -EINVAL;
+	ma = test_get_access(ucmd->ictx, cmd->id, &obj);
+	if (IS_ERR(ma))
+		return PTR_ERR(ma);
+	buf = kvzalloc(cmd->access.length, GFP_KERNEL_ACCOUNT);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto out_put;
+	}
+	rc = 0;
+	if (write && copy_from_user(buf, uptr, cmd->access.length))
+		rc = -EFAULT;
+	if (!rc)
+		rc = ioasid_access_rw(ma->access, cmd->access.iova, buf,
+				      cmd->access.length,
+				      write ? IOASID_ACCESS_WRITE : 0);
+	if (!rc && !write && copy_to_user(uptr, buf, cmd->access.length))
+		rc = -EFAULT;
+	kvfree(buf);
+out_put:
+	ioasid_put_object(obj);
+	return rc;
+}
+
+static int test_accounting(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
+{
+	cmd->acct.out_locked_pages = atomic_long_read(&ucmd->ictx->locked_pages);
+	cmd->acct.out_pinned_pages = atomic_long_read(&ucmd->ictx->pinned_pages);
+	return ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+}
+
+/**
+ * ioasid_test_ioctl() - IOASID_TEST
+ * @ucmd: the command
+ *
+ * Return: 0 or an errno; see enum ioasid_test_op.
+ */
+int ioasid_test_ioctl(struct ioasid_ucmd *ucmd)
+{
+	struct ioasid_test *cmd = ucmd->cmd;
+
+	if (cmd->__reserved)
+		return -EOPNOTSUPP;
+	switch (cmd->op) {
+	case IOASID_TEST_OP_MOCK_DEVICE:
+		return test_mock_device(ucmd, cmd);
+	case IOASID_TEST_OP_ADD_RESERVED:
+		return test_add_reserved(ucmd, cmd);
+	case IOASID_TEST_OP_MD_CHECK_REFS:
+		return test_check_refs(cmd);
+	case IOASID_TEST_OP_DMA:
+		return test_dma(ucmd, cmd);
+	case IOASID_TEST_OP_IOPTE:
+		return test_iopte(ucmd, cmd);
+	case IOASID_TEST_OP_ACCOUNTING:
+		return test_accounting(ucmd, cmd);
+	case IOASID_TEST_OP_ACCESS_CREATE:
+		return test_access_create(ucmd, cmd);
+	case IOASID_TEST_OP_ACCESS_PIN:
+		return test_access_pin(ucmd, cmd);
+	case IOASID_TEST_OP_ACCESS_RW:
+		return test_access_rw(ucmd, cmd);
+	case IOASID_TEST_OP_FAIL_POINT:
+		return test_fail_point(cmd);
+	}
+	return -EOPNOTSUPP;
+}
+
+/**
+ * ioasid_test_init() - register the mock bus and IOMMU
+ *
+ * Return: 0 or an errno.
+ */
+int ioasid_test_init(void)
+{
+	int rc;
+
+	rc = bus_register(&mock_bus);
+	if (rc)
+		return rc;
+	/* The IOMMU core links every probed device to the IOMMU in sysfs. */
+	rc = iommu_device_sysfs_add(&mock_iommu, NULL, NULL, "ioasid-mock");
+	if (rc) {
+		bus_unregister(&mock_bus);
+		return rc;
+	}
+	mock_iommu.ops = &mock_ops;
+	mock_bus.iommu_ops = &mock_ops;
+	return 0;
+}
+
+/**
+ * ioasid_test_exit() - unregister the mock bus
+ */
+void ioasid_test_exit(void)
+{
+	mock_bus.iommu_ops = NULL;
+	iommu_device_sysfs_remove(&mock_iommu);
+	bus_unregister(&mock_bus);
+}

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * In-kernel API of the /dev/ioasid core, for the drivers that attach
+ * devices to it: VFIO, vhost-vdpa and emulated (mdev) devices.
+ *
+ * A driver gets a context from the file userspace hands it, binds its
+ * device to the context (which claims DMA ownership of the device's whole
+ * IOMMU group) and attaches the bound device to an IOAS or a hardware page
+ * table by ID. Emulated devices, which have no IOMMU, instead create an
+ * access and read, write or pin memory by IOVA through it.
+ */
+#ifndef __LINUX_IOASID_CORE_H
+#define __LINUX_IOASID_CORE_H
+
+#include <linux/types.h>
+#include <linux/err.h>
+
+struct device;
+struct file;
+struct page;
+struct ioasid_ctx;
+struct ioasid_device;
+struct ioasid_access;
+
+/**
+ * struct ioasid_access_ops - callbacks of an access
+ * @needs_pin_pages: the access will call ioasid_access_pin_pages()
+ * @unmap: the range [@iova, @iova + @length) is about to be unmapped. The
+ *	   access must call ioasid_access_unpin_pages() for everything it
+ *	   pinned in the range before returning. Called without core locks.
+ */
+struct ioasid_access_ops {
+	u8 needs_pin_pages : 1;
+	void (*unmap)(void *data, unsigned long iova, unsigned long length);
+};
+
+/**
+ * enum ioasid_access_flags - flags of access pin and rw
+ * @IOASID_ACCESS_WRITE: the access will write the memory
+ */
+enum ioasid_access_flags {
+	IOASID_ACCESS_WRITE = 1 << 0,
+};
+
+#if IS_ENABLED(CONFIG_IOASID)
+struct ioasid_ctx *ioasid_ctx_from_file(struct file *file);
+struct ioasid_ctx *ioasid_ctx_from_fd(int fd);
+void ioasid_ctx_get(struct ioasid_ctx *ictx);
+void ioasid_ctx_put(struct ioasid_ctx *ictx);
+
+struct ioasid_device *ioasid_device_bind(struct ioasid_ctx *ictx,
+					 struct device *dev, u32 *id);
+void ioasid_device_unbind(struct ioasid_device *idev);
+int ioasid_device_attach(struct ioasid_device *idev, u32 *pt_id);
+int ioasid_device_replace(struct ioasid_device *idev, u32 *pt_id);
+void ioasid_device_detach(struct ioasid_device *idev);
+struct ioasid_ctx *ioasid_device_ctx(struct ioasid_device *idev);
+u32 ioasid_device_id(struct ioasid_device *idev);
+
+struct ioasid_access *
+ioasid_access_create(struct ioasid_ctx *ictx,
+		     const struct ioasid_access_ops *ops, void *data, u32 *id);
+void ioasid_access_destroy(struct ioasid_access *access);
+int ioasid_access_attach(struct ioasid_access *access, u32 ioas_id);
+void ioasid_access_detach(struct ioasid_access *access);
+int ioasid_access_pin_pages(struct ioasid_access *access, unsigned long iova,
+			    unsigned long length, struct page **out_pages,
+			    unsigned int flags);
+void ioasid_access_unpin_pages(struct ioasid_access *access,
+			       unsigned long iova, unsigned long length);
+int ioasid_access_rw(struct ioasid_access *access, unsigned long iova,
+		     void *data, size_t length, unsigned int flags);
+#else
+static inline struct ioasid_ctx *ioasid_ctx_from_file(struct file *file)
+{
+	return ERR_PTR(-EOPNOTSUPP);
+}
+
+static inline struct ioasid_ctx *ioasid_ctx_from_fd(int fd)
+{
+	return ERR_PTR(-EOPNOTSUPP);
+}
+
+static inline void ioasid_ctx_get(struct ioasid_ctx *ictx)
+{
+}
+
+static inline void ioasid_ctx_put(struct ioasid_ctx *ictx)
+{
+}
+#endif
+
+#endif

@@ -1,0 +1,1447 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * /dev/ioasid selftests, run against the mock IOMMU of IOASID_TEST.
+ *
+ * A mock device translates its DMA through a real page table, so the tests
+ * look at the bytes a device reads and writes and at the IOPTE sizes it was
+ * given, not only at return codes. Every buffer the fixture hands out is
+ * checked at teardown: once the file is closed, no page of it may still be
+ * pinned.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/capability.h>
+
+#include "ioasid_utils.h"
+
+/* The 6.1 harness expands handlers with parameters they do not use */
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+
+#define PAGE_SZ		SZ_4K
+#define SMALL_BUF_LEN	(64 * PAGE_SZ)
+#define MAX_BUFS	8
+/* Fixed IOVAs, far above the IOVAs the kernel picks in these tests */
+#define IOVA_A		0x40000000ULL
+#define IOVA_B		0x80000000ULL
+#define ABOVE_APERTURE	(MOCK_APERTURE_LAST + 1)
+/* The last page of the 64-bit space: two pages from here wrap */
+#define WRAPPING	(~0xfffULL)
+#define MEMLOCK_LIMIT	SZ_1M
+
+#define RO		IOASID_IOAS_MAP_READABLE
+#define WO		IOASID_IOAS_MAP_WRITEABLE
+#define DMA_RD		IOASID_TEST_DMA_READ
+#define DMA_WR		IOASID_TEST_DMA_WRITE
+#define OPT_HUGE	IOASID_OPTION_HUGE_PAGES
+#define OPT_RLIMIT	IOASID_OPTION_RLIMIT_MODE
+
+static int open_or_skip(struct __test_metadata *_metadata)
+{
+	const char *why = ioasid_unusable();
+	int fd;
+
+	if (why)
+		SKIP(return -1, "%s", why);
+	fd = ioasid_open();
+	ASSERT_LE(0, fd) TH_LOG("open %s: %s", IOASID_DEV_PATH, strerror(-fd));
+	return fd;
+}
+
+/*
+ * Issue @cmd on a copy of @arg (@len bytes) in a larger zeroed buffer, with
+ * the size member set to @size and @tail in the eighth byte after the end.
+ */
+static int ioctl_sized(int fd, unsigned long cmd, const void *arg, size_t len, __u32 size,
+		       __u8 tail)
+{
+	__u64 raw[16] = {};
+
+	memcpy(raw, arg, len);
+	memcpy(raw, &size, sizeof(size));
+	((__u8 *)raw)[len + 7] = tail;
+	return ioasid_do(fd, cmd, raw);
+}
+
+/*
+ * The size checks of every command; @arg must succeed, and runs once.
+ * @short_len is a size below the first version of the structure (0: @len - 1).
+ */
+static void check_sizes(struct __test_metadata *_metadata, int fd, unsigned long cmd,
+			const void *arg, size_t len, __u32 short_len)
+{
+	unsigned int nr = _IOC_NR(cmd);
+
+	if (!short_len)
+		short_len = len - 1;
+	ASSERT_EQ(-EINVAL, ioctl_sized(fd, cmd, arg, len, 0, 0)) TH_LOG("nr %#x", nr);
+	ASSERT_EQ(-EINVAL, ioctl_sized(fd, cmd, arg, len, 4, 0)) TH_LOG("nr %#x", nr);
+	ASSERT_EQ(-EINVAL, ioctl_sized(fd, cmd, arg, len, short_len, 0)) TH_LOG("nr %#x", nr);
+	ASSERT_EQ(-E2BIG, ioctl_sized(fd, cmd, arg, len, len + 8, 0x5a)) TH_LOG("nr %#x", nr);
+	ASSERT_EQ(0, ioctl_sized(fd, cmd, arg, len, len + 8, 0)) TH_LOG("nr %#x", nr);
+}
+
+/* Remove CAP_IPC_LOCK from this process, so that RLIMIT_MEMLOCK applies */
+static int drop_cap_ipc_lock(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+	unsigned int i = CAP_TO_INDEX(CAP_IPC_LOCK);
+	__u32 mask = CAP_TO_MASK(CAP_IPC_LOCK);
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	data[i].effective &= ~mask;
+	data[i].permitted &= ~mask;
+	data[i].inheritable &= ~mask;
+	return syscall(SYS_capset, &hdr, data) ? -errno : 0;
+}
+
+static void assert_accounting(struct __test_metadata *_metadata, int fd, __u64 pages)
+{
+	__u64 locked = ~0ULL, pinned = ~0ULL;
+
+	ASSERT_EQ(0, mock_accounting(fd, &locked, &pinned));
+	ASSERT_EQ(pages, locked);
+	ASSERT_EQ(pages, pinned);
+}
+
+static void disarm_fail_points(int fd)
+{
+	unsigned int point;
+
+	for (point = 0; point < IOASID_FAIL_NUM; point++)
+		fail_point(fd, point, 0, 0);
+}
+
+TEST(ioctl_errors)
+{
+	struct ioasid_ioas_alloc alloc = { .size = sizeof(alloc), .flags = 1 };
+	struct ioasid_iova_range *bad = (struct ioasid_iova_range *)8;
+	__u32 a, b, num = 4;
+	int fd = open_or_skip(_metadata);
+
+	if (fd < 0)
+		return;
+	ASSERT_EQ(-EOPNOTSUPP, ioasid_do(fd, IOASID_IOAS_ALLOC, &alloc));
+	alloc.flags = 0;
+	ASSERT_EQ(-ENOTTY, ioasid_do(fd, _IO(IOASID_TYPE, IOASID_CMD_BASE - 1), &alloc));
+	ASSERT_EQ(-ENOTTY, ioasid_do(fd, _IO(IOASID_TYPE, IOASID_CMD_HWPT_ALLOC + 1), &alloc));
+	/* between the last command and IOASID_TEST, and far beyond */
+	ASSERT_EQ(-ENOTTY, ioasid_do(fd, _IO(IOASID_TYPE, IOASID_CMD_BASE + 0x3f), &alloc));
+	ASSERT_EQ(-ENOTTY, ioasid_do(fd, _IO(IOASID_TYPE, 0xff), &alloc));
+	/* a known number with another type or direction is not known */
+	ASSERT_EQ(-ENOTTY, ioasid_do(fd, _IO('x', IOASID_CMD_IOAS_ALLOC), &alloc));
+	ASSERT_EQ(-ENOTTY, ioasid_do(fd, _IOWR(IOASID_TYPE, IOASID_CMD_IOAS_ALLOC,
+					       struct ioasid_ioas_alloc), &alloc));
+	/* user pointers that cannot be followed */
+	ASSERT_EQ(-EFAULT, ioasid_do(fd, IOASID_IOAS_ALLOC, NULL));
+	ASSERT_EQ(-EFAULT, ioasid_do(fd, IOASID_DESTROY, (void *)8));
+	ASSERT_EQ(0, ioas_alloc(fd, &a));
+	ASSERT_EQ(-EFAULT, ioas_iova_ranges(fd, a, bad, &num, NULL));
+	ASSERT_EQ(-EFAULT, ioas_allow_iovas(fd, a, bad, 1));
+	/* the file still works, and no allow-list was installed */
+	num = 0;
+	ASSERT_EQ(-EMSGSIZE, ioas_iova_ranges(fd, a, NULL, &num, NULL));
+	ASSERT_EQ(1U, num);
+	/* IDs: distinct, never 0, gone once destroyed */
+	ASSERT_EQ(0, ioas_alloc(fd, &b));
+	ASSERT_NE(0U, a);
+	ASSERT_NE(a, b);
+	ASSERT_EQ(0, ioasid_destroy(fd, a));
+	ASSERT_EQ(-ENOENT, ioasid_destroy(fd, a));
+	ASSERT_EQ(-ENOENT, ioas_iova_ranges(fd, a, NULL, &num, NULL));
+	ASSERT_EQ(-ENOENT, ioasid_destroy(fd, 0));
+	ASSERT_EQ(-ENOENT, ioasid_destroy(fd, NO_SUCH_ID));
+	num = 0;
+	ASSERT_EQ(-EMSGSIZE, ioas_iova_ranges(fd, b, NULL, &num, NULL));
+	close(fd);
+}
+
+TEST(ioctl_struct_size)
+{
+	struct ioasid_iova_range ranges[4];
+	struct ioasid_destroy destroy = {};
+	struct ioasid_ioas_alloc alloc = {};
+	struct ioasid_ioas_iova_ranges iova_ranges = { .num_iovas = 4 };
+	struct ioasid_ioas_allow_iovas allow = {};
+	struct ioasid_ioas_map map = { .flags = RO, .length = PAGE_SZ };
+	struct ioasid_ioas_copy copy = { .flags = RO, .length = PAGE_SZ };
+	struct ioasid_ioas_unmap unmap = { .iova = IOVA_B, .length = PAGE_SZ };
+	struct ioasid_option option = { .op = IOASID_OPTION_OP_GET };
+	struct ioasid_hwpt_alloc hwpt = {};
+	struct ioasid_test test = { .op = IOASID_TEST_OP_ACCOUNTING };
+	__u32 ioas, victim, dev;
+	__u64 iova;
+	void *buf;
+	int fd = open_or_skip(_metadata);
+
+	if (fd < 0)
+		return;
+	buf = buf_map(PAGE_SZ, PAGE_SZ, BUF_SMALL_PAGES);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, ioas_alloc(fd, &ioas));
+	ASSERT_EQ(0, ioas_alloc(fd, &victim));
+	ASSERT_EQ(0, mock_device(fd, ioas, &dev, NULL));
+	ASSERT_EQ(0, ioas_map(fd, ioas, buf, PAGE_SZ, &iova, RO));
+
+	destroy.id = victim;
+	check_sizes(_metadata, fd, IOASID_DESTROY, &destroy, sizeof(destroy), 0);
+	ASSERT_EQ(-ENOENT, ioasid_destroy(fd, victim));
+	check_sizes(_metadata, fd, IOASID_IOAS_ALLOC, &alloc, sizeof(alloc), 0);
+	iova_ranges.ioas_id = ioas;
+	iova_ranges.allowed_iovas = (uintptr_t)ranges;
+	check_sizes(_metadata, fd, IOASID_IOAS_IOVA_RANGES, &iova_ranges, sizeof(iova_ranges), 0);
+	allow.ioas_id = ioas;
+	check_sizes(_metadata, fd, IOASID_IOAS_ALLOW_IOVAS, &allow, sizeof(allow), 0);
+	map.ioas_id = ioas;
+	map.user_va = (uintptr_t)buf;
+	check_sizes(_metadata, fd, IOASID_IOAS_MAP, &map, sizeof(map), 0);
+	copy.dst_ioas_id = ioas;
+	copy.src_ioas_id = ioas;
+	copy.src_iova = iova;
+	check_sizes(_metadata, fd, IOASID_IOAS_COPY, &copy, sizeof(copy), 0);
+	unmap.ioas_id = ioas;
+	check_sizes(_metadata, fd, IOASID_IOAS_UNMAP, &unmap, sizeof(unmap), 0);
+	check_sizes(_metadata, fd, IOASID_OPTION, &option, sizeof(option), 0);
+	hwpt.dev_id = dev;
+	hwpt.pt_id = ioas;
+	check_sizes(_metadata, fd, IOASID_HWPT_ALLOC, &hwpt, sizeof(hwpt), 0);
+	/* any op's member ends past the header: the header alone is short */
+	check_sizes(_metadata, fd, IOASID_TEST, &test, sizeof(test),
+		    offsetof(struct ioasid_test, mock));
+	close(fd);
+	munmap(buf, PAGE_SZ);
+}
+
+TEST(option_errors)
+{
+	struct ioasid_option cmd = {
+		.size = sizeof(cmd),
+		.option_id = OPT_RLIMIT,
+		.op = IOASID_OPTION_OP_GET,
+	};
+	__u64 val = 7, iova;
+	__u32 ioas, dev;
+	void *buf;
+	int fd = open_or_skip(_metadata);
+
+	if (fd < 0)
+		return;
+	ASSERT_EQ(0, ioas_alloc(fd, &ioas));
+	ASSERT_EQ(0, ioasid_do(fd, IOASID_OPTION, &cmd));
+	cmd.__reserved = 1;
+	ASSERT_EQ(-EOPNOTSUPP, ioasid_do(fd, IOASID_OPTION, &cmd));
+	cmd.__reserved = 0;
+	cmd.op = 2;
+	ASSERT_EQ(-EOPNOTSUPP, ioasid_do(fd, IOASID_OPTION, &cmd));
+	cmd.op = IOASID_OPTION_OP_GET;
+	cmd.option_id = 2;
+	ASSERT_EQ(-EOPNOTSUPP, ioasid_do(fd, IOASID_OPTION, &cmd));
+
+	/* RLIMIT_MODE belongs to the file, not to an object */
+	ASSERT_EQ(-EINVAL, ioasid_option_get(fd, OPT_RLIMIT, ioas, &val));
+	ASSERT_EQ(-EINVAL, ioasid_option_set(fd, OPT_RLIMIT, 0, 2));
+	ASSERT_EQ(0, ioasid_option_get(fd, OPT_RLIMIT, 0, &val));
+	ASSERT_EQ(0ULL, val);
+	ASSERT_EQ(0, ioasid_option_set(fd, OPT_RLIMIT, 0, 1));
+	ASSERT_EQ(0, ioasid_option_get(fd, OPT_RLIMIT, 0, &val));
+	ASSERT_EQ(1ULL, val);
+	/* and cannot change while this file holds pages pinned */
+	buf = buf_map(PAGE_SZ, PAGE_SZ, BUF_SMALL_PAGES);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, ioas_map(fd, ioas, buf, PAGE_SZ, &iova, MAP_RW));
+	ASSERT_EQ(-EBUSY, ioasid_option_set(fd, OPT_RLIMIT, 0, 0));
+	ASSERT_EQ(0, ioasid_option_get(fd, OPT_RLIMIT, 0, &val));
+	ASSERT_EQ(1ULL, val);
+	ASSERT_EQ(0, ioas_unmap(fd, ioas, iova, PAGE_SZ, NULL));
+	ASSERT_EQ(0, ioasid_option_set(fd, OPT_RLIMIT, 0, 0));
+	ASSERT_EQ(0, ioasid_option_get(fd, OPT_RLIMIT, 0, &val));
+	ASSERT_EQ(0ULL, val);
+
+	/* HUGE_PAGES belongs to an IOAS */
+	ASSERT_EQ(-ENOENT, ioasid_option_get(fd, OPT_HUGE, 0, &val));
+	ASSERT_EQ(-ENOENT, ioasid_option_set(fd, OPT_HUGE, NO_SUCH_ID, 0));
+	ASSERT_EQ(0, ioasid_option_get(fd, OPT_HUGE, ioas, &val));
+	ASSERT_EQ(1ULL, val);
+	ASSERT_EQ(-EINVAL, ioasid_option_set(fd, OPT_HUGE, ioas, 2));
+	ASSERT_EQ(0, ioasid_option_set(fd, OPT_HUGE, ioas, 0));
+	ASSERT_EQ(0, ioasid_option_get(fd, OPT_HUGE, ioas, &val));
+	ASSERT_EQ(0ULL, val);
+	/* and cannot change while a domain is attached to the IOAS */
+	ASSERT_EQ(0, mock_device(fd, ioas, &dev, NULL));
+	ASSERT_EQ(-EBUSY, ioasid_option_set(fd, OPT_HUGE, ioas, 1));
+	ASSERT_EQ(0, ioasid_option_get(fd, OPT_HUGE, ioas, &val));
+	ASSERT_EQ(0ULL, val);
+	/* the automatic domain goes with the device */
+	ASSERT_EQ(0, ioasid_destroy(fd, dev));
+	ASSERT_EQ(0, ioasid_option_set(fd, OPT_HUGE, ioas, 1));
+	close(fd);
+	munmap(buf, PAGE_SZ);
+}
+
+TEST(hwpt_alloc_errors)
+{
+	struct ioasid_hwpt_alloc cmd = { .size = sizeof(cmd), .flags = 1 };
+	__u32 ioas, dev, auto_id, hwpt = 0;
+	int fd = open_or_skip(_metadata);
+
+	if (fd < 0)
+		return;
+	ASSERT_EQ(0, ioas_alloc(fd, &ioas));
+	ASSERT_EQ(0, mock_device(fd, ioas, &dev, &auto_id));
+	cmd.dev_id = dev;
+	cmd.pt_id = ioas;
+	ASSERT_EQ(-EOPNOTSUPP, ioasid_do(fd, IOASID_HWPT_ALLOC, &cmd));
+	cmd.flags = 0;
+	cmd.__reserved = 1;
+	ASSERT_EQ(-EOPNOTSUPP, ioasid_do(fd, IOASID_HWPT_ALLOC, &cmd));
+	/* dev_id must be a device, pt_id an IOAS */
+	ASSERT_EQ(-ENOENT, hwpt_alloc(fd, NO_SUCH_ID, ioas, &hwpt));
+	ASSERT_EQ(-ENOENT, hwpt_alloc(fd, ioas, ioas, &hwpt));
+	ASSERT_EQ(-ENOENT, hwpt_alloc(fd, auto_id, ioas, &hwpt));
+	ASSERT_EQ(-ENOENT, hwpt_alloc(fd, dev, NO_SUCH_ID, &hwpt));
+	ASSERT_EQ(-ENOENT, hwpt_alloc(fd, dev, auto_id, &hwpt));
+	ASSERT_EQ(-ENOENT, hwpt_alloc(fd, dev, dev, &hwpt));
+
+	ASSERT_EQ(0, hwpt_alloc(fd, dev, ioas, &hwpt));
+	ASSERT_NE(auto_id, hwpt);
+	/* the HWPT holds the IOAS; the device holds its automatic HWPT */
+	ASSERT_EQ(-EBUSY, ioasid_destroy(fd, ioas));
+	ASSERT_EQ(-EBUSY, ioasid_destroy(fd, auto_id));
+	ASSERT_EQ(0, ioasid_destroy(fd, hwpt));
+	ASSERT_EQ(-ENOENT, ioasid_destroy(fd, hwpt));
+	ASSERT_EQ(-EBUSY, ioasid_destroy(fd, ioas));
+	ASSERT_EQ(0, ioasid_destroy(fd, dev));
+	/* the automatic HWPT went with its only device */
+	ASSERT_EQ(-ENOENT, ioasid_destroy(fd, auto_id));
+	ASSERT_EQ(0, ioasid_destroy(fd, ioas));
+	close(fd);
+}
+
+TEST(test_op_errors)
+{
+	struct ioasid_test t = { .op = IOASID_TEST_OP_ACCOUNTING, .__reserved = 1 };
+	struct ioasid_iova_range range;
+	void *unaligned = (void *)(PAGE_SZ + 1);
+	__u32 ioas, dev, hwpt, other, num = 1;
+	char byte;
+	int fd = open_or_skip(_metadata);
+
+	if (fd < 0)
+		return;
+	ASSERT_EQ(-EOPNOTSUPP, ioasid_test(fd, &t));
+	t.__reserved = 0;
+	t.op = 0;
+	ASSERT_EQ(-EOPNOTSUPP, ioasid_test(fd, &t));
+	t.op = IOASID_TEST_OP_FAIL_POINT + 1;
+	ASSERT_EQ(-EOPNOTSUPP, ioasid_test(fd, &t));
+
+	ASSERT_EQ(0, ioas_alloc(fd, &ioas));
+	memset(&t, 0, sizeof(t));
+	t.op = IOASID_TEST_OP_MOCK_DEVICE;
+	t.id = ioas;
+	t.mock.flags = 1;
+	ASSERT_EQ(-EOPNOTSUPP, ioasid_test(fd, &t));
+	ASSERT_EQ(-ENOENT, mock_device(fd, NO_SUCH_ID, &dev, NULL));
+	ASSERT_EQ(0, mock_device(fd, ioas, &dev, &hwpt));
+	/* a device is neither an IOAS nor a HWPT */
+	ASSERT_EQ(-ENOENT, mock_device(fd, dev, &other, NULL));
+
+	ASSERT_EQ(-EINVAL, mock_add_reserved(fd, dev, IOVA_B, IOVA_A));
+	ASSERT_EQ(-ENOENT, mock_add_reserved(fd, ioas, IOVA_A, IOVA_B));
+	ASSERT_EQ(0, mock_add_reserved(fd, dev, IOVA_A, IOVA_B - 1));
+	/* honoured only at the next attach: the usable IOVAs are unchanged */
+	ASSERT_EQ(0, ioas_iova_ranges(fd, ioas, &range, &num, NULL));
+	ASSERT_EQ(MOCK_APERTURE_LAST, range.last);
+
+	ASSERT_EQ(-EINVAL, mock_dma(fd, dev, 0, &byte, 1, 2, NULL));
+	ASSERT_EQ(-ENOENT, mock_dma(fd, ioas, 0, &byte, 1, DMA_RD, NULL));
+	ASSERT_EQ(-ENOENT, mock_iopte(fd, ioas, IOVA_A, NULL, NULL));
+	ASSERT_EQ(-ENOENT, mock_iopte(fd, hwpt, IOVA_A, NULL, NULL));
+	ASSERT_EQ(-EINVAL, mock_check_refs(fd, unaligned, PAGE_SZ, 0));
+	ASSERT_EQ(-ENOENT, access_create(fd, hwpt, &other));
+	ASSERT_EQ(-ENOENT, access_pin(fd, ioas, IOVA_A, PAGE_SZ));
+	ASSERT_EQ(0, access_create(fd, ioas, &other));
+	ASSERT_EQ(-EINVAL, access_pin(fd, other, IOVA_A, PAGE_SZ + 1));
+	ASSERT_EQ(-EINVAL, access_rw(fd, other, IOVA_A, &byte, 1, 2));
+	/* an access holds its IOAS */
+	ASSERT_EQ(-EBUSY, ioasid_destroy(fd, ioas));
+	ASSERT_EQ(0, ioasid_destroy(fd, other));
+	close(fd);
+}
+
+TEST(fail_points)
+{
+	size_t len = SZ_2M + PAGE_SZ;	/* more than one pin batch */
+	__u32 ioas, dev, hwpt, hwpt2, dev2;
+	__u64 iova;
+	int fd = open_or_skip(_metadata);
+	void *big;
+
+	if (fd < 0)
+		return;
+	disarm_fail_points(fd);
+	ASSERT_EQ(-EINVAL, fail_point(fd, IOASID_FAIL_NUM, 1, EIO));
+	ASSERT_EQ(-EINVAL, fail_point(fd, IOASID_FAIL_PIN, 1, 0));
+	big = buf_map(len, PAGE_SZ, BUF_SMALL_PAGES);
+	ASSERT_NE(NULL, big);
+	ASSERT_EQ(0, ioas_alloc(fd, &ioas));
+
+	/* pinning fails after the first batch: nothing stays pinned */
+	ASSERT_EQ(0, fail_point(fd, IOASID_FAIL_PIN, 1, EIO));
+	ASSERT_EQ(-EIO, ioas_map(fd, ioas, big, len, &iova, MAP_RW));
+	assert_accounting(_metadata, fd, 0);
+	ASSERT_EQ(0, mock_check_refs(fd, big, len, 0));
+	/* a failure point fires once */
+	ASSERT_EQ(0, ioas_map(fd, ioas, big, len, &iova, MAP_RW));
+	ASSERT_EQ(0, ioas_unmap(fd, ioas, iova, len, NULL));
+
+	/* a failed attach leaves no HWPT, so no aperture, behind */
+	ASSERT_EQ(0, fail_point(fd, IOASID_FAIL_ATTACH, 1, EIO));
+	ASSERT_EQ(-EIO, mock_device(fd, ioas, &dev, &hwpt));
+	ASSERT_EQ(0, ioas_map_fixed(fd, ioas, big, PAGE_SZ, ABOVE_APERTURE, MAP_RW));
+	ASSERT_EQ(0, ioas_unmap(fd, ioas, ABOVE_APERTURE, PAGE_SZ, NULL));
+
+	/* 4K runs only, so that mapping into the domain takes several steps */
+	ASSERT_EQ(0, ioasid_option_set(fd, OPT_HUGE, ioas, 0));
+	ASSERT_EQ(0, mock_device(fd, ioas, &dev, &hwpt));
+	ASSERT_EQ(0, fail_point(fd, IOASID_FAIL_DOMAIN_MAP, 2, EIO));
+	ASSERT_EQ(-EIO, ioas_map_fixed(fd, ioas, big, 8 * PAGE_SZ, IOVA_A, MAP_RW));
+	ASSERT_EQ(-ENOENT, mock_iopte(fd, hwpt, IOVA_A, NULL, NULL));
+	ASSERT_EQ(-ENOENT, mock_iopte(fd, hwpt, IOVA_A + PAGE_SZ, NULL, NULL));
+	assert_accounting(_metadata, fd, 0);
+	ASSERT_EQ(0, mock_check_refs(fd, big, 8 * PAGE_SZ, 0));
+	/* nor was the IOVA range left claimed */
+	ASSERT_EQ(0, ioas_map_fixed(fd, ioas, big, 8 * PAGE_SZ, IOVA_A, MAP_RW));
+	ASSERT_EQ(0, mock_iopte(fd, hwpt, IOVA_A + 7 * PAGE_SZ, NULL, NULL));
+
+	/* attaching to an explicit HWPT fails the same way */
+	ASSERT_EQ(0, hwpt_alloc(fd, dev, ioas, &hwpt2));
+	ASSERT_EQ(0, fail_point(fd, IOASID_FAIL_ATTACH, 1, EIO));
+	ASSERT_EQ(-EIO, mock_device(fd, hwpt2, &dev2, NULL));
+	ASSERT_EQ(0, ioasid_destroy(fd, hwpt2));
+	disarm_fail_points(fd);
+	close(fd);
+	munmap(big, len);
+}
+
+struct tracked_buf {
+	void *p;
+	size_t len;
+};
+
+FIXTURE(ioasid) {
+	int fd;
+	__u32 ioas_id;
+	unsigned int ndev;
+	__u32 dev_id[2];
+	__u32 hwpt_id[2];
+	__u32 access_id;		/* 0 until iova_xfer() needs one */
+	void *buf;			/* the variant's main buffer */
+	size_t buf_len;
+	struct tracked_buf bufs[MAX_BUFS];
+	unsigned int nbufs;
+	long hugetlb_restore;		/* nr_hugepages to put back, or < 0 */
+	bool skip;
+	bool torn_down;
+};
+
+FIXTURE_VARIANT(ioasid) {
+	unsigned int num_devices;
+	bool second_hwpt;		/* device 1 on a HWPT of its own */
+	bool thp;
+};
+
+FIXTURE_VARIANT_ADD(ioasid, no_domain) { .num_devices = 0 };
+FIXTURE_VARIANT_ADD(ioasid, mock_domain) { .num_devices = 1 };
+FIXTURE_VARIANT_ADD(ioasid, two_domains) { .num_devices = 2 };
+FIXTURE_VARIANT_ADD(ioasid, two_hwpts) { .num_devices = 2, .second_hwpt = true };
+FIXTURE_VARIANT_ADD(ioasid, huge) { .num_devices = 1, .thp = true };
+
+/*
+ * mmap a buffer that teardown checks for leftover pins, then unmaps.
+ * (struct _test_data_ioasid is FIXTURE_DATA(ioasid).)
+ */
+static void *fixture_buf(struct _test_data_ioasid *self, size_t len, size_t align,
+			 enum buf_kind kind)
+{
+	void *p;
+
+	if (self->nbufs == MAX_BUFS)
+		return NULL;
+	p = buf_map(len, align, kind);
+	if (p) {
+		self->bufs[self->nbufs].p = p;
+		self->bufs[self->nbufs++].len = len;
+	}
+	return p;
+}
+
+FIXTURE_SETUP(ioasid)
+{
+	const char *why = ioasid_unusable();
+	unsigned int i;
+
+	self->fd = -1;
+	self->hugetlb_restore = -1;
+	if (!why && variant->thp && !thp_enabled())
+		why = "transparent huge pages are disabled";
+	if (why) {
+		/* the 6.1 harness still runs the test body, which checks this */
+		self->skip = true;
+		SKIP(return, "%s", why);
+	}
+	self->fd = ioasid_open();
+	ASSERT_LE(0, self->fd);
+	disarm_fail_points(self->fd);
+	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas_id));
+	for (i = 0; i < variant->num_devices; i++) {
+		__u32 pt_id = self->ioas_id;
+
+		if (i && variant->second_hwpt)
+			ASSERT_EQ(0, hwpt_alloc(self->fd, self->dev_id[0], self->ioas_id, &pt_id));
+		ASSERT_EQ(0, mock_device(self->fd, pt_id, &self->dev_id[i], &self->hwpt_id[i]));
+		if (pt_id != self->ioas_id)
+			ASSERT_EQ(pt_id, self->hwpt_id[i]);
+		self->ndev++;
+	}
+	/* devices attached to one IOAS share its automatic HWPT */
+	if (variant->num_devices == 2 && !variant->second_hwpt)
+		ASSERT_EQ(self->hwpt_id[0], self->hwpt_id[1]);
+	if (variant->second_hwpt)
+		ASSERT_NE(self->hwpt_id[0], self->hwpt_id[1]);
+
+	self->buf_len = variant->thp ? SZ_4M : SMALL_BUF_LEN;
+	self->buf = fixture_buf(self, self->buf_len, variant->thp ? SZ_2M : PAGE_SZ,
+				variant->thp ? BUF_THP : BUF_SMALL_PAGES);
+	ASSERT_NE(NULL, self->buf);
+}
+
+FIXTURE_TEARDOWN(ioasid)
+{
+	unsigned int i, still_pinned = 0;
+	int checker;
+
+	/* a failing ASSERT below jumps back to the harness, which calls us */
+	if (self->torn_down || self->skip)
+		return;
+	self->torn_down = true;
+	if (self->fd >= 0)
+		close(self->fd);
+	checker = ioasid_open();
+	for (i = 0; checker >= 0 && i < self->nbufs; i++) {
+		if (mock_check_refs(checker, self->bufs[i].p, self->bufs[i].len, 0)) {
+			TH_LOG("buffer %u (%zu bytes) is still pinned", i, self->bufs[i].len);
+			still_pinned++;
+		}
+	}
+	if (checker >= 0)
+		close(checker);
+	for (i = 0; i < self->nbufs; i++)
+		munmap(self->bufs[i].p, self->bufs[i].len);
+	if (self->hugetlb_restore >= 0)
+		write_long_file(NR_HUGEPAGES_PATH, self->hugetlb_restore);
+	ASSERT_LE(0, checker);
+	ASSERT_EQ(0U, still_pinned);
+}
+
+/*
+ * Move @len bytes between @p and IOVA @iova the way a device would: mock
+ * DMA through the first device, or an access when the variant has none.
+ */
+static int iova_xfer(struct _test_data_ioasid *self, __u64 iova, void *p, size_t len, __u32 dir)
+{
+	size_t done, n;
+	int ret;
+
+	if (self->ndev)
+		return mock_dma(self->fd, self->dev_id[0], iova, p, len, dir, NULL);
+	if (!self->access_id) {
+		ret = access_create(self->fd, self->ioas_id, &self->access_id);
+		if (ret)
+			return ret;
+	}
+	for (done = 0; done < len; done += n) {
+		n = len - done < SZ_1M ? len - done : SZ_1M;
+		ret = access_rw(self->fd, self->access_id, iova + done, (char *)p + done, n, dir);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* ASSERT that a device reads pattern @seed in [@iova, @iova + @len) */
+static void assert_iova_pattern(struct __test_metadata *_metadata, struct _test_data_ioasid *self,
+				__u64 iova, size_t len, unsigned int seed)
+{
+	void *tmp = calloc(1, len);
+
+	ASSERT_NE(NULL, tmp);
+	ASSERT_EQ(0, iova_xfer(self, iova, tmp, len, DMA_RD));
+	ASSERT_EQ(-1, check_pattern(tmp, len, seed))
+		TH_LOG("IOVA %#llx reads wrong data", (unsigned long long)iova);
+	free(tmp);
+}
+
+/* A device writes pattern @seed to [@iova, @iova + @len) */
+static void write_iova_pattern(struct __test_metadata *_metadata, struct _test_data_ioasid *self,
+			       __u64 iova, size_t len, unsigned int seed)
+{
+	void *tmp = malloc(len);
+
+	ASSERT_NE(NULL, tmp);
+	fill_pattern(tmp, len, seed);
+	ASSERT_EQ(0, iova_xfer(self, iova, tmp, len, DMA_WR));
+	free(tmp);
+}
+
+TEST_F(ioasid, iova_ranges)
+{
+	struct ioasid_iova_range allow[3] = {
+		{ .start = IOVA_A, .last = IOVA_A + SZ_1M - 1 },
+		{ .start = IOVA_B, .last = IOVA_B + SZ_1M - 1 },
+		{ .start = 2 * IOVA_B, .last = 2 * IOVA_B + SZ_2M - 1 },
+	};
+	struct ioasid_iova_range ranges[4];
+	struct ioasid_ioas_iova_ranges cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = self->ioas_id,
+		.num_iovas = 4,
+		.allowed_iovas = (uintptr_t)ranges,
+		.__reserved = 1,
+	};
+	int fd = self->fd;
+	__u32 ioas = self->ioas_id, num = 4;
+	__u64 align = 0;
+
+	if (self->skip)
+		return;
+	memset(ranges, 0xa5, sizeof(ranges));
+	ASSERT_EQ(0, ioas_iova_ranges(fd, ioas, ranges, &num, &align));
+	ASSERT_EQ(1U, num);
+	ASSERT_EQ(MOCK_IOVA_ALIGN, align);
+	ASSERT_EQ(0ULL, ranges[0].start);
+	/* an attached mock domain reserves everything above its aperture */
+	ASSERT_EQ(self->ndev ? MOCK_APERTURE_LAST : UINT64_MAX, ranges[0].last);
+	num = 0;
+	ASSERT_EQ(-EMSGSIZE, ioas_iova_ranges(fd, ioas, NULL, &num, NULL));
+	ASSERT_EQ(1U, num);
+
+	/* three windows and room for two: those two are filled in */
+	ASSERT_EQ(0, ioas_allow_iovas(fd, ioas, allow, 3));
+	memset(ranges, 0xa5, sizeof(ranges));
+	num = 2;
+	ASSERT_EQ(-EMSGSIZE, ioas_iova_ranges(fd, ioas, ranges, &num, NULL));
+	ASSERT_EQ(3U, num);
+	ASSERT_EQ(0, memcmp(allow, ranges, 2 * sizeof(ranges[0])));
+	ASSERT_EQ(0xa5a5a5a5a5a5a5a5ULL, ranges[2].start);
+
+	ASSERT_EQ(-EOPNOTSUPP, ioasid_do(fd, IOASID_IOAS_IOVA_RANGES, &cmd));
+	cmd.__reserved = 0;
+	cmd.ioas_id = NO_SUCH_ID;
+	ASSERT_EQ(-ENOENT, ioasid_do(fd, IOASID_IOAS_IOVA_RANGES, &cmd));
+	cmd.ioas_id = self->ndev ? self->hwpt_id[0] : 0;
+	ASSERT_EQ(-ENOENT, ioasid_do(fd, IOASID_IOAS_IOVA_RANGES, &cmd));
+}
+
+TEST_F(ioasid, map_unmap)
+{
+	int fd = self->fd;
+	__u32 ioas = self->ioas_id, ioas2;
+	size_t len = self->buf_len;
+	__u64 npages = len / PAGE_SZ, iova = 0, unmapped = 0;
+	void *b2m;
+
+	if (self->skip)
+		return;
+	ASSERT_EQ(0, mock_check_refs(fd, self->buf, len, 0));
+	ASSERT_EQ(0, ioas_map_fixed(fd, ioas, self->buf, len, IOVA_A, MAP_RW));
+	assert_accounting(_metadata, fd, npages);
+	ASSERT_EQ(0, mock_check_refs(fd, self->buf, len, 1));
+
+	/* the same memory again, at an IOVA of the kernel's choosing */
+	ASSERT_EQ(0, ioas_map(fd, ioas, self->buf, len, &iova, MAP_RW));
+	ASSERT_EQ(0ULL, iova % MOCK_IOVA_ALIGN);
+	ASSERT_TRUE(iova + len <= IOVA_A || iova >= IOVA_A + len);
+	assert_accounting(_metadata, fd, 2 * npages);
+	/* two maps, two pins (only exact for order-0 pages) */
+	if (!variant->thp)
+		ASSERT_EQ(0, mock_check_refs(fd, self->buf, len, 2));
+	ASSERT_EQ(0, ioas_unmap(fd, ioas, IOVA_A, len, &unmapped));
+	ASSERT_EQ(len, unmapped);
+	assert_accounting(_metadata, fd, npages);
+	ASSERT_EQ(0, mock_check_refs(fd, self->buf, len, 1));
+	ASSERT_EQ(0, ioas_unmap(fd, ioas, iova, len, &unmapped));
+	ASSERT_EQ(len, unmapped);
+	assert_accounting(_metadata, fd, 0);
+	ASSERT_EQ(0, mock_check_refs(fd, self->buf, len, 0));
+
+	/* a 2M-aligned 2M buffer gets a 2M-aligned IOVA, low IOVAs taken or not */
+	b2m = fixture_buf(self, SZ_2M, SZ_2M, BUF_SMALL_PAGES);
+	ASSERT_NE(NULL, b2m);
+	ASSERT_EQ(0, ioas_map(fd, ioas, b2m, PAGE_SZ, &iova, MAP_RW));
+	ASSERT_EQ(0, ioas_map(fd, ioas, b2m, SZ_2M, &iova, MAP_RW));
+	ASSERT_EQ(0ULL, iova % SZ_2M) TH_LOG("IOVA %#llx", (unsigned long long)iova);
+
+	/* destroying an IOAS unmaps and unpins what it still holds */
+	ASSERT_EQ(0, ioas_alloc(fd, &ioas2));
+	ASSERT_EQ(0, ioas_map(fd, ioas2, self->buf, len, &iova, MAP_RW));
+	assert_accounting(_metadata, fd, npages + SZ_2M / PAGE_SZ + 1);
+	ASSERT_EQ(0, ioasid_destroy(fd, ioas2));
+	assert_accounting(_metadata, fd, SZ_2M / PAGE_SZ + 1);
+	ASSERT_EQ(0, mock_check_refs(fd, self->buf, len, 0));
+}
+
+TEST_F(ioasid, map_bad_args)
+{
+	struct ioasid_ioas_map cmd = {
+		.size = sizeof(cmd),
+		.flags = MAP_RW | IOASID_IOAS_MAP_FIXED_IOVA | (1 << 3),
+		.ioas_id = self->ioas_id,
+		.user_va = (uintptr_t)self->buf,
+		.length = 2 * PAGE_SZ,
+		.iova = IOVA_A,
+	};
+	int fd = self->fd;
+	__u32 ioas = self->ioas_id;
+	char *buf = self->buf, *ro;
+	void *hole;
+	int ret;
+
+	if (self->skip)
+		return;
+	ASSERT_EQ(-EOPNOTSUPP, ioasid_do(fd, IOASID_IOAS_MAP, &cmd));
+	cmd.flags &= ~(1 << 3);
+	cmd.__reserved = 1;
+	ASSERT_EQ(-EOPNOTSUPP, ioasid_do(fd, IOASID_IOAS_MAP, &cmd));
+	cmd.__reserved = 0;
+	/* neither readable nor writeable, empty, unaligned, wrapping */
+	ASSERT_EQ(-EINVAL, ioas_map_fixed(fd, ioas, buf, PAGE_SZ, IOVA_A, 0));
+	ASSERT_EQ(-EINVAL, ioas_map_fixed(fd, ioas, buf, 0, IOVA_A, MAP_RW));
+	ASSERT_EQ(-EINVAL, ioas_map_fixed(fd, ioas, buf, PAGE_SZ + 1, IOVA_A, MAP_RW));
+	ASSERT_EQ(-EINVAL, ioas_map_fixed(fd, ioas, buf + 1, PAGE_SZ, IOVA_A, MAP_RW));
+	ASSERT_EQ(-EINVAL, ioas_map_fixed(fd, ioas, buf, PAGE_SZ, IOVA_A + 1, MAP_RW));
+	ASSERT_EQ(-EOVERFLOW, ioas_map_fixed(fd, ioas, (void *)WRAPPING, 2 * PAGE_SZ, IOVA_A,
+					     MAP_RW));
+	ASSERT_EQ(-EOVERFLOW, ioas_map_fixed(fd, ioas, buf, 2 * PAGE_SZ, WRAPPING, MAP_RW));
+	/* not an IOAS */
+	ASSERT_EQ(-ENOENT, ioas_map_fixed(fd, NO_SUCH_ID, buf, PAGE_SZ, IOVA_A, MAP_RW));
+	if (self->ndev) {
+		ASSERT_EQ(-ENOENT, ioas_map_fixed(fd, self->hwpt_id[0], buf, PAGE_SZ, IOVA_A, RO));
+		ASSERT_EQ(-ENOENT, ioas_map_fixed(fd, self->dev_id[0], buf, PAGE_SZ, IOVA_A, RO));
+	}
+	/* memory that is not there */
+	hole = mmap(NULL, 2 * PAGE_SZ, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, hole);
+	ASSERT_EQ(0, munmap(hole, 2 * PAGE_SZ));
+	ASSERT_EQ(-EFAULT, ioas_map_fixed(fd, ioas, hole, 2 * PAGE_SZ, IOVA_A, MAP_RW));
+	/* beyond what an attached mock domain can translate */
+	ret = ioas_map_fixed(fd, ioas, buf, 2 * PAGE_SZ, ABOVE_APERTURE - PAGE_SZ, MAP_RW);
+	ASSERT_EQ(self->ndev ? -EADDRINUSE : 0, ret);
+	ret = ioas_map_fixed(fd, ioas, buf, PAGE_SZ, WRAPPING, MAP_RW);
+	ASSERT_EQ(self->ndev ? -EADDRINUSE : 0, ret);
+	ASSERT_EQ(0, ioas_unmap_all(fd, ioas, NULL));
+	/* devices may not write what the process may not write */
+	ro = fixture_buf(self, 4 * PAGE_SZ, PAGE_SZ, BUF_SMALL_PAGES);
+	ASSERT_NE(NULL, ro);
+	fill_pattern(ro, 4 * PAGE_SZ, 2);
+	ASSERT_EQ(0, mprotect(ro, 4 * PAGE_SZ, PROT_READ));
+	ASSERT_EQ(-EFAULT, ioas_map_fixed(fd, ioas, ro, 4 * PAGE_SZ, IOVA_A, MAP_RW));
+
+	/* none of the failures left anything pinned, accounted or mapped */
+	assert_accounting(_metadata, fd, 0);
+	ASSERT_EQ(0, mock_check_refs(fd, buf, self->buf_len, 0));
+	ASSERT_EQ(0, mock_check_refs(fd, ro, 4 * PAGE_SZ, 0));
+	ASSERT_EQ(0, ioasid_do(fd, IOASID_IOAS_MAP, &cmd));
+	ASSERT_EQ(0, ioas_map_fixed(fd, ioas, ro, 4 * PAGE_SZ, IOVA_B, RO));
+	ASSERT_EQ(0, mock_check_refs(fd, ro, 4 * PAGE_SZ, 1));
+	assert_iova_pattern(_metadata, self, IOVA_B, 4 * PAGE_SZ, 2);
+	/* without FIXED_IOVA the iova member is not looked at */
+	cmd.flags = MAP_RW;
+	cmd.iova = WRAPPING + 1;
+	ASSERT_EQ(0, ioasid_do(fd, IOASID_IOAS_MAP, &cmd));
+	ASSERT_NE(WRAPPING + 1, cmd.iova);
+	assert_accounting(_metadata, fd, 8);
+}
+
+TEST_F(ioasid, map_overlap)
+{
+	int fd = self->fd, ret;
+	__u32 ioas = self->ioas_id;
+	size_t len = self->buf_len, half = len / 2;
+	char *buf = self->buf;
+	__u64 iova, unmapped = 0;
+	unsigned int i;
+	const struct {
+		__u64 iova;
+		__u64 length;
+	} clash[] = {
+		{ IOVA_A, PAGE_SZ },			/* same start */
+		{ IOVA_A + PAGE_SZ, PAGE_SZ },		/* inside */
+		{ IOVA_A + half - PAGE_SZ, half },	/* over the end */
+		{ IOVA_A - PAGE_SZ, half },		/* over the start */
+		{ IOVA_A - PAGE_SZ, len },		/* all of it */
+	};
+
+	if (self->skip)
+		return;
+	ASSERT_EQ(0, ioas_map_fixed(fd, ioas, buf, half, IOVA_A, MAP_RW));
+	for (i = 0; i < ARRAY_SIZE(clash); i++) {
+		ret = ioas_map_fixed(fd, ioas, buf, clash[i].length, clash[i].iova, MAP_RW);
+		ASSERT_EQ(-EEXIST, ret) TH_LOG("clash %u", i);
+	}
+	assert_accounting(_metadata, fd, half / PAGE_SZ);
+	/* right next to it on either side is fine */
+	ASSERT_EQ(0, ioas_map_fixed(fd, ioas, buf + half, half, IOVA_A + half, MAP_RW));
+	ASSERT_EQ(0, ioas_map_fixed(fd, ioas, buf, PAGE_SZ, IOVA_A - PAGE_SZ, MAP_RW));
+	/* and the kernel's choice avoids them all */
+	ASSERT_EQ(0, ioas_map(fd, ioas, buf, len, &iova, MAP_RW));
+	ASSERT_TRUE(iova + len <= IOVA_A - PAGE_SZ || iova >= IOVA_A + len);
+
+	ASSERT_EQ(0, ioas_unmap_all(fd, ioas, &unmapped));
+	ASSERT_EQ(2 * len + PAGE_SZ, unmapped);
+	assert_accounting(_metadata, fd, 0);
+	ASSERT_EQ(0, ioas_unmap_all(fd, ioas, &unmapped));
+	ASSERT_EQ(0ULL, unmapped);
+}
+
+TEST_F(ioasid, unmap_errors)
+{
+	struct ioasid_ioas_unmap cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = self->ioas_id,
+		.flags = 1 << 1,
+		.iova = IOVA_A,
+		.length = PAGE_SZ,
+	};
+	int fd = self->fd, ret;
+	__u32 ioas = self->ioas_id;
+	size_t len = self->buf_len;
+	__u64 unmapped = 0;
+	unsigned int i;
+	const struct {
+		__u64 iova;
+		__u64 length;
+	} cut[] = {
+		{ IOVA_A, len / 2 },			/* the front */
+		{ IOVA_A + PAGE_SZ, len - PAGE_SZ },	/* the back */
+		{ IOVA_A + PAGE_SZ, PAGE_SZ },		/* the middle */
+		{ IOVA_A - PAGE_SZ, len },		/* over the start */
+	};
+
+	if (self->skip)
+		return;
+	fill_pattern(self->buf, len, 3);
+	ASSERT_EQ(0, ioas_map_fixed(fd, ioas, self->buf, len, IOVA_A, MAP_RW));
+	ASSERT_EQ(-EOPNOTSUPP, ioasid_do(fd, IOASID_IOAS_UNMAP, &cmd));
+	cmd.flags = 0;
+	cmd.__reserved = 1;
+	ASSERT_EQ(-EOPNOTSUPP, ioasid_do(fd, IOASID_IOAS_UNMAP, &cmd));
+	cmd.__reserved = 0;
+	/* UNMAP_ALL takes no range */
+	cmd.flags = IOASID_IOAS_UNMAP_ALL;
+	ASSERT_EQ(-EINVAL, ioasid_do(fd, IOASID_IOAS_UNMAP, &cmd));
+	cmd.iova = 0;
+	ASSERT_EQ(-EINVAL, ioasid_do(fd, IOASID_IOAS_UNMAP, &cmd));
+	ASSERT_EQ(-EINVAL, ioas_unmap(fd, ioas, IOVA_A, 0, NULL));
+	ASSERT_EQ(-EINVAL, ioas_unmap(fd, ioas, IOVA_A + 1, PAGE_SZ, NULL));
+	ASSERT_EQ(-EINVAL, ioas_unmap(fd, ioas, IOVA_A, PAGE_SZ + 1, NULL));
+	ASSERT_EQ(-EOVERFLOW, ioas_unmap(fd, ioas, WRAPPING, 2 * PAGE_SZ, NULL));
+	ASSERT_EQ(-ENOENT, ioas_unmap(fd, NO_SUCH_ID, IOVA_A, PAGE_SZ, NULL));
+	ASSERT_EQ(-ENOENT, ioas_unmap_all(fd, NO_SUCH_ID, NULL));
+	if (self->ndev)
+		ASSERT_EQ(-ENOENT, ioas_unmap(fd, self->hwpt_id[0], IOVA_A, PAGE_SZ, NULL));
+	/* a mapping is never split: nothing is unmapped */
+	for (i = 0; i < ARRAY_SIZE(cut); i++) {
+		ret = ioas_unmap(fd, ioas, cut[i].iova, cut[i].length, &unmapped);
+		ASSERT_EQ(-ENOENT, ret) TH_LOG("cut %u", i);
+	}
+	/* the mapping survived all of that */
+	assert_accounting(_metadata, fd, len / PAGE_SZ);
+	ASSERT_EQ(0, mock_check_refs(fd, self->buf, len, 1));
+	assert_iova_pattern(_metadata, self, IOVA_A, len, 3);
+	write_iova_pattern(_metadata, self, IOVA_A, len, 4);
+	ASSERT_EQ(-1, check_pattern(self->buf, len, 4));
+
+	/* a range with nothing in it */
+	unmapped = 1;
+	ASSERT_EQ(0, ioas_unmap(fd, ioas, IOVA_B, len, &unmapped));
+	ASSERT_EQ(0ULL, unmapped);
+	/* a range holding two whole mappings, with room to spare */
+	ASSERT_EQ(0, ioas_map_fixed(fd, ioas, self->buf, len, IOVA_A + len + PAGE_SZ, MAP_RW));
+	ASSERT_EQ(0, ioas_unmap(fd, ioas, IOVA_A - PAGE_SZ, 2 * len + 3 * PAGE_SZ, &unmapped));
+	ASSERT_EQ(2ULL * len, unmapped);
+	assert_accounting(_metadata, fd, 0);
+	ASSERT_EQ(0, mock_check_refs(fd, self->buf, len, 0));
+}
+
+TEST_F(ioasid, allow_iovas)
+{
+	size_t len = self->buf_len;
+	struct ioasid_iova_range lists[2] = {
+		{ .start = IOVA_A, .last = IOVA_A + 2 * len - 1 },
+		{ .start = IOVA_B, .last = IOVA_B + SZ_1G - 1 },
+	};
+	struct ioasid_ioas_allow_iovas cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = self->ioas_id,
+		.__reserved = 1,
+	};
+	struct ioasid_iova_range range;
+	int fd = self->fd;
+	__u32 ioas = self->ioas_id, num = 1, dev;
+	__u64 iova[2], spare;
+	unsigned int i;
+
+	if (self->skip)
+		return;
+	ASSERT_EQ(0, ioas_allow_iovas(fd, ioas, lists, 1));
+	ASSERT_EQ(0, ioas_iova_ranges(fd, ioas, &range, &num, NULL));
+	ASSERT_EQ(0, memcmp(&lists[0], &range, sizeof(range)));
+	/* the kernel chooses inside the window, until it is full */
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, ioas_map(fd, ioas, self->buf, len, &iova[i], MAP_RW));
+		ASSERT_TRUE(iova[i] >= lists[0].start && iova[i] + len - 1 <= lists[0].last);
+	}
+	ASSERT_EQ(-ENOSPC, ioas_map(fd, ioas, self->buf, PAGE_SZ, &spare, MAP_RW));
+	ASSERT_EQ(-EADDRINUSE, ioas_map_fixed(fd, ioas, self->buf, PAGE_SZ, IOVA_B, MAP_RW));
+	/* a list that leaves mappings out is refused, and changes nothing */
+	ASSERT_EQ(-EBUSY, ioas_allow_iovas(fd, ioas, &lists[1], 1));
+	ASSERT_EQ(0, ioas_iova_ranges(fd, ioas, &range, &num, NULL));
+	ASSERT_EQ(lists[0].last, range.last);
+	/* so are bad lists: overlapping, backwards, unaligned */
+	lists[1].start = lists[0].last + 1 - PAGE_SZ;
+	ASSERT_EQ(-EINVAL, ioas_allow_iovas(fd, ioas, lists, 2));
+	lists[1].start = IOVA_B + 1;
+	ASSERT_EQ(-EINVAL, ioas_allow_iovas(fd, ioas, lists, 2));
+	lists[1].start = IOVA_B + SZ_1G;
+	ASSERT_EQ(-EINVAL, ioas_allow_iovas(fd, ioas, lists, 2));
+	lists[1].start = IOVA_B;
+	lists[1].last = IOVA_B + SZ_1G;
+	ASSERT_EQ(-EINVAL, ioas_allow_iovas(fd, ioas, lists, 2));
+	ASSERT_EQ(-EOPNOTSUPP, ioasid_do(fd, IOASID_IOAS_ALLOW_IOVAS, &cmd));
+	ASSERT_EQ(-ENOENT, ioas_allow_iovas(fd, NO_SUCH_ID, lists, 1));
+	ASSERT_EQ(0, ioas_iova_ranges(fd, ioas, &range, &num, NULL));
+	ASSERT_EQ(lists[0].last, range.last);
+
+	/* no ranges at all lift the restriction */
+	ASSERT_EQ(0, ioas_allow_iovas(fd, ioas, NULL, 0));
+	ASSERT_EQ(0, ioas_iova_ranges(fd, ioas, &range, &num, NULL));
+	ASSERT_EQ(0ULL, range.start);
+	ASSERT_EQ(0, ioas_map_fixed(fd, ioas, self->buf, PAGE_SZ, IOVA_B, MAP_RW));
+	/* a list holding every mapping is fine */
+	lists[1].last = IOVA_B + SZ_1G - 1;
+	ASSERT_EQ(0, ioas_allow_iovas(fd, ioas, lists, 2));
+	assert_accounting(_metadata, fd, 2 * len / PAGE_SZ + 1);
+
+	/* IOVAs an attached domain cannot reach cannot be allowed */
+	range.start = ABOVE_APERTURE;
+	range.last = ABOVE_APERTURE + SZ_1M - 1;
+	ASSERT_EQ(0, ioas_unmap_all(fd, ioas, NULL));
+	ASSERT_EQ(self->ndev ? -EADDRINUSE : 0, ioas_allow_iovas(fd, ioas, &range, 1));
+	/* nor can a domain attach when they are allowed */
+	if (!self->ndev)
+		ASSERT_EQ(-EADDRINUSE, mock_device(fd, ioas, &dev, NULL));
+}
+
+TEST_F(ioasid, copy)
+{
+	int fd = self->fd;
+	__u32 ioas = self->ioas_id, ioas2, dev2, hwpt2;
+	size_t len = self->buf_len;
+	__u64 npages = len / PAGE_SZ, dst = 0, unmapped = 0, phys = 0, phys2 = 1;
+	char *tmp = calloc(1, len);
+
+	if (self->skip)
+		return;
+	ASSERT_NE(NULL, tmp);
+	fill_pattern(self->buf, len, 5);
+	ASSERT_EQ(0, ioas_map_fixed(fd, ioas, self->buf, len, IOVA_A, MAP_RW));
+	ASSERT_EQ(0, ioas_copy(fd, ioas, &dst, ioas, IOVA_A, len, MAP_RW));
+	ASSERT_TRUE(dst + len <= IOVA_A || dst >= IOVA_A + len);
+	/* the copy maps the pages already pinned: no new pin, no new charge */
+	assert_accounting(_metadata, fd, npages);
+	ASSERT_EQ(0, mock_check_refs(fd, self->buf, len, 1));
+	assert_iova_pattern(_metadata, self, dst, len, 5);
+	write_iova_pattern(_metadata, self, dst, len, 6);
+	ASSERT_EQ(-1, check_pattern(self->buf, len, 6));
+
+	/* a read-only copy into another IOAS, seen by its own device */
+	ASSERT_EQ(0, ioas_alloc(fd, &ioas2));
+	ASSERT_EQ(0, mock_device(fd, ioas2, &dev2, &hwpt2));
+	ASSERT_EQ(0, ioas_copy_fixed(fd, ioas2, IOVA_B, ioas, IOVA_A, len, RO));
+	assert_accounting(_metadata, fd, npages);
+	ASSERT_EQ(-EFAULT, mock_dma(fd, dev2, IOVA_B, tmp, PAGE_SZ, DMA_WR, NULL));
+	ASSERT_EQ(-1, check_pattern(self->buf, len, 6));
+	ASSERT_EQ(0, mock_iopte(fd, hwpt2, IOVA_B + PAGE_SZ, NULL, &phys2));
+	if (self->ndev) {
+		ASSERT_EQ(0, mock_iopte(fd, self->hwpt_id[0], IOVA_A + PAGE_SZ, NULL, &phys));
+		ASSERT_EQ(phys, phys2);
+	}
+
+	/* copies outlive their source */
+	ASSERT_EQ(0, ioas_unmap(fd, ioas, IOVA_A, len, &unmapped));
+	ASSERT_EQ(len, unmapped);
+	assert_accounting(_metadata, fd, npages);
+	ASSERT_EQ(0, mock_check_refs(fd, self->buf, len, 1));
+	assert_iova_pattern(_metadata, self, dst, len, 6);
+	fill_pattern(self->buf, len, 7);
+	ASSERT_EQ(0, mock_dma(fd, dev2, IOVA_B, tmp, len, DMA_RD, NULL));
+	ASSERT_EQ(-1, check_pattern(tmp, len, 7));
+	ASSERT_EQ(-EBUSY, ioasid_destroy(fd, ioas2));
+	ASSERT_EQ(0, ioasid_destroy(fd, dev2));
+	ASSERT_EQ(0, ioasid_destroy(fd, ioas2));
+	ASSERT_EQ(0, ioas_unmap(fd, ioas, dst, len, NULL));
+	assert_accounting(_metadata, fd, 0);
+	ASSERT_EQ(0, mock_check_refs(fd, self->buf, len, 0));
+	free(tmp);
+}
+
+TEST_F(ioasid, copy_errors)
+{
+	size_t len = self->buf_len, half = len / 2;
+	struct ioasid_ioas_copy cmd = {
+		.size = sizeof(cmd),
+		.flags = MAP_RW | (1 << 3),
+		.dst_ioas_id = self->ioas_id,
+		.src_ioas_id = self->ioas_id,
+		.length = PAGE_SZ,
+		.src_iova = IOVA_A,
+	};
+	int fd = self->fd;
+	__u32 ioas = self->ioas_id;
+	__u64 dst = 0, unmapped = 0;
+
+	if (self->skip)
+		return;
+	fill_pattern(self->buf, len, 8);
+	ASSERT_EQ(0, ioas_map_fixed(fd, ioas, self->buf, half, IOVA_A, MAP_RW));
+	ASSERT_EQ(0, ioas_map_fixed(fd, ioas, (char *)self->buf + half, half, IOVA_A + half, RO));
+	ASSERT_EQ(-EOPNOTSUPP, ioasid_do(fd, IOASID_IOAS_COPY, &cmd));
+	ASSERT_EQ(-EINVAL, ioas_copy(fd, ioas, &dst, ioas, IOVA_A, PAGE_SZ, 0));
+	ASSERT_EQ(-EINVAL, ioas_copy(fd, ioas, &dst, ioas, IOVA_A, 0, MAP_RW));
+	ASSERT_EQ(-EINVAL, ioas_copy(fd, ioas, &dst, ioas, IOVA_A, PAGE_SZ + 1, MAP_RW));
+	ASSERT_EQ(-EINVAL, ioas_copy(fd, ioas, &dst, ioas, IOVA_A + 1, PAGE_SZ, MAP_RW));
+	ASSERT_EQ(-EOVERFLOW, ioas_copy(fd, ioas, &dst, ioas, WRAPPING, 2 * PAGE_SZ, MAP_RW));
+	ASSERT_EQ(-EOVERFLOW, ioas_copy_fixed(fd, ioas, WRAPPING, ioas, IOVA_A, 2 * PAGE_SZ,
+					      MAP_RW));
+	ASSERT_EQ(-ENOENT, ioas_copy(fd, NO_SUCH_ID, &dst, ioas, IOVA_A, PAGE_SZ, MAP_RW));
+	ASSERT_EQ(-ENOENT, ioas_copy(fd, ioas, &dst, NO_SUCH_ID, IOVA_A, PAGE_SZ, MAP_RW));
+	/* the whole source range must be mapped */
+	ASSERT_EQ(-ENOENT, ioas_copy(fd, ioas, &dst, ioas, IOVA_B, PAGE_SZ, RO));
+	ASSERT_EQ(-ENOENT, ioas_copy(fd, ioas, &dst, ioas, IOVA_A, len + PAGE_SZ, RO));
+	ASSERT_EQ(-ENOENT, ioas_copy(fd, ioas, &dst, ioas, IOVA_A - PAGE_SZ, 2 * PAGE_SZ, RO));
+	/* with no more rights than every source mapping has */
+	ASSERT_EQ(-EPERM, ioas_copy(fd, ioas, &dst, ioas, IOVA_A + half, PAGE_SZ, MAP_RW));
+	ASSERT_EQ(-EPERM, ioas_copy(fd, ioas, &dst, ioas, IOVA_A, len, MAP_RW));
+	/* to a free destination */
+	ASSERT_EQ(-EEXIST, ioas_copy_fixed(fd, ioas, IOVA_A + PAGE_SZ, ioas, IOVA_A, PAGE_SZ, RO));
+	if (self->ndev)
+		ASSERT_EQ(-EADDRINUSE, ioas_copy_fixed(fd, ioas, ABOVE_APERTURE, ioas, IOVA_A,
+						       PAGE_SZ, RO));
+	assert_accounting(_metadata, fd, len / PAGE_SZ);
+
+	/* one copy of two mappings, with the rights both have */
+	ASSERT_EQ(0, ioas_copy_fixed(fd, ioas, IOVA_B, ioas, IOVA_A, len, RO));
+	assert_accounting(_metadata, fd, len / PAGE_SZ);
+	assert_iova_pattern(_metadata, self, IOVA_B, len, 8);
+	ASSERT_EQ(0, ioas_unmap(fd, ioas, IOVA_B, len, &unmapped));
+	ASSERT_EQ(len, unmapped);
+}
+
+TEST_F(ioasid, dma_round_trip)
+{
+	size_t len = self->buf_len;
+	char *buf = self->buf, *tmp = malloc(len);
+	__u64 done = 1;
+
+	if (self->skip)
+		return;
+	ASSERT_NE(NULL, tmp);
+	ASSERT_EQ(0, ioas_map_fixed(self->fd, self->ioas_id, buf, len, IOVA_A, MAP_RW));
+	/* device to memory, memory to device */
+	write_iova_pattern(_metadata, self, IOVA_A, len, 9);
+	ASSERT_EQ(-1, check_pattern(buf, len, 9));
+	fill_pattern(buf, len, 10);
+	assert_iova_pattern(_metadata, self, IOVA_A, len, 10);
+	/* unaligned, across pages */
+	memset(tmp, 0, len);
+	ASSERT_EQ(0, iova_xfer(self, IOVA_A + 100, tmp, 2 * PAGE_SZ + 37, DMA_RD));
+	ASSERT_EQ(0, memcmp(tmp, buf + 100, 2 * PAGE_SZ + 37));
+	memset(tmp, 0x3c, 2 * PAGE_SZ);
+	ASSERT_EQ(0, iova_xfer(self, IOVA_A + PAGE_SZ - 5, tmp, 2 * PAGE_SZ, DMA_WR));
+	ASSERT_EQ(-1, check_fill(buf + PAGE_SZ - 5, 2 * PAGE_SZ, 0x3c));
+	ASSERT_EQ(-1, check_pattern(buf, PAGE_SZ - 5, 10));
+
+	/* after the unmap the device reaches nothing, and changes nothing */
+	fill_pattern(buf, len, 11);
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, IOVA_A, len, NULL));
+	memset(tmp, 0xee, len);
+	ASSERT_EQ(self->ndev ? -EFAULT : -ENOENT, iova_xfer(self, IOVA_A, tmp, len, DMA_WR));
+	ASSERT_EQ(-1, check_pattern(buf, len, 11));
+	ASSERT_EQ(self->ndev ? -EFAULT : -ENOENT, iova_xfer(self, IOVA_A, tmp, len, DMA_RD));
+	ASSERT_EQ(-1, check_fill(tmp, len, 0xee));
+	if (self->ndev) {
+		ASSERT_EQ(-EFAULT, mock_dma_done(self->fd, self->dev_id[0], IOVA_A, tmp, len,
+						 DMA_WR, &done));
+		ASSERT_EQ(0ULL, done);
+	}
+	free(tmp);
+}
+
+TEST_F(ioasid, dma_faults)
+{
+	size_t half = self->buf_len / 2;
+	char *buf = self->buf, *tmp = calloc(1, half);
+	int fd = self->fd;
+	__u32 dev = self->dev_id[0];
+	__u64 done = 0;
+
+	if (self->skip)
+		return;
+	if (!self->ndev)
+		SKIP(return, "needs a mock device");
+	ASSERT_NE(NULL, tmp);
+	fill_pattern(buf, self->buf_len, 12);
+	/* two pages mapped and the third not: a DMA stops at the third */
+	ASSERT_EQ(0, ioas_map_fixed(fd, self->ioas_id, buf, 2 * PAGE_SZ, IOVA_A, MAP_RW));
+	ASSERT_EQ(-EFAULT, mock_dma_done(fd, dev, IOVA_A + 8, tmp, 3 * PAGE_SZ, DMA_RD, &done));
+	ASSERT_EQ(2 * PAGE_SZ - 8, done);
+	ASSERT_EQ(0, memcmp(tmp, buf + 8, done));
+	ASSERT_EQ(-1, check_fill(tmp + done, PAGE_SZ, 0));
+	fill_pattern(tmp, 3 * PAGE_SZ, 13);
+	ASSERT_EQ(-EFAULT, mock_dma_done(fd, dev, IOVA_A, tmp, 3 * PAGE_SZ, DMA_WR, &done));
+	ASSERT_EQ(2 * PAGE_SZ, done);
+	ASSERT_EQ(-1, check_pattern(buf, 2 * PAGE_SZ, 13));
+	/* and the memory behind the third page is untouched */
+	fill_pattern(tmp, 3 * PAGE_SZ, 12);
+	ASSERT_EQ(0, memcmp(tmp + 2 * PAGE_SZ, buf + 2 * PAGE_SZ, PAGE_SZ));
+	ASSERT_EQ(0, ioas_unmap_all(fd, self->ioas_id, NULL));
+
+	/* a read-only mapping refuses a device write, and keeps its bytes */
+	fill_pattern(buf, self->buf_len, 14);
+	ASSERT_EQ(0, ioas_map_fixed(fd, self->ioas_id, buf, half, IOVA_A, RO));
+	ASSERT_EQ(0, ioas_map_fixed(fd, self->ioas_id, buf + half, half, IOVA_B, WO));
+	assert_iova_pattern(_metadata, self, IOVA_A, half, 14);
+	memset(tmp, 0x77, half);
+	done = 1;
+	ASSERT_EQ(-EFAULT, mock_dma_done(fd, dev, IOVA_A, tmp, half, DMA_WR, &done));
+	ASSERT_EQ(0ULL, done);
+	ASSERT_EQ(-1, check_pattern(buf, half, 14));
+	/* a write-only mapping refuses a device read */
+	ASSERT_EQ(0, mock_dma(fd, dev, IOVA_B, tmp, half, DMA_WR, NULL));
+	ASSERT_EQ(-1, check_fill(buf + half, half, 0x77));
+	ASSERT_EQ(-EFAULT, mock_dma(fd, dev, IOVA_B, tmp, half, DMA_RD, NULL));
+	free(tmp);
+}
+
+TEST_F(ioasid, dma_all_devices)
+{
+	size_t len = self->buf_len;
+	int fd = self->fd;
+	__u64 size, phys[2] = {}, phys_off;
+	unsigned int i, j;
+	char *tmp = malloc(len);
+
+	if (self->skip)
+		return;
+	if (!self->ndev)
+		SKIP(return, "needs a mock device");
+	ASSERT_NE(NULL, tmp);
+	ASSERT_EQ(0, ioas_map_fixed(fd, self->ioas_id, self->buf, len, IOVA_A, MAP_RW));
+	/* what one device writes, every device reads */
+	for (i = 0; i < self->ndev; i++) {
+		fill_pattern(tmp, len, 20 + i);
+		ASSERT_EQ(0, mock_dma(fd, self->dev_id[i], IOVA_A, tmp, len, DMA_WR, NULL));
+		for (j = 0; j < self->ndev; j++) {
+			memset(tmp, 0, len);
+			ASSERT_EQ(0, mock_dma(fd, self->dev_id[j], IOVA_A, tmp, len, DMA_RD, NULL));
+			ASSERT_EQ(-1, check_pattern(tmp, len, 20 + i)) TH_LOG("%u to %u", i, j);
+		}
+	}
+	/* every page table maps the IOVA to the same page */
+	for (i = 0; i < self->ndev; i++) {
+		ASSERT_EQ(0, mock_iopte(fd, self->hwpt_id[i], IOVA_A + PAGE_SZ, &size, &phys[i]));
+		ASSERT_TRUE(size == SZ_4K || size == SZ_2M || size == SZ_1G);
+		ASSERT_EQ(0, mock_iopte(fd, self->hwpt_id[i], IOVA_A + PAGE_SZ + 0x123, NULL,
+					&phys_off));
+		ASSERT_EQ(phys[i] + 0x123, phys_off);
+	}
+	if (self->ndev > 1)
+		ASSERT_EQ(phys[0], phys[1]);
+	ASSERT_EQ(-ENOENT, mock_iopte(fd, self->hwpt_id[0], IOVA_A + len, NULL, NULL));
+	ASSERT_EQ(0, ioas_unmap(fd, self->ioas_id, IOVA_A, len, NULL));
+	ASSERT_EQ(-ENOENT, mock_iopte(fd, self->hwpt_id[self->ndev - 1], IOVA_A, NULL, NULL));
+	free(tmp);
+}
+
+TEST_F(ioasid, late_domain)
+{
+	size_t len = self->buf_len;
+	int fd = self->fd;
+	__u32 ioas = self->ioas_id, dev, dev2, hwpt2, out;
+	char *tmp = calloc(1, len);
+
+	if (self->skip)
+		return;
+	ASSERT_NE(NULL, tmp);
+	fill_pattern(self->buf, len, 15);
+	ASSERT_EQ(0, ioas_map_fixed(fd, ioas, self->buf, len, IOVA_A, MAP_RW));
+	/* a device attached after the map sees it */
+	ASSERT_EQ(0, mock_device(fd, ioas, &dev, NULL));
+	ASSERT_EQ(0, mock_dma(fd, dev, IOVA_A, tmp, len, DMA_RD, NULL));
+	ASSERT_EQ(-1, check_pattern(tmp, len, 15));
+	/* so does one on a HWPT allocated after the map */
+	ASSERT_EQ(0, hwpt_alloc(fd, dev, ioas, &hwpt2));
+	ASSERT_EQ(0, mock_device(fd, hwpt2, &dev2, &out));
+	ASSERT_EQ(hwpt2, out);
+	memset(tmp, 0, len);
+	ASSERT_EQ(0, mock_dma(fd, dev2, IOVA_A, tmp, len, DMA_RD, NULL));
+	ASSERT_EQ(-1, check_pattern(tmp, len, 15));
+	/* and from then on it follows maps and unmaps */
+	ASSERT_EQ(0, ioas_map_fixed(fd, ioas, self->buf, len, IOVA_B, MAP_RW));
+	memset(tmp, 0, len);
+	ASSERT_EQ(0, mock_dma(fd, dev2, IOVA_B, tmp, len, DMA_RD, NULL));
+	ASSERT_EQ(-1, check_pattern(tmp, len, 15));
+	ASSERT_EQ(0, ioas_unmap(fd, ioas, IOVA_A, len, NULL));
+	ASSERT_EQ(-EFAULT, mock_dma(fd, dev2, IOVA_A, tmp, len, DMA_RD, NULL));
+	ASSERT_EQ(-ENOENT, mock_iopte(fd, hwpt2, IOVA_A, NULL, NULL));
+	free(tmp);
+}
+
+TEST_F(ioasid, device_unbind)
+{
+	struct ioasid_iova_range range;
+	int fd = self->fd, i, ret;
+	__u32 num = 1;
+	char byte = 0;
+
+	if (self->skip)
+		return;
+	if (!self->ndev)
+		SKIP(return, "needs a mock device");
+	fill_pattern(self->buf, self->buf_len, 16);
+	ASSERT_EQ(0, ioas_map_fixed(fd, self->ioas_id, self->buf, self->buf_len, IOVA_A, MAP_RW));
+	/* in use: the IOAS under its HWPTs, a HWPT under its devices */
+	ASSERT_EQ(-EBUSY, ioasid_destroy(fd, self->ioas_id));
+	ASSERT_EQ(-EBUSY, ioasid_destroy(fd, self->hwpt_id[self->ndev - 1]));
+	assert_iova_pattern(_metadata, self, IOVA_A, self->buf_len, 16);
+	for (i = self->ndev - 1; i >= 0; i--) {
+		bool shared = i && self->hwpt_id[i] == self->hwpt_id[0];
+		bool explicit = i && variant->second_hwpt;
+
+		ASSERT_EQ(0, ioasid_destroy(fd, self->dev_id[i]));
+		ASSERT_EQ(-ENOENT, ioasid_destroy(fd, self->dev_id[i]));
+		ASSERT_EQ(-ENOENT, mock_dma(fd, self->dev_id[i], IOVA_A, &byte, 1, DMA_RD, NULL));
+		/* an automatic HWPT lives as long as it has a device */
+		ret = mock_iopte(fd, self->hwpt_id[i], IOVA_A, NULL, NULL);
+		ASSERT_EQ(shared || explicit ? 0 : -ENOENT, ret) TH_LOG("device %d", i);
+		if (explicit)
+			ASSERT_EQ(0, ioasid_destroy(fd, self->hwpt_id[i]));
+	}
+	/* nothing is attached: no aperture, and HUGE_PAGES can change */
+	ASSERT_EQ(0, ioas_iova_ranges(fd, self->ioas_id, &range, &num, NULL));
+	ASSERT_EQ(UINT64_MAX, range.last);
+	ASSERT_EQ(0, ioasid_option_set(fd, OPT_HUGE, self->ioas_id, 0));
+	/* and the IOAS can go, mapping and all */
+	ASSERT_EQ(0, ioasid_destroy(fd, self->ioas_id));
+	assert_accounting(_metadata, fd, 0);
+	ASSERT_EQ(0, mock_check_refs(fd, self->buf, self->buf_len, 0));
+}
+
+TEST_F(ioasid, access_rw_pin)
+{
+	size_t len = self->buf_len;
+	int fd = self->fd;
+	__u32 ioas = self->ioas_id, access, bad;
+	char *buf = self->buf, tmp[3 * PAGE_SZ];
+
+	if (self->skip)
+		return;
+	fill_pattern(buf, len, 17);
+	ASSERT_EQ(0, ioas_map_fixed(fd, ioas, buf, len, IOVA_A, MAP_RW));
+	ASSERT_EQ(0, ioas_map_fixed(fd, ioas, buf, PAGE_SZ, IOVA_B, RO));
+	ASSERT_EQ(-ENOENT, access_create(fd, NO_SUCH_ID, &bad));
+	ASSERT_EQ(0, access_create(fd, ioas, &access));
+	ASSERT_EQ(0, access_rw(fd, access, IOVA_A + 10, tmp, sizeof(tmp), DMA_RD));
+	ASSERT_EQ(0, memcmp(tmp, buf + 10, sizeof(tmp)));
+	fill_pattern(tmp, sizeof(tmp), 18);
+	ASSERT_EQ(0, access_rw(fd, access, IOVA_A + PAGE_SZ, tmp, sizeof(tmp), DMA_WR));
+	ASSERT_EQ(-1, check_pattern(buf + PAGE_SZ, sizeof(tmp), 18));
+	ASSERT_EQ(-EPERM, access_rw(fd, access, IOVA_B, tmp, PAGE_SZ, DMA_WR));
+	ASSERT_EQ(-ENOENT, access_rw(fd, access, IOVA_B + PAGE_SZ, tmp, PAGE_SZ, DMA_RD));
+
+	ASSERT_EQ(-EINVAL, access_pin(fd, access, IOVA_A + 1, PAGE_SZ));
+	ASSERT_EQ(-ENOENT, access_pin(fd, access, IOVA_B + PAGE_SZ, PAGE_SZ));
+	ASSERT_EQ(0, access_pin(fd, access, IOVA_A + PAGE_SZ, 2 * PAGE_SZ));
+	/* unmap asks the access to let go of its pin, and succeeds */
+	ASSERT_EQ(0, ioas_unmap(fd, ioas, IOVA_A, len, NULL));
+	ASSERT_EQ(-ENOENT, access_rw(fd, access, IOVA_A + PAGE_SZ, tmp, PAGE_SZ, DMA_RD));
+	assert_accounting(_metadata, fd, 1);
+	ASSERT_EQ(0, ioasid_destroy(fd, access));
+}
+
+/* In a child without CAP_IPC_LOCK: returns 0, or the step that failed */
+static int memlock_child(int fd, __u32 ioas, void *big)
+{
+	struct rlimit lim = { .rlim_cur = MEMLOCK_LIMIT, .rlim_max = MEMLOCK_LIMIT };
+	__u64 iova, locked = 1, pinned = 1;
+	int mode, step;
+
+	if (drop_cap_ipc_lock() || setrlimit(RLIMIT_MEMLOCK, &lim))
+		return 1;
+	/* both ways of accounting: to the user, and to the mm */
+	for (mode = 0, step = 10; mode <= 1; mode++, step += 10) {
+		if (ioasid_option_set(fd, OPT_RLIMIT, 0, mode))
+			return step;
+		if (ioas_map(fd, ioas, big, 2 * MEMLOCK_LIMIT, &iova, MAP_RW) != -ENOMEM)
+			return step + 1;
+		if (mock_accounting(fd, &locked, &pinned) || locked || pinned)
+			return step + 2;
+		if (mock_check_refs(fd, big, 2 * MEMLOCK_LIMIT, 0))
+			return step + 3;
+		if (ioas_map(fd, ioas, big, SZ_64K, &iova, MAP_RW))
+			return step + 4;
+		if (mock_accounting(fd, &locked, &pinned) || locked != SZ_64K / PAGE_SZ)
+			return step + 5;
+		if (ioas_unmap(fd, ioas, iova, SZ_64K, NULL))
+			return step + 6;
+	}
+	return ioasid_option_set(fd, OPT_RLIMIT, 0, 0) ? 2 : 0;
+}
+
+TEST_F(ioasid, memlock_limit)
+{
+	__u64 iova, mode = 1;
+	int status = -1;
+	void *big;
+	pid_t pid;
+
+	if (self->skip)
+		return;
+	big = fixture_buf(self, 2 * MEMLOCK_LIMIT, PAGE_SZ, BUF_SMALL_PAGES);
+	ASSERT_NE(NULL, big);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(memlock_child(self->fd, self->ioas_id, big));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("child failed at step %d", WEXITSTATUS(status));
+	assert_accounting(_metadata, self->fd, 0);
+	ASSERT_EQ(0, ioasid_option_get(self->fd, OPT_RLIMIT, 0, &mode));
+	ASSERT_EQ(0ULL, mode);
+	/* with CAP_IPC_LOCK the limit does not apply */
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, big, 2 * MEMLOCK_LIMIT, &iova, MAP_RW));
+	assert_accounting(_metadata, self->fd, 2 * MEMLOCK_LIMIT / PAGE_SZ);
+}
+
+TEST_F(ioasid, fork_cow)
+{
+	size_t len = self->buf_len;
+	int status = -1;
+	pid_t pid;
+
+	if (self->skip)
+		return;
+	fill_pattern(self->buf, len, 19);
+	ASSERT_EQ(0, ioas_map_fixed(self->fd, self->ioas_id, self->buf, len, IOVA_A, MAP_RW));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		memset(self->buf, 0xee, len);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, status);
+	/* the child wrote its own copy: the device still sees the parent's */
+	ASSERT_EQ(0, mock_check_refs(self->fd, self->buf, len, 1));
+	assert_iova_pattern(_metadata, self, IOVA_A, len, 19);
+	/* and the pinned pages are still the ones the parent uses */
+	fill_pattern(self->buf, len, 20);
+	assert_iova_pattern(_metadata, self, IOVA_A, len, 20);
+	write_iova_pattern(_metadata, self, IOVA_A, len, 21);
+	ASSERT_EQ(-1, check_pattern(self->buf, len, 21));
+}
+
+/* Each 2M of [@iova, @iova + @len) in @hwpt is mapped by IOPTEs of @size */
+static void assert_iopte_size(struct __test_metadata *_metadata, int fd, __u32 hwpt,
+			      __u64 iova, size_t len, __u64 size)
+{
+	__u64 off, got, phys, phys2;
+
+	for (off = 0; off < len; off += SZ_2M) {
+		ASSERT_EQ(0, mock_iopte(fd, hwpt, iova + off + PAGE_SZ, &got, &phys));
+		ASSERT_EQ(size, got) TH_LOG("IOVA %#llx", (unsigned long long)(iova + off));
+		ASSERT_EQ(0, mock_iopte(fd, hwpt, iova + off, NULL, &phys2));
+		ASSERT_EQ(phys2 + PAGE_SZ, phys);
+	}
+}
+
+TEST_F(ioasid, iopte_thp)
+{
+	int fd = self->fd;
+	__u32 ioas2, dev2, hwpt2;
+	__u64 iova = 0, val = 9;
+	char *tmp;
+
+	if (self->skip)
+		return;
+	if (!variant->thp)
+		SKIP(return, "huge variant only");
+	if (!thp_backed(self->buf, self->buf_len))
+		SKIP(return, "the buffer did not get transparent huge pages");
+	fill_pattern(self->buf, self->buf_len, 22);
+	ASSERT_EQ(0, ioas_map(fd, self->ioas_id, self->buf, self->buf_len, &iova, MAP_RW));
+	ASSERT_EQ(0ULL, iova % SZ_2M);
+	assert_iopte_size(_metadata, fd, self->hwpt_id[0], iova, self->buf_len, SZ_2M);
+	assert_iova_pattern(_metadata, self, iova, self->buf_len, 22);
+
+	/* the same memory in an IOAS that forbade huge pages before its attach */
+	tmp = calloc(1, self->buf_len);
+	ASSERT_NE(NULL, tmp);
+	ASSERT_EQ(0, ioas_alloc(fd, &ioas2));
+	ASSERT_EQ(0, ioasid_option_set(fd, OPT_HUGE, ioas2, 0));
+	ASSERT_EQ(0, mock_device(fd, ioas2, &dev2, &hwpt2));
+	ASSERT_EQ(-EBUSY, ioasid_option_set(fd, OPT_HUGE, ioas2, 1));
+	ASSERT_EQ(0, ioasid_option_get(fd, OPT_HUGE, ioas2, &val));
+	ASSERT_EQ(0ULL, val);
+	ASSERT_EQ(0, ioas_map(fd, ioas2, self->buf, self->buf_len, &iova, MAP_RW));
+	assert_iopte_size(_metadata, fd, hwpt2, iova, self->buf_len, SZ_4K);
+	ASSERT_EQ(0, mock_dma(fd, dev2, iova, tmp, self->buf_len, DMA_RD, NULL));
+	ASSERT_EQ(-1, check_pattern(tmp, self->buf_len, 22));
+	free(tmp);
+}
+
+TEST_F(ioasid, iopte_hugetlb)
+{
+	long restore;
+	void *hb;
+
+	if (self->skip)
+		return;
+	if (!variant->thp)
+		SKIP(return, "huge variant only");
+	restore = hugetlb_reserve(2);
+	if (restore == -2)
+		SKIP(return, "cannot reserve two 2M hugetlb pages");
+	self->hugetlb_restore = restore;
+	hb = fixture_buf(self, SZ_4M, SZ_2M, BUF_HUGETLB);
+	ASSERT_NE(NULL, hb);
+	fill_pattern(hb, SZ_4M, 23);
+	ASSERT_EQ(0, ioas_map_fixed(self->fd, self->ioas_id, hb, SZ_4M, IOVA_A, MAP_RW));
+	ASSERT_EQ(0, mock_check_refs(self->fd, hb, SZ_4M, 1));
+	assert_iopte_size(_metadata, self->fd, self->hwpt_id[0], IOVA_A, SZ_4M, SZ_2M);
+	assert_iova_pattern(_metadata, self, IOVA_A, SZ_4M, 23);
+}
+
+TEST_HARNESS_MAIN

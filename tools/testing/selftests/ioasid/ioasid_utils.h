@@ -1,0 +1,669 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Helpers shared by the /dev/ioasid selftests.
+ *
+ * Every ioctl wrapper returns 0 on success or -errno, so a test can write
+ * ASSERT_EQ(-EEXIST, ioas_map_fixed(...)). Output members are copied back
+ * only when the call succeeded, except where noted.
+ */
+#ifndef __SELFTEST_IOASID_UTILS_H
+#define __SELFTEST_IOASID_UTILS_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/ioasid.h>
+#include "../../../../drivers/iommu/ioasid/ioasid_test.h"
+
+/* The 6.1 harness leaves handler parameters unused; keep -Wextra quiet */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "../kselftest_harness.h"
+#pragma GCC diagnostic pop
+
+#define SZ_4K			0x1000UL
+#define SZ_64K			0x10000UL
+#define SZ_1M			0x100000UL
+#define SZ_2M			0x200000UL
+#define SZ_4M			0x400000UL
+#define SZ_1G			0x40000000UL
+
+/* The mock IOMMU: 4K granule, 4K/2M/1G IOPTEs, 48-bit aperture */
+#define MOCK_IOVA_ALIGN		SZ_4K
+#define MOCK_APERTURE_LAST	((1ULL << 48) - 1)
+
+/* An object ID no test ever gets: IDs are handed out from the bottom */
+#define NO_SUCH_ID		0x7ffffff3U
+
+#define IOASID_DEV_PATH		"/dev/ioasid"
+
+#define MAP_RW	(IOASID_IOAS_MAP_READABLE | IOASID_IOAS_MAP_WRITEABLE)
+
+#ifndef MAP_HUGE_SHIFT
+#define MAP_HUGE_SHIFT		26
+#endif
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB		(21 << MAP_HUGE_SHIFT)
+#endif
+
+static inline int ioasid_do(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) ? -errno : 0;
+}
+
+/* Returns the file descriptor, or -errno */
+static inline int ioasid_open(void)
+{
+	int fd = open(IOASID_DEV_PATH, O_RDWR | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static inline int ioasid_destroy(int fd, __u32 id)
+{
+	struct ioasid_destroy cmd = {
+		.size = sizeof(cmd),
+		.id = id,
+	};
+
+	return ioasid_do(fd, IOASID_DESTROY, &cmd);
+}
+
+static inline int ioas_alloc(int fd, __u32 *ioas_id)
+{
+	struct ioasid_ioas_alloc cmd = {
+		.size = sizeof(cmd),
+	};
+	int ret = ioasid_do(fd, IOASID_IOAS_ALLOC, &cmd);
+
+	if (!ret)
+		*ioas_id = cmd.out_ioas_id;
+	return ret;
+}
+
+/*
+ * Map @length bytes at @va. With IOASID_IOAS_MAP_FIXED_IOVA in @flags,
+ * *@iova is the IOVA to use; otherwise the kernel's choice is stored there.
+ */
+static inline int ioas_map(int fd, __u32 ioas_id, const void *va,
+			   __u64 length, __u64 *iova, __u32 flags)
+{
+	struct ioasid_ioas_map cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.ioas_id = ioas_id,
+		.user_va = (uintptr_t)va,
+		.length = length,
+		.iova = (flags & IOASID_IOAS_MAP_FIXED_IOVA) ? *iova : 0,
+	};
+	int ret = ioasid_do(fd, IOASID_IOAS_MAP, &cmd);
+
+	if (!ret)
+		*iova = cmd.iova;
+	return ret;
+}
+
+static inline int ioas_map_fixed(int fd, __u32 ioas_id, const void *va,
+				 __u64 length, __u64 iova, __u32 flags)
+{
+	return ioas_map(fd, ioas_id, va, length, &iova,
+			flags | IOASID_IOAS_MAP_FIXED_IOVA);
+}
+
+/* *@unmapped (may be NULL) gets the bytes unmapped */
+static inline int ioas_unmap(int fd, __u32 ioas_id, __u64 iova, __u64 length,
+			     __u64 *unmapped)
+{
+	struct ioasid_ioas_unmap cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.iova = iova,
+		.length = length,
+	};
+	int ret = ioasid_do(fd, IOASID_IOAS_UNMAP, &cmd);
+
+	if (!ret && unmapped)
+		*unmapped = cmd.length;
+	return ret;
+}
+
+static inline int ioas_unmap_all(int fd, __u32 ioas_id, __u64 *unmapped)
+{
+	struct ioasid_ioas_unmap cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.flags = IOASID_IOAS_UNMAP_ALL,
+	};
+	int ret = ioasid_do(fd, IOASID_IOAS_UNMAP, &cmd);
+
+	if (!ret && unmapped)
+		*unmapped = cmd.length;
+	return ret;
+}
+
+/* Like ioas_map(): *@dst_iova is in with FIXED_IOVA, out otherwise */
+static inline int ioas_copy(int fd, __u32 dst_ioas, __u64 *dst_iova,
+			    __u32 src_ioas, __u64 src_iova, __u64 length,
+			    __u32 flags)
+{
+	struct ioasid_ioas_copy cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.dst_ioas_id = dst_ioas,
+		.src_ioas_id = src_ioas,
+		.length = length,
+		.dst_iova = (flags & IOASID_IOAS_MAP_FIXED_IOVA) ? *dst_iova : 0,
+		.src_iova = src_iova,
+	};
+	int ret = ioasid_do(fd, IOASID_IOAS_COPY, &cmd);
+
+	if (!ret)
+		*dst_iova = cmd.dst_iova;
+	return ret;
+}
+
+static inline int ioas_copy_fixed(int fd, __u32 dst_ioas, __u64 dst_iova,
+				  __u32 src_ioas, __u64 src_iova, __u64 length,
+				  __u32 flags)
+{
+	return ioas_copy(fd, dst_ioas, &dst_iova, src_ioas, src_iova, length,
+			 flags | IOASID_IOAS_MAP_FIXED_IOVA);
+}
+
+/*
+ * *@num is in (room in @ranges) and out (total number of ranges); it is
+ * updated on EMSGSIZE too. @alignment may be NULL.
+ */
+static inline int ioas_iova_ranges(int fd, __u32 ioas_id,
+				   struct ioasid_iova_range *ranges,
+				   __u32 *num, __u64 *alignment)
+{
+	struct ioasid_ioas_iova_ranges cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.num_iovas = *num,
+		.allowed_iovas = (uintptr_t)ranges,
+	};
+	int ret = ioasid_do(fd, IOASID_IOAS_IOVA_RANGES, &cmd);
+
+	if (!ret || ret == -EMSGSIZE)
+		*num = cmd.num_iovas;
+	if (!ret && alignment)
+		*alignment = cmd.out_iova_alignment;
+	return ret;
+}
+
+static inline int ioas_allow_iovas(int fd, __u32 ioas_id,
+				   const struct ioasid_iova_range *ranges,
+				   __u32 num)
+{
+	struct ioasid_ioas_allow_iovas cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.num_iovas = num,
+		.allowed_iovas = (uintptr_t)ranges,
+	};
+
+	return ioasid_do(fd, IOASID_IOAS_ALLOW_IOVAS, &cmd);
+}
+
+static inline int ioasid_option_set(int fd, __u32 option_id, __u32 object_id,
+				    __u64 val)
+{
+	struct ioasid_option cmd = {
+		.size = sizeof(cmd),
+		.option_id = option_id,
+		.op = IOASID_OPTION_OP_SET,
+		.object_id = object_id,
+		.val64 = val,
+	};
+
+	return ioasid_do(fd, IOASID_OPTION, &cmd);
+}
+
+static inline int ioasid_option_get(int fd, __u32 option_id, __u32 object_id,
+				    __u64 *val)
+{
+	struct ioasid_option cmd = {
+		.size = sizeof(cmd),
+		.option_id = option_id,
+		.op = IOASID_OPTION_OP_GET,
+		.object_id = object_id,
+	};
+	int ret = ioasid_do(fd, IOASID_OPTION, &cmd);
+
+	if (!ret)
+		*val = cmd.val64;
+	return ret;
+}
+
+static inline int hwpt_alloc(int fd, __u32 dev_id, __u32 pt_id,
+			     __u32 *hwpt_id)
+{
+	struct ioasid_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.dev_id = dev_id,
+		.pt_id = pt_id,
+	};
+	int ret = ioasid_do(fd, IOASID_HWPT_ALLOC, &cmd);
+
+	if (!ret)
+		*hwpt_id = cmd.out_hwpt_id;
+	return ret;
+}
+
+/* IOASID_TEST */
+
+static inline int ioasid_test(int fd, struct ioasid_test *t)
+{
+	t->size = sizeof(*t);
+	return ioasid_do(fd, IOASID_TEST, t);
+}
+
+/* Create a mock device attached to @pt_id; @hwpt_id may be NULL */
+static inline int mock_device(int fd, __u32 pt_id, __u32 *dev_id,
+			      __u32 *hwpt_id)
+{
+	struct ioasid_test t = {
+		.op = IOASID_TEST_OP_MOCK_DEVICE,
+		.id = pt_id,
+	};
+	int ret = ioasid_test(fd, &t);
+
+	if (!ret) {
+		*dev_id = t.mock.out_dev_id;
+		if (hwpt_id)
+			*hwpt_id = t.mock.out_hwpt_id;
+	}
+	return ret;
+}
+
+static inline int mock_add_reserved(int fd, __u32 dev_id, __u64 start,
+				    __u64 last)
+{
+	struct ioasid_test t = {
+		.op = IOASID_TEST_OP_ADD_RESERVED,
+		.id = dev_id,
+		.resv = { .start = start, .last = last },
+	};
+
+	return ioasid_test(fd, &t);
+}
+
+/* 0 if every page of [@p, @p + @length) is DMA-pinned @refs times */
+static inline int mock_check_refs(int fd, const void *p, __u64 length,
+				  __u32 refs)
+{
+	struct ioasid_test t = {
+		.op = IOASID_TEST_OP_MD_CHECK_REFS,
+		.refs = {
+			.uptr = (uintptr_t)p,
+			.length = length,
+			.refs = refs,
+		},
+	};
+
+	return ioasid_test(fd, &t);
+}
+
+/* Mock device DMA; @done (may be NULL) gets the bytes moved on success */
+static inline int mock_dma(int fd, __u32 dev_id, __u64 iova, void *p,
+			   __u64 length, __u32 dir, __u64 *done)
+{
+	struct ioasid_test t = {
+		.op = IOASID_TEST_OP_DMA,
+		.id = dev_id,
+		.dma = {
+			.iova = iova,
+			.uptr = (uintptr_t)p,
+			.length = length,
+			.dir = dir,
+		},
+	};
+	int ret = ioasid_test(fd, &t);
+
+	if (!ret && done)
+		*done = t.dma.out_done;
+	return ret;
+}
+
+static inline int mock_iopte(int fd, __u32 hwpt_id, __u64 iova,
+			     __u64 *page_size, __u64 *phys)
+{
+	struct ioasid_test t = {
+		.op = IOASID_TEST_OP_IOPTE,
+		.id = hwpt_id,
+		.iopte = { .iova = iova },
+	};
+	int ret = ioasid_test(fd, &t);
+
+	if (!ret) {
+		if (page_size)
+			*page_size = t.iopte.out_page_size;
+		if (phys)
+			*phys = t.iopte.out_phys;
+	}
+	return ret;
+}
+
+static inline int mock_accounting(int fd, __u64 *locked, __u64 *pinned)
+{
+	struct ioasid_test t = {
+		.op = IOASID_TEST_OP_ACCOUNTING,
+	};
+	int ret = ioasid_test(fd, &t);
+
+	if (!ret) {
+		if (locked)
+			*locked = t.acct.out_locked_pages;
+		if (pinned)
+			*pinned = t.acct.out_pinned_pages;
+	}
+	return ret;
+}
+
+static inline int access_create(int fd, __u32 ioas_id, __u32 *access_id)
+{
+	struct ioasid_test t = {
+		.op = IOASID_TEST_OP_ACCESS_CREATE,
+		.id = ioas_id,
+	};
+	int ret = ioasid_test(fd, &t);
+
+	if (!ret)
+		*access_id = t.access.out_access_id;
+	return ret;
+}
+
+static inline int access_pin(int fd, __u32 access_id, __u64 iova,
+			     __u64 length)
+{
+	struct ioasid_test t = {
+		.op = IOASID_TEST_OP_ACCESS_PIN,
+		.id = access_id,
+		.access = { .iova = iova, .length = length },
+	};
+
+	return ioasid_test(fd, &t);
+}
+
+static inline int access_rw(int fd, __u32 access_id, __u64 iova, void *p,
+			    __u64 length, __u32 dir)
+{
+	struct ioasid_test t = {
+		.op = IOASID_TEST_OP_ACCESS_RW,
+		.id = access_id,
+		.access = {
+			.iova = iova,
+			.uptr = (uintptr_t)p,
+			.length = length,
+			.dir = dir,
+		},
+	};
+
+	return ioasid_test(fd, &t);
+}
+
+static inline int fail_point(int fd, __u32 point, __u32 nth, __u32 err)
+{
+	struct ioasid_test t = {
+		.op = IOASID_TEST_OP_FAIL_POINT,
+		.fail = { .point = point, .nth = nth, .err = err },
+	};
+
+	return ioasid_test(fd, &t);
+}
+
+/*
+ * 0 when /dev/ioasid and its test ioctl can be used, otherwise a reason to
+ * skip (a static string).
+ */
+static inline const char *ioasid_unusable(void)
+{
+	int fd = ioasid_open();
+	int ret;
+
+	if (fd == -ENOENT || fd == -ENODEV || fd == -ENXIO)
+		return IOASID_DEV_PATH " is missing";
+	if (fd < 0)
+		return NULL;	/* let the caller's own open() report it */
+	ret = mock_accounting(fd, NULL, NULL);
+	close(fd);
+	if (ret == -ENOTTY)
+		return "IOASID_TEST unsupported (CONFIG_IOASID_TEST off)";
+	return NULL;
+}
+
+/* Buffers */
+
+enum buf_kind {
+	BUF_SMALL_PAGES,	/* anonymous, order-0 pages only */
+	BUF_THP,		/* anonymous, MADV_HUGEPAGE */
+	BUF_HUGETLB,		/* MAP_HUGETLB, 2M pages */
+};
+
+/*
+ * mmap() exactly @length bytes aligned to @align (a power of two), of the
+ * given kind, and fault every page in. Returns NULL on failure.
+ */
+static inline void *buf_map(size_t length, size_t align, enum buf_kind kind)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+	size_t span = length + align;
+	uintptr_t raw, start;
+	void *p;
+
+	if (kind == BUF_HUGETLB) {
+		/* hugetlb mappings come 2M aligned */
+		p = mmap(NULL, length, PROT_READ | PROT_WRITE,
+			 flags | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		memset(p, 0, length);
+		return p;
+	}
+
+	p = mmap(NULL, span, PROT_READ | PROT_WRITE, flags, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	raw = (uintptr_t)p;
+	start = (raw + align - 1) & ~(uintptr_t)(align - 1);
+	/* trim so that the VMA is exactly the aligned buffer */
+	if (start != raw)
+		munmap(p, start - raw);
+	if (raw + span != start + length)
+		munmap((void *)(start + length), raw + span - start - length);
+	p = (void *)start;
+
+	if (madvise(p, length, kind == BUF_THP ? MADV_HUGEPAGE :
+		    MADV_NOHUGEPAGE)) {
+		munmap(p, length);
+		return NULL;
+	}
+	memset(p, 0, length);
+	return p;
+}
+
+/* Write a recognisable byte pattern that depends on @seed */
+static inline void fill_pattern(void *p, size_t length, unsigned int seed)
+{
+	unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < length; i++)
+		c[i] = (unsigned char)(seed * 29 + i * 7 + (i >> 12) * 3 + 1);
+}
+
+/* Index of the first byte that differs from the pattern, or -1 */
+static inline long check_pattern(const void *p, size_t length,
+				 unsigned int seed)
+{
+	const unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < length; i++)
+		if (c[i] != (unsigned char)(seed * 29 + i * 7 + (i >> 12) * 3 + 1))
+			return i;
+	return -1;
+}
+
+/* Index of the first byte that is not @val, or -1 */
+static inline long check_fill(const void *p, size_t length, unsigned char val)
+{
+	const unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < length; i++)
+		if (c[i] != val)
+			return i;
+	return -1;
+}
+
+static inline long read_long_file(const char *path)
+{
+	char buf[64] = {};
+	long val = -1;
+	int fd, n;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n > 0)
+		val = strtol(buf, NULL, 0);
+	return val;
+}
+
+static inline int write_string_file(const char *path, const char *s)
+{
+	ssize_t n, len = strlen(s);
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, len);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n == len ? 0 : (n < 0 ? (int)n : -EIO);
+}
+
+static inline int write_long_file(const char *path, long val)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld", val);
+	return write_string_file(path, buf);
+}
+
+/* THP is usable with MADV_HUGEPAGE: "[always]" or "[madvise]" selected */
+static inline bool thp_enabled(void)
+{
+	char buf[128] = {};
+	int fd, n;
+
+	fd = open("/sys/kernel/mm/transparent_hugepage/enabled",
+		  O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	return strstr(buf, "[always]") || strstr(buf, "[madvise]");
+}
+
+/*
+ * Whether the whole VMA holding [@p, @p + @length) is backed by THPs,
+ * according to AnonHugePages in /proc/self/smaps.
+ */
+static inline bool thp_backed(const void *p, size_t length)
+{
+	unsigned long start, end, kb;
+	bool in_vma = false, ok = false;
+	char line[256];
+	FILE *f;
+
+	f = fopen("/proc/self/smaps", "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		/* only a VMA header line starts with "start-end" in hex */
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			in_vma = start <= (uintptr_t)p && (uintptr_t)p < end;
+			continue;
+		}
+		if (in_vma && sscanf(line, "AnonHugePages: %lu kB", &kb) == 1) {
+			ok = kb * 1024 >= length;
+			break;
+		}
+	}
+	fclose(f);
+	return ok;
+}
+
+#define NR_HUGEPAGES_PATH	"/proc/sys/vm/nr_hugepages"
+#define FREE_HUGEPAGES_2M_PATH \
+	"/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
+
+/*
+ * Make sure @want free 2M huge pages exist, growing the pool if needed.
+ * Returns the pool size to restore later (-1: nothing changed), or -2 if
+ * the pages cannot be had.
+ */
+static inline long hugetlb_reserve(long want)
+{
+	long nr, free_pages;
+
+	free_pages = read_long_file(FREE_HUGEPAGES_2M_PATH);
+	if (free_pages >= want)
+		return -1;
+	nr = read_long_file(NR_HUGEPAGES_PATH);
+	if (nr < 0 || free_pages < 0)
+		return -2;
+	if (write_long_file(NR_HUGEPAGES_PATH, nr + want - free_pages)) {
+		write_long_file(NR_HUGEPAGES_PATH, nr);
+		return -2;
+	}
+	if (read_long_file(FREE_HUGEPAGES_2M_PATH) < want) {
+		write_long_file(NR_HUGEPAGES_PATH, nr);
+		return -2;
+	}
+	return nr;
+}
+
+/*
+ * Like mock_dma(), but *@done is also set when the DMA faulted (-EFAULT):
+ * it is then the number of bytes moved before the fault.
+ */
+static inline int mock_dma_done(int fd, __u32 dev_id, __u64 iova, void *p,
+				__u64 length, __u32 dir, __u64 *done)
+{
+	struct ioasid_test t = {
+		.op = IOASID_TEST_OP_DMA,
+		.id = dev_id,
+		.dma = {
+			.iova = iova,
+			.uptr = (uintptr_t)p,
+			.length = length,
+			.dir = dir,
+		},
+	};
+	int ret = ioasid_test(fd, &t);
+
+	if (!ret || ret == -EFAULT)
+		*done = t.dma.out_done;
+	return ret;
+}
+
+#endif
