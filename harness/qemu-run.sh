@@ -19,7 +19,7 @@ limit=${6:-900}
 mkdir -p "$logdir"
 
 append="console=ttyS0 panic=-1 oops=panic harness_mode=$mode harness_machine=$machine"
-args=(-accel tcg -m 2G -smp 2 -no-reboot -display none -monitor none)
+args=(-accel tcg -m "${QEMU_MEM:-2G}" -smp 2 -no-reboot -display none -monitor none)
 case $machine in
 vtd)
 	args+=(-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on)
@@ -31,12 +31,15 @@ amd)
 	;;
 virtio)
 	args+=(-machine q35 -device virtio-iommu-pci)
-	append+=" vfio_iommu_type1.allow_unsafe_interrupts=1"
+	append+=" vfio_iommu_type1.allow_unsafe_interrupts=1 ioasid.allow_unsafe_interrupts=1"
 	;;
 *) die "unknown machine $machine" ;;
 esac
 args+=(-device edu,dma_mask=0xffffffffffffffff -kernel "$kernel" -initrd "$initrd")
 [ "$mode" = test ] && append+=" kmemleak=on"
+# TESTS="prog1,prog2" limits a test boot to those programs.
+[ -z "${TESTS:-}" ] || append+=" harness_tests=${TESTS// /,}"
+[ -z "${QEMU_APPEND:-}" ] || append+=" $QEMU_APPEND"
 
 if [ "$mode" = run ]; then
 	args+=(-serial stdio -serial null)

@@ -70,6 +70,8 @@ void ioasid_access_unpin_pages(struct ioasid_access *access,
 			       unsigned long iova, unsigned long length);
 int ioasid_access_rw(struct ioasid_access *access, unsigned long iova,
 		     void *data, size_t length, unsigned int flags);
+
+int ioasid_vfio_compat_ioas_id(struct ioasid_ctx *ictx, u32 *ioas_id);
 #else
 static inline struct ioasid_ctx *ioasid_ctx_from_file(struct file *file)
 {

@@ -229,16 +229,9 @@ static struct ioasid_hwpt *device_auto_hwpt(struct ioasid_device *idev,
 	}
 	mutex_unlock(&ioas->mutex);
 
-	hwpt = ioasid_hwpt_alloc(idev->ictx, ioas, idev->dev, true);
+	hwpt = ioasid_hwpt_alloc(idev->ictx, ioas, idev->dev, group, true);
 	if (IS_ERR(hwpt))
 		return hwpt;
-	rc = ioasid_test_should_fail(IOASID_FAIL_ATTACH);
-	if (!rc)
-		rc = iommu_attach_group(hwpt->domain, group);
-	if (rc) {
-		ioasid_hwpt_abort(idev->ictx, hwpt);
-		return ERR_PTR(rc);
-	}
 	refcount_inc(&hwpt->obj.users);
 	ioasid_object_publish(idev->ictx, &hwpt->obj);
 	return hwpt;

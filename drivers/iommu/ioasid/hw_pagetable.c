@@ -9,19 +9,28 @@
 #include <uapi/linux/ioasid.h>
 
 #include "ioasid_private.h"
+#include "ioasid_test.h"
 
 /**
  * ioasid_hwpt_alloc() - build a HWPT for @dev mirroring @ioas
  * @ictx: context
  * @ioas: the IOAS, referenced by the caller
  * @dev: a device whose IOMMU driver allocates the domain
+ * @group: when not NULL, attach this group to the new domain
  * @auto_domain: destroy it when its last device detaches
+ *
+ * With @group, the domain is attached while still empty, then asked to
+ * enforce cache coherency, which a driver can only judge with a device
+ * attached and must be settled before anything is mapped; only then is it
+ * filled from @ioas. A HWPT allocated without a device does not enforce.
  *
  * Return: the HWPT, reserved but not published, or an ERR_PTR.
  */
 struct ioasid_hwpt *ioasid_hwpt_alloc(struct ioasid_ctx *ictx,
 				      struct ioasid_ioas *ioas,
-				      struct device *dev, bool auto_domain)
+				      struct device *dev,
+				      struct iommu_group *group,
+				      bool auto_domain)
 {
 	struct ioasid_hwpt *hwpt;
 	int rc;
@@ -34,14 +43,20 @@ struct ioasid_hwpt *ioasid_hwpt_alloc(struct ioasid_ctx *ictx,
 		rc = -ENOMEM;
 		goto err_abort;
 	}
-	/* Must be decided before anything is mapped. */
-	if (hwpt->domain->ops->enforce_cache_coherency)
-		hwpt->enforce_cache_coherency =
-			hwpt->domain->ops->enforce_cache_coherency(hwpt->domain);
+	if (group) {
+		rc = ioasid_test_should_fail(IOASID_FAIL_ATTACH);
+		if (!rc)
+			rc = iommu_attach_group(hwpt->domain, group);
+		if (rc)
+			goto err_free_domain;
+		if (hwpt->domain->ops->enforce_cache_coherency)
+			hwpt->enforce_cache_coherency =
+				hwpt->domain->ops->enforce_cache_coherency(hwpt->domain);
+	}
 	hwpt->auto_domain = auto_domain;
 	rc = ioasid_iopt_add_domain(&ioas->iopt, hwpt->domain);
 	if (rc)
-		goto err_free_domain;
+		goto err_detach;
 	hwpt->ioas = ioas;
 	refcount_inc(&ioas->obj.users);
 	mutex_lock(&ioas->mutex);
@@ -49,6 +64,9 @@ struct ioasid_hwpt *ioasid_hwpt_alloc(struct ioasid_ctx *ictx,
 	mutex_unlock(&ioas->mutex);
 	return hwpt;
 
+err_detach:
+	if (group)
+		iommu_detach_group(hwpt->domain, group);
 err_free_domain:
 	iommu_domain_free(hwpt->domain);
 err_abort:
@@ -110,7 +128,7 @@ int ioasid_hwpt_alloc_ioctl(struct ioasid_ucmd *ucmd)
 		rc = PTR_ERR(ioas);
 		goto out_put_idev;
 	}
-	hwpt = ioasid_hwpt_alloc(ucmd->ictx, ioas, idev->dev, false);
+	hwpt = ioasid_hwpt_alloc(ucmd->ictx, ioas, idev->dev, NULL, false);
 	if (IS_ERR(hwpt)) {
 		rc = PTR_ERR(hwpt);
 		goto out_put_ioas;

@@ -41,6 +41,26 @@ void ioasid_ioas_destroy(struct ioasid_object *obj)
 	kfree(ioas);
 }
 
+/**
+ * ioasid_ioas_alloc() - make an empty IOAS
+ * @ictx: context
+ *
+ * Return: the IOAS, reserved but not published, or an ERR_PTR.
+ */
+struct ioasid_ioas *ioasid_ioas_alloc(struct ioasid_ctx *ictx)
+{
+	struct ioasid_ioas *ioas;
+
+	ioas = ioasid_object_reserve(ictx, sizeof(*ioas), IOASID_OBJ_IOAS);
+	if (IS_ERR(ioas))
+		return ioas;
+	ioasid_iopt_init(&ioas->iopt);
+	mutex_init(&ioas->mutex);
+	INIT_LIST_HEAD(&ioas->hwpt_list);
+	INIT_LIST_HEAD(&ioas->access_list);
+	return ioas;
+}
+
 int ioasid_ioas_alloc_ioctl(struct ioasid_ucmd *ucmd)
 {
 	struct ioasid_ioas_alloc *cmd = ucmd->cmd;
@@ -49,14 +69,9 @@ int ioasid_ioas_alloc_ioctl(struct ioasid_ucmd *ucmd)
 
 	if (cmd->flags)
 		return -EOPNOTSUPP;
-	ioas = ioasid_object_reserve(ucmd->ictx, sizeof(*ioas), IOASID_OBJ_IOAS);
+	ioas = ioasid_ioas_alloc(ucmd->ictx);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
-	ioasid_iopt_init(&ioas->iopt);
-	mutex_init(&ioas->mutex);
-	INIT_LIST_HEAD(&ioas->hwpt_list);
-	INIT_LIST_HEAD(&ioas->access_list);
-
 	cmd->out_ioas_id = ioas->obj.id;
 	rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
 	if (rc) {

@@ -10,11 +10,13 @@
  *   hw_pagetable.c  the HWPT object: one IOMMU domain filled from an IOAS
  *   device.c        device bind/attach, the kernel API for drivers
  *   access.c        accesses: emulated devices reading and pinning by IOVA
+ *   vfio_compat.c   the IOAS that VFIO's group path attaches to
  *   main.c          the file, the object table and ioctl dispatch
  *   selftest.c      the mock IOMMU and IOASID_TEST (CONFIG_IOASID_TEST)
  *
  * Lock order, outermost first. Nothing else nests.
  *
+ *   ctx.vfio_lock              the IOAS of VFIO's group path
  *   ioasid_group.lock          attachment of one IOMMU group
  *     ioas.mutex               the IOAS's lists of HWPTs and accesses
  *       iopt.rwsem             areas, reserved/allowed trees, domains
@@ -72,6 +74,8 @@ struct ioasid_object {
  * @account_mode: enum ioasid_acct_mode for new pins
  * @locked_pages: pages this context accounted to RLIMIT_MEMLOCK
  * @pinned_pages: pages this context holds pinned
+ * @vfio_lock: protects @vfio_ioas
+ * @vfio_ioas: the IOAS VFIO's group path attaches to, referenced, or NULL
  */
 struct ioasid_ctx {
 	struct file *file;
@@ -79,6 +83,8 @@ struct ioasid_ctx {
 	u8 account_mode;
 	atomic_long_t locked_pages;
 	atomic_long_t pinned_pages;
+	struct mutex vfio_lock; /* @vfio_ioas */
+	struct ioasid_ioas *vfio_ioas;
 };
 
 /**
@@ -238,6 +244,7 @@ struct ioasid_ioas {
 };
 
 struct ioasid_ioas *ioasid_get_ioas(struct ioasid_ctx *ictx, u32 id);
+struct ioasid_ioas *ioasid_ioas_alloc(struct ioasid_ctx *ictx);
 void ioasid_ioas_destroy(struct ioasid_object *obj);
 int ioasid_ioas_alloc_ioctl(struct ioasid_ucmd *ucmd);
 int ioasid_ioas_iova_ranges_ioctl(struct ioasid_ucmd *ucmd);
@@ -269,7 +276,9 @@ struct ioasid_hwpt {
 
 struct ioasid_hwpt *ioasid_hwpt_alloc(struct ioasid_ctx *ictx,
 				      struct ioasid_ioas *ioas,
-				      struct device *dev, bool auto_domain);
+				      struct device *dev,
+				      struct iommu_group *group,
+				      bool auto_domain);
 void ioasid_hwpt_abort(struct ioasid_ctx *ictx, struct ioasid_hwpt *hwpt);
 void ioasid_hwpt_destroy(struct ioasid_object *obj);
 int ioasid_hwpt_alloc_ioctl(struct ioasid_ucmd *ucmd);
@@ -349,6 +358,11 @@ ioasid_access_create_common(struct ioasid_ctx *ictx,
 void ioasid_access_obj_destroy(struct ioasid_object *obj);
 void ioasid_access_notify_unmap(struct ioasid_ioas *ioas, unsigned long iova,
 				unsigned long length);
+
+/* vfio_compat.c ---------------------------------------------------------- */
+
+int ioasid_vfio_ioas_ioctl(struct ioasid_ucmd *ucmd);
+void ioasid_vfio_compat_release(struct ioasid_ctx *ictx);
 
 /* selftest.c ------------------------------------------------------------- */
 

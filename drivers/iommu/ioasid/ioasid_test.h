@@ -47,6 +47,9 @@
  * @IOASID_TEST_OP_FAIL_POINT: make the core fail at failure point
  *	@fail.point the @fail.nth time it is reached (1 = next), with errno
  *	@fail.err; 0 for @fail.nth disarms.
+ * @IOASID_TEST_OP_MOCK_REPLACE: move mock device @id to @replace.pt_id (an
+ *	IOAS or a HWPT) with ioasid_device_replace(). Returns the HWPT it is
+ *	attached to afterwards; on failure it stays where it was.
  */
 enum ioasid_test_op {
 	IOASID_TEST_OP_MOCK_DEVICE = 1,
@@ -59,6 +62,7 @@ enum ioasid_test_op {
 	IOASID_TEST_OP_ACCESS_PIN,
 	IOASID_TEST_OP_ACCESS_RW,
 	IOASID_TEST_OP_FAIL_POINT,
+	IOASID_TEST_OP_MOCK_REPLACE,
 };
 
 /**
@@ -125,6 +129,9 @@ enum ioasid_test_fail_point {
  * @fail.point: one of enum ioasid_test_fail_point
  * @fail.nth: fail the nth time the point is reached; 0 disarms
  * @fail.err: positive errno to fail with
+ * @replace: for MOCK_REPLACE
+ * @replace.pt_id: the IOAS or HWPT to move to
+ * @replace.out_hwpt_id: the HWPT attached to afterwards
  */
 struct ioasid_test {
 	__u32 size;
@@ -175,6 +182,10 @@ struct ioasid_test {
 			__u32 nth;
 			__u32 err;
 		} fail;
+		struct {
+			__u32 pt_id;
+			__u32 out_hwpt_id;
+		} replace;
 	};
 };
 

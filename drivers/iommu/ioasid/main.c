@@ -229,6 +229,7 @@ union ioasid_ucmd_buffer {
 	struct ioasid_ioas_unmap unmap;
 	struct ioasid_option option;
 	struct ioasid_hwpt_alloc hwpt_alloc;
+	struct ioasid_vfio_ioas vfio_ioas;
 #ifdef CONFIG_IOASID_TEST
 	struct ioasid_test test;
 #endif
@@ -266,6 +267,8 @@ static const struct ioasid_ioctl_op ioasid_ioctl_ops[] = {
 	IOCTL_OP(IOASID_OPTION, ioasid_option, struct ioasid_option, val64),
 	IOCTL_OP(IOASID_HWPT_ALLOC, ioasid_hwpt_alloc_ioctl,
 		 struct ioasid_hwpt_alloc, __reserved),
+	IOCTL_OP(IOASID_VFIO_IOAS, ioasid_vfio_ioas_ioctl,
+		 struct ioasid_vfio_ioas, __reserved),
 #ifdef CONFIG_IOASID_TEST
 	IOCTL_OP(IOASID_TEST, ioasid_test_ioctl, struct ioasid_test, fail),
 #endif
@@ -310,6 +313,7 @@ static int ioasid_fops_open(struct inode *inode, struct file *filp)
 	if (!ictx)
 		return -ENOMEM;
 	xa_init_flags(&ictx->objects, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
+	mutex_init(&ictx->vfio_lock);
 	ictx->file = filp;
 	filp->private_data = ictx;
 	return 0;
@@ -341,9 +345,11 @@ static int ioasid_fops_release(struct inode *inode, struct file *filp)
 {
 	struct ioasid_ctx *ictx = filp->private_data;
 
+	ioasid_vfio_compat_release(ictx);
 	ioasid_ctx_destroy_objects(ictx);
 	IOASID_WARN_ON(atomic_long_read(&ictx->pinned_pages));
 	xa_destroy(&ictx->objects);
+	mutex_destroy(&ictx->vfio_lock);
 	kfree(ictx);
 	return 0;
 }

@@ -449,6 +449,25 @@ static struct mock_dev *test_get_mock_dev(struct ioasid_ctx *ictx, u32 id,
 	return container_of((*idev)->dev, struct mock_dev, dev);
 }
 
+static int test_mock_replace(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
+{
+	struct ioasid_device *idev;
+	struct mock_dev *mdev;
+	u32 pt_id = cmd->replace.pt_id;
+	int rc;
+
+	mdev = test_get_mock_dev(ucmd->ictx, cmd->id, &idev);
+	if (IS_ERR(mdev))
+		return PTR_ERR(mdev);
+	rc = ioasid_device_replace(idev, &pt_id);
+	if (!rc) {
+		cmd->replace.out_hwpt_id = pt_id;
+		rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+	}
+	ioasid_put_object(&idev->obj);
+	return rc;
+}
+
 static int test_add_reserved(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
 {
 	struct iommu_resv_region *resv;
@@ -848,6 +867,8 @@ int ioasid_test_ioctl(struct ioasid_ucmd *ucmd)
 		return test_access_rw(ucmd, cmd);
 	case IOASID_TEST_OP_FAIL_POINT:
 		return test_fail_point(cmd);
+	case IOASID_TEST_OP_MOCK_REPLACE:
+		return test_mock_replace(ucmd, cmd);
 	}
 	return -EOPNOTSUPP;
 }

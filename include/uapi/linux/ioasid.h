@@ -11,7 +11,7 @@
 #include <linux/types.h>
 #include <linux/ioctl.h>
 
-#define IOASID_TYPE	(';')
+#define IOASID_TYPE	0xB9
 
 /*
  * Every ioctl takes a pointer to a structure whose first member is a __u32
@@ -40,6 +40,7 @@ enum {
 	IOASID_CMD_IOAS_UNMAP,
 	IOASID_CMD_OPTION,
 	IOASID_CMD_HWPT_ALLOC,
+	IOASID_CMD_VFIO_IOAS,
 };
 
 /**
@@ -315,5 +316,39 @@ struct ioasid_hwpt_alloc {
 };
 
 #define IOASID_HWPT_ALLOC _IO(IOASID_TYPE, IOASID_CMD_HWPT_ALLOC)
+
+/**
+ * enum ioasid_vfio_ioas_op - what IOASID_VFIO_IOAS does
+ * @IOASID_VFIO_IOAS_GET: return the IOAS, making an empty one if none is set
+ * @IOASID_VFIO_IOAS_SET: make @ioas_id the IOAS
+ * @IOASID_VFIO_IOAS_CLEAR: forget the IOAS (devices stay attached to it)
+ */
+enum ioasid_vfio_ioas_op {
+	IOASID_VFIO_IOAS_GET = 0,
+	IOASID_VFIO_IOAS_SET = 1,
+	IOASID_VFIO_IOAS_CLEAR = 2,
+};
+
+/**
+ * struct ioasid_vfio_ioas - ioctl(IOASID_VFIO_IOAS)
+ * @size: sizeof(struct ioasid_vfio_ioas)
+ * @ioas_id: out for GET, in for SET
+ * @op: one of enum ioasid_vfio_ioas_op
+ * @__reserved: must be 0
+ *
+ * The IOAS that devices opened through the VFIO group path attach to.
+ * VFIO_GROUP_SET_CONTAINER accepts a /dev/ioasid file descriptor in place
+ * of a container; each device of the group is then bound to that file
+ * when it is opened and attached to this IOAS, which userspace maps with
+ * IOASID_IOAS_MAP.
+ */
+struct ioasid_vfio_ioas {
+	__u32 size;
+	__u32 ioas_id;
+	__u16 op;
+	__u16 __reserved;
+};
+
+#define IOASID_VFIO_IOAS _IO(IOASID_TYPE, IOASID_CMD_VFIO_IOAS)
 
 #endif

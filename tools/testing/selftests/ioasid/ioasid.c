@@ -134,7 +134,7 @@ TEST(ioctl_errors)
 	ASSERT_EQ(-EOPNOTSUPP, ioasid_do(fd, IOASID_IOAS_ALLOC, &alloc));
 	alloc.flags = 0;
 	ASSERT_EQ(-ENOTTY, ioasid_do(fd, _IO(IOASID_TYPE, IOASID_CMD_BASE - 1), &alloc));
-	ASSERT_EQ(-ENOTTY, ioasid_do(fd, _IO(IOASID_TYPE, IOASID_CMD_HWPT_ALLOC + 1), &alloc));
+	ASSERT_EQ(-ENOTTY, ioasid_do(fd, _IO(IOASID_TYPE, IOASID_CMD_VFIO_IOAS + 1), &alloc));
 	/* between the last command and IOASID_TEST, and far beyond */
 	ASSERT_EQ(-ENOTTY, ioasid_do(fd, _IO(IOASID_TYPE, IOASID_CMD_BASE + 0x3f), &alloc));
 	ASSERT_EQ(-ENOTTY, ioasid_do(fd, _IO(IOASID_TYPE, 0xff), &alloc));
@@ -342,7 +342,7 @@ TEST(test_op_errors)
 	t.__reserved = 0;
 	t.op = 0;
 	ASSERT_EQ(-EOPNOTSUPP, ioasid_test(fd, &t));
-	t.op = IOASID_TEST_OP_FAIL_POINT + 1;
+	t.op = IOASID_TEST_OP_MOCK_REPLACE + 1;
 	ASSERT_EQ(-EOPNOTSUPP, ioasid_test(fd, &t));
 
 	ASSERT_EQ(0, ioas_alloc(fd, &ioas));
@@ -1215,6 +1215,63 @@ TEST_F(ioasid, late_domain)
 	ASSERT_EQ(0, ioas_unmap(fd, ioas, IOVA_A, len, NULL));
 	ASSERT_EQ(-EFAULT, mock_dma(fd, dev2, IOVA_A, tmp, len, DMA_RD, NULL));
 	ASSERT_EQ(-ENOENT, mock_iopte(fd, hwpt2, IOVA_A, NULL, NULL));
+	free(tmp);
+}
+
+/* Replacing a device's attachment changes what it reads, atomically */
+TEST_F(ioasid, replace)
+{
+	size_t len = self->buf_len;
+	__u32 dev, ioas2, hwpt, hwpt2;
+	int fd = self->fd;
+	char *buf2, *tmp;
+
+	if (self->skip)
+		return;
+	if (!self->ndev)
+		SKIP(return, "needs a mock device");
+	dev = self->dev_id[0];
+	buf2 = fixture_buf(self, len, PAGE_SZ, BUF_SMALL_PAGES);
+	tmp = calloc(1, len);
+	ASSERT_NE(NULL, buf2);
+	ASSERT_NE(NULL, tmp);
+	fill_pattern(self->buf, len, 21);
+	fill_pattern(buf2, len, 22);
+	ASSERT_EQ(0, ioas_map_fixed(fd, self->ioas_id, self->buf, len, IOVA_A, MAP_RW));
+	ASSERT_EQ(0, ioas_alloc(fd, &ioas2));
+	ASSERT_EQ(0, ioas_map_fixed(fd, ioas2, buf2, len, IOVA_A, MAP_RW));
+	ASSERT_EQ(0, mock_dma(fd, dev, IOVA_A, tmp, len, DMA_RD, NULL));
+	ASSERT_EQ(-1, check_pattern(tmp, len, 21));
+
+	/* on the other IOAS the same IOVA reads the other buffer */
+	ASSERT_EQ(0, mock_replace(fd, dev, ioas2, &hwpt2));
+	ASSERT_NE(self->hwpt_id[0], hwpt2);
+	ASSERT_EQ(0, mock_dma(fd, dev, IOVA_A, tmp, len, DMA_RD, NULL));
+	ASSERT_EQ(-1, check_pattern(tmp, len, 22));
+	ASSERT_EQ(-EBUSY, ioasid_destroy(fd, ioas2));
+	/* to where it already is: nothing changes */
+	ASSERT_EQ(0, mock_replace(fd, dev, hwpt2, &hwpt));
+	ASSERT_EQ(hwpt2, hwpt);
+	/* a bad target leaves it where it was */
+	ASSERT_EQ(-ENOENT, mock_replace(fd, dev, NO_SUCH_ID, NULL));
+	memset(tmp, 0, len);
+	ASSERT_EQ(0, mock_dma(fd, dev, IOVA_A, tmp, len, DMA_RD, NULL));
+	ASSERT_EQ(-1, check_pattern(tmp, len, 22));
+
+	/* a reserved region over a mapping of the target refuses the move */
+	ASSERT_EQ(0, mock_add_reserved(fd, dev, IOVA_A, IOVA_A + PAGE_SZ - 1));
+	ASSERT_EQ(-EADDRINUSE, mock_replace(fd, dev, self->ioas_id, NULL));
+	memset(tmp, 0, len);
+	ASSERT_EQ(0, mock_dma(fd, dev, IOVA_A, tmp, len, DMA_RD, NULL));
+	ASSERT_EQ(-1, check_pattern(tmp, len, 22));
+	/* once the target no longer maps it, the move goes through */
+	ASSERT_EQ(0, ioas_unmap(fd, self->ioas_id, IOVA_A, len, NULL));
+	ASSERT_EQ(0, mock_replace(fd, dev, self->ioas_id, NULL));
+	ASSERT_EQ(-EFAULT, mock_dma(fd, dev, IOVA_A, tmp, PAGE_SZ, DMA_RD, NULL));
+	/* and the region now keeps maps out of that IOAS */
+	ASSERT_EQ(-EADDRINUSE, ioas_map_fixed(fd, self->ioas_id, self->buf, PAGE_SZ,
+					      IOVA_A, MAP_RW));
+	ASSERT_EQ(0, ioasid_destroy(fd, ioas2));
 	free(tmp);
 }
 

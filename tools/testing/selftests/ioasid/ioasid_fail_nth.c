@@ -182,6 +182,11 @@ static int body_hwpt(struct nth_ctx *c)
 	return mock_device(c->fd, c->hwpt, &c->dev[1], &c->dev_hwpt[1]);
 }
 
+static int body_replace(struct nth_ctx *c)
+{
+	return mock_replace(c->fd, c->dev[0], c->ioas[1], &c->dev_hwpt[0]);
+}
+
 static int body_access_pin(struct nth_ctx *c)
 {
 	return access_pin(c->fd, c->access, c->iova[0], c->len);
@@ -284,6 +289,22 @@ static int verify_hwpt(struct nth_ctx *c)
 	if (c->dev_hwpt[1] != c->hwpt)
 		return complain("device %u is attached to HWPT %u, not %u",
 				c->dev[1], c->dev_hwpt[1], c->hwpt);
+	return 0;
+}
+
+/* After the move, device 0 reads through IOAS 1's mapping of buf */
+static int verify_replace(struct nth_ctx *c)
+{
+	__u64 done = 0;
+	int rc;
+
+	memset(c->scratch, 0, c->len);
+	rc = mock_dma(c->fd, c->dev[0], c->iova[1], c->scratch, c->len,
+		      IOASID_TEST_DMA_READ, &done);
+	if (rc)
+		return complain("DMA through the new IOAS: %s", strerror(-rc));
+	if (memcmp(c->scratch, c->buf, c->len))
+		return complain("DMA through the new IOAS returned wrong data");
 	return 0;
 }
 
@@ -736,6 +757,10 @@ NTH_TEST(attach, SMALL, .retry = true, .has = HAS_IOAS0 | HAS_MAP0,
 NTH_TEST(hwpt_alloc, SMALL, .retry = true,
 	 .has = HAS_IOAS0 | HAS_DEV0 | HAS_IOAS1 | HAS_MAP1,
 	 .body = body_hwpt, .verify = verify_hwpt, .dma_dev = 2)
+
+NTH_TEST(replace, SMALL, .retry = true,
+	 .has = HAS_IOAS0 | HAS_DEV0 | HAS_IOAS1 | HAS_MAP1,
+	 .body = body_replace, .verify = verify_replace)
 
 NTH_TEST(access_pin, SMALL, .retry = true,
 	 .has = HAS_IOAS0 | HAS_MAP0 | HAS_ACCESS,

@@ -286,6 +286,22 @@ static inline int mock_device(int fd, __u32 pt_id, __u32 *dev_id,
 	return ret;
 }
 
+/* Move mock device @dev_id to @pt_id; the HWPT it ends up on in @hwpt_id */
+static inline int mock_replace(int fd, __u32 dev_id, __u32 pt_id,
+			       __u32 *hwpt_id)
+{
+	struct ioasid_test t = {
+		.op = IOASID_TEST_OP_MOCK_REPLACE,
+		.id = dev_id,
+		.replace.pt_id = pt_id,
+	};
+	int ret = ioasid_test(fd, &t);
+
+	if (!ret && hwpt_id)
+		*hwpt_id = t.replace.out_hwpt_id;
+	return ret;
+}
+
 static inline int mock_add_reserved(int fd, __u32 dev_id, __u64 start,
 				    __u64 last)
 {
