@@ -11,7 +11,6 @@
 #include <linux/highmem.h>
 #include <linux/overflow.h>
 #include <linux/slab.h>
-#include <linux/wait_bit.h>
 #include <uapi/linux/ioasid.h>
 
 #include "ioasid_private.h"
@@ -132,12 +131,7 @@ void ioasid_access_obj_destroy(struct ioasid_object *obj)
  */
 void ioasid_access_destroy(struct ioasid_access *access)
 {
-	struct ioasid_ctx *ictx = access->ictx;
-
-	refcount_dec(&access->obj.users);
-	while (ioasid_object_remove(ictx, &access->obj))
-		wait_var_event(&access->obj.users,
-			       refcount_read(&access->obj.users) == 1);
+	ioasid_object_remove_owned(access->ictx, &access->obj);
 	ioasid_access_obj_destroy(&access->obj);
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_access_destroy, IOASID);

@@ -18,7 +18,6 @@
 #include <linux/irqdomain.h>
 #include <linux/moduleparam.h>
 #include <linux/slab.h>
-#include <linux/wait_bit.h>
 #include <uapi/linux/ioasid.h>
 
 #include "ioasid_private.h"
@@ -464,12 +463,7 @@ void ioasid_device_destroy(struct ioasid_object *obj)
  */
 void ioasid_device_unbind(struct ioasid_device *idev)
 {
-	struct ioasid_ctx *ictx = idev->ictx;
-
-	refcount_dec(&idev->obj.users);
-	while (ioasid_object_remove(ictx, &idev->obj))
-		wait_var_event(&idev->obj.users,
-			       refcount_read(&idev->obj.users) == 1);
+	ioasid_object_remove_owned(idev->ictx, &idev->obj);
 	ioasid_device_destroy(&idev->obj);
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_device_unbind, IOASID);

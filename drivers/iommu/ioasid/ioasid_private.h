@@ -111,6 +111,8 @@ struct ioasid_object *ioasid_get_object(struct ioasid_ctx *ictx, u32 id,
 					enum ioasid_object_type type);
 void ioasid_put_object(struct ioasid_object *obj);
 int ioasid_object_remove(struct ioasid_ctx *ictx, struct ioasid_object *obj);
+void ioasid_object_remove_owned(struct ioasid_ctx *ictx,
+				struct ioasid_object *obj);
 
 /* pages.c ---------------------------------------------------------------- */
 

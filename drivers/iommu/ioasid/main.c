@@ -140,6 +140,22 @@ int ioasid_object_remove(struct ioasid_ctx *ictx, struct ioasid_object *obj)
 	return rc;
 }
 
+/**
+ * ioasid_object_remove_owned() - take out an object its driver held
+ * @ictx: context
+ * @obj: object created for a driver, which held one reference on it
+ *
+ * Drops the driver's reference and waits for lookups in flight to end,
+ * then takes the object out of the table; the caller destroys it.
+ */
+void ioasid_object_remove_owned(struct ioasid_ctx *ictx,
+				struct ioasid_object *obj)
+{
+	refcount_dec(&obj->users);
+	while (ioasid_object_remove(ictx, obj))
+		wait_var_event(&obj->users, refcount_read(&obj->users) == 1);
+}
+
 static void ioasid_object_destroy(struct ioasid_object *obj)
 {
 	ioasid_destroy_fns[obj->type](obj);

@@ -330,9 +330,12 @@ static inline int mock_check_refs(int fd, const void *p, __u64 length,
 	return ioasid_test(fd, &t);
 }
 
-/* Mock device DMA; @done (may be NULL) gets the bytes moved on success */
-static inline int mock_dma(int fd, __u32 dev_id, __u64 iova, void *p,
-			   __u64 length, __u32 dir, __u64 *done)
+/*
+ * Mock device DMA; *@done gets the bytes moved, on success and also when
+ * the DMA faulted (-EFAULT): then the bytes moved before the fault.
+ */
+static inline int mock_dma_done(int fd, __u32 dev_id, __u64 iova, void *p,
+				__u64 length, __u32 dir, __u64 *done)
 {
 	struct ioasid_test t = {
 		.op = IOASID_TEST_OP_DMA,
@@ -346,8 +349,20 @@ static inline int mock_dma(int fd, __u32 dev_id, __u64 iova, void *p,
 	};
 	int ret = ioasid_test(fd, &t);
 
-	if (!ret && done)
+	if (!ret || ret == -EFAULT)
 		*done = t.dma.out_done;
+	return ret;
+}
+
+/* Mock device DMA; @done (may be NULL) gets the bytes moved on success */
+static inline int mock_dma(int fd, __u32 dev_id, __u64 iova, void *p,
+			   __u64 length, __u32 dir, __u64 *done)
+{
+	__u64 moved = 0;
+	int ret = mock_dma_done(fd, dev_id, iova, p, length, dir, &moved);
+
+	if (!ret && done)
+		*done = moved;
 	return ret;
 }
 
@@ -656,30 +671,6 @@ static inline long hugetlb_reserve(long want)
 		return -2;
 	}
 	return nr;
-}
-
-/*
- * Like mock_dma(), but *@done is also set when the DMA faulted (-EFAULT):
- * it is then the number of bytes moved before the fault.
- */
-static inline int mock_dma_done(int fd, __u32 dev_id, __u64 iova, void *p,
-				__u64 length, __u32 dir, __u64 *done)
-{
-	struct ioasid_test t = {
-		.op = IOASID_TEST_OP_DMA,
-		.id = dev_id,
-		.dma = {
-			.iova = iova,
-			.uptr = (uintptr_t)p,
-			.length = length,
-			.dir = dir,
-		},
-	};
-	int ret = ioasid_test(fd, &t);
-
-	if (!ret || ret == -EFAULT)
-		*done = t.dma.out_done;
-	return ret;
 }
 
 #endif
