@@ -190,6 +190,20 @@ static int ioas_check_range(u64 start, u64 length)
 	return 0;
 }
 
+/* Report a new mapping to userspace; undo it when that cannot be done. */
+static int ioas_respond_mapped(struct ioasid_ucmd *ucmd, size_t cmd_len,
+			       struct ioasid_iopt *iopt, unsigned long iova,
+			       unsigned long length)
+{
+	unsigned long unmapped;
+	int rc;
+
+	rc = ioasid_ucmd_respond(ucmd, cmd_len);
+	if (rc)
+		ioasid_iopt_unmap(iopt, iova, length, &unmapped);
+	return rc;
+}
+
 int ioasid_ioas_map_ioctl(struct ioasid_ucmd *ucmd)
 {
 	struct ioasid_ioas_map *cmd = ucmd->cmd;
@@ -220,12 +234,8 @@ int ioasid_ioas_map_ioctl(struct ioasid_ucmd *ucmd)
 	if (rc)
 		goto out_put;
 	cmd->iova = iova;
-	rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
-	if (rc) {
-		unsigned long unmapped;
-
-		ioasid_iopt_unmap(&ioas->iopt, iova, cmd->length, &unmapped);
-	}
+	rc = ioas_respond_mapped(ucmd, sizeof(*cmd), &ioas->iopt, iova,
+				 cmd->length);
 out_put:
 	ioasid_put_object(&ioas->obj);
 	return rc;
@@ -266,12 +276,8 @@ int ioasid_ioas_copy_ioctl(struct ioasid_ucmd *ucmd)
 	if (rc)
 		goto out_put_dst;
 	cmd->dst_iova = iova;
-	rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
-	if (rc) {
-		unsigned long unmapped;
-
-		ioasid_iopt_unmap(&dst->iopt, iova, cmd->length, &unmapped);
-	}
+	rc = ioas_respond_mapped(ucmd, sizeof(*cmd), &dst->iopt, iova,
+				 cmd->length);
 out_put_dst:
 	ioasid_put_object(&dst->obj);
 out_put_src:
