@@ -581,13 +581,17 @@ static int test_dma(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
 	struct ioasid_device *idev;
 	struct mock_dev *mdev;
 	unsigned long iova = cmd->dma.iova;
-	u64 done = 0;
+	u64 done = 0, last;
 	phys_addr_t phys;
 	void *buf;
 	int rc = 0;
 
 	if (cmd->dma.dir > IOASID_TEST_DMA_WRITE || cmd->dma.__reserved)
 		return -EINVAL;
+	if (cmd->dma.length &&
+	    (check_add_overflow(cmd->dma.iova, cmd->dma.length - 1, &last) ||
+	     last > ULONG_MAX))
+		return -EOVERFLOW;
 	mdev = test_get_mock_dev(ucmd->ictx, cmd->id, &idev);
 	if (IS_ERR(mdev))
 		return PTR_ERR(mdev);
