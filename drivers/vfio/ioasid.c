@@ -5,6 +5,11 @@
  * bound to that file when it is first opened, which claims the group's DMA
  * ownership, and attached to the file's VFIO IOAS (IOASID_VFIO_IOAS); the
  * last close unbinds it.
+ *
+ * An emulated (mdev) device has no IOMMU: at first open it gets an access
+ * to the VFIO IOAS instead, through which vfio_pin_pages(),
+ * vfio_unpin_pages() and vfio_dma_rw() reach memory by IOVA, and whose
+ * unmap callback is the driver's dma_unmap.
  */
 #include <linux/file.h>
 #include <linux/ioasid_core.h>
@@ -19,25 +24,35 @@ MODULE_IMPORT_NS(IOASID);
  * @group: group with neither a container nor a file
  * @file: file from userspace
  *
- * Return: 0, -EINVAL when @file is not /dev/ioasid, -EPERM for a no-IOMMU
- * group.
+ * Return: 0, -EINVAL when @file is not /dev/ioasid or a reserved region of
+ * the group is mapped, -EPERM for a no-IOMMU group, -ENOMEM.
  */
 int vfio_group_set_ioasid(struct vfio_group *group, struct file *file)
 {
 	struct ioasid_ctx *ictx;
 
 	lockdep_assert_held(&group->group_lock);
+	int ret;
+
 	ictx = ioasid_ctx_from_file(file);
 	if (IS_ERR(ictx))
 		return -EINVAL;
 	if (group->type == VFIO_NO_IOMMU) {
-		ioasid_ctx_put(ictx);
-		return -EPERM;
+		ret = -EPERM;
+		goto err_put;
 	}
+	ret = ioasid_vfio_group_add(ictx, group->iommu_group,
+				    group->type == VFIO_EMULATED_IOMMU);
+	if (ret)
+		goto err_put;
 	group->ioasid_ctx = ictx;
 	/* As for a container: one user for the group itself. */
 	group->container_users = 1;
 	return 0;
+
+err_put:
+	ioasid_ctx_put(ictx);
+	return ret;
 }
 
 /**
@@ -48,9 +63,51 @@ void vfio_group_unset_ioasid(struct vfio_group *group)
 {
 	lockdep_assert_held(&group->group_lock);
 	WARN_ON(group->container_users != 1);
+	ioasid_vfio_group_del(group->ioasid_ctx, group->iommu_group);
 	ioasid_ctx_put(group->ioasid_ctx);
 	group->ioasid_ctx = NULL;
 	group->container_users = 0;
+}
+
+/* The access's unmap callback: the driver must unpin what it pinned. */
+static void vfio_ioasid_access_unmap(void *data, unsigned long iova,
+				     unsigned long length)
+{
+	struct vfio_device *device = data;
+
+	device->ops->dma_unmap(device, iova, length);
+}
+
+static const struct ioasid_access_ops vfio_ioasid_access_ops_pin = {
+	.needs_pin_pages = 1,
+	.unmap = vfio_ioasid_access_unmap,
+};
+
+static const struct ioasid_access_ops vfio_ioasid_access_ops_rw = {};
+
+/* An emulated device reaches the VFIO IOAS through an access. */
+static int vfio_device_ioasid_access(struct vfio_device *device)
+{
+	struct ioasid_ctx *ictx = device->group->ioasid_ctx;
+	struct ioasid_access *access;
+	u32 access_id, ioas_id;
+	int ret;
+
+	access = ioasid_access_create(ictx, device->ops->dma_unmap ?
+					    &vfio_ioasid_access_ops_pin :
+					    &vfio_ioasid_access_ops_rw,
+				      device, &access_id);
+	if (IS_ERR(access))
+		return PTR_ERR(access);
+	ret = ioasid_vfio_compat_ioas_id(ictx, &ioas_id);
+	if (!ret)
+		ret = ioasid_access_attach(access, ioas_id);
+	if (ret) {
+		ioasid_access_destroy(access);
+		return ret;
+	}
+	device->ioasid_access = access;
+	return 0;
 }
 
 /**
@@ -67,6 +124,8 @@ int vfio_device_ioasid_bind(struct vfio_device *device)
 	int ret;
 
 	lockdep_assert_held(&device->dev_set->lock);
+	if (device->group->type == VFIO_EMULATED_IOMMU)
+		return vfio_device_ioasid_access(device);
 	idev = ioasid_device_bind(ictx, device->dev, &dev_id);
 	if (IS_ERR(idev))
 		return PTR_ERR(idev);
@@ -88,6 +147,82 @@ int vfio_device_ioasid_bind(struct vfio_device *device)
 void vfio_device_ioasid_unbind(struct vfio_device *device)
 {
 	lockdep_assert_held(&device->dev_set->lock);
-	ioasid_device_unbind(device->ioasid_dev);
-	device->ioasid_dev = NULL;
+	if (device->ioasid_access) {
+		ioasid_access_destroy(device->ioasid_access);
+		device->ioasid_access = NULL;
+	}
+	if (device->ioasid_dev) {
+		ioasid_device_unbind(device->ioasid_dev);
+		device->ioasid_dev = NULL;
+	}
+}
+
+/* type1 reports an unmapped IOVA with -EINVAL; the core with -ENOENT. */
+static int vfio_ioasid_errno(int ret)
+{
+	return ret == -ENOENT ? -EINVAL : ret;
+}
+
+/**
+ * vfio_ioasid_pin_pages() - vfio_pin_pages() for a device on /dev/ioasid
+ * @device: open emulated device
+ * @iova: IOVA in the first page
+ * @npage: number of pages
+ * @prot: IOMMU_READ and/or IOMMU_WRITE
+ * @pages: out, the pages
+ *
+ * Return: @npage, or -EINVAL for an IOVA not mapped, -EPERM without
+ * permission, -EINVAL for a device that cannot pin.
+ */
+int vfio_ioasid_pin_pages(struct vfio_device *device, dma_addr_t iova,
+			  int npage, int prot, struct page **pages)
+{
+	int ret;
+
+	if (!device->ioasid_access)
+		return -EINVAL;
+	ret = ioasid_access_pin_pages(device->ioasid_access,
+				      ALIGN_DOWN(iova, PAGE_SIZE),
+				      npage * PAGE_SIZE, pages,
+				      prot & IOMMU_WRITE ? IOASID_ACCESS_WRITE :
+							   0);
+	return ret ? vfio_ioasid_errno(ret) : npage;
+}
+
+/**
+ * vfio_ioasid_unpin_pages() - vfio_unpin_pages() for a device on /dev/ioasid
+ * @device: open emulated device
+ * @iova: IOVA given to vfio_ioasid_pin_pages()
+ * @npage: number of pages given to it
+ */
+void vfio_ioasid_unpin_pages(struct vfio_device *device, dma_addr_t iova,
+			     int npage)
+{
+	if (WARN_ON(!device->ioasid_access))
+		return;
+	ioasid_access_unpin_pages(device->ioasid_access,
+				  ALIGN_DOWN(iova, PAGE_SIZE),
+				  npage * PAGE_SIZE);
+}
+
+/**
+ * vfio_ioasid_dma_rw() - vfio_dma_rw() for a device on /dev/ioasid
+ * @device: open emulated device
+ * @iova: first IOVA
+ * @data: kernel buffer
+ * @len: bytes to copy
+ * @write: copy @data to memory, else memory to @data
+ *
+ * Return: 0, -EINVAL for an IOVA not mapped, -EPERM without permission.
+ */
+int vfio_ioasid_dma_rw(struct vfio_device *device, dma_addr_t iova,
+		       void *data, size_t len, bool write)
+{
+	int ret;
+
+	if (!device->ioasid_access)
+		return -EINVAL;
+	ret = ioasid_access_rw(device->ioasid_access, iova, data, len,
+			       write ? IOASID_ACCESS_WRITE : 0);
+	return vfio_ioasid_errno(ret);
 }

@@ -17,6 +17,7 @@
 
 struct device;
 struct file;
+struct iommu_group;
 struct page;
 struct ioasid_ctx;
 struct ioasid_device;
@@ -72,6 +73,10 @@ int ioasid_access_rw(struct ioasid_access *access, unsigned long iova,
 		     void *data, size_t length, unsigned int flags);
 
 int ioasid_vfio_compat_ioas_id(struct ioasid_ctx *ictx, u32 *ioas_id);
+int ioasid_vfio_group_add(struct ioasid_ctx *ictx, struct iommu_group *group,
+			  bool emulated);
+void ioasid_vfio_group_del(struct ioasid_ctx *ictx, struct iommu_group *group);
+bool ioasid_vfio_container_served(void);
 #else
 static inline struct ioasid_ctx *ioasid_ctx_from_file(struct file *file)
 {
@@ -89,6 +94,11 @@ static inline void ioasid_ctx_get(struct ioasid_ctx *ictx)
 
 static inline void ioasid_ctx_put(struct ioasid_ctx *ictx)
 {
+}
+
+static inline bool ioasid_vfio_container_served(void)
+{
+	return false;
 }
 #endif
 

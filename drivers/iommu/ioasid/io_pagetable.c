@@ -302,6 +302,7 @@ static int iopt_insert_area(struct ioasid_iopt *iopt, struct ioasid_pages *pages
 		return rc;
 	}
 	interval_tree_insert(&area->node, &iopt->area_itree);
+	iopt->num_areas++;
 	return 0;
 }
 
@@ -314,18 +315,20 @@ static int iopt_insert_area(struct ioasid_iopt *iopt, struct ioasid_pages *pages
  * @length: non-zero, page-aligned length; uptr + length does not wrap
  * @prot: IOMMU_READ and/or IOMMU_WRITE
  * @fixed: use *@iova rather than choosing
+ * @acct_mode: enum ioasid_acct_mode to charge the pages with
  *
  * Return: 0, or an errno with nothing pinned, charged or mapped.
  */
 int ioasid_iopt_map_user(struct ioasid_ctx *ictx, struct ioasid_iopt *iopt,
 			 unsigned long *iova, unsigned long uptr,
-			 unsigned long length, int prot, bool fixed)
+			 unsigned long length, int prot, bool fixed,
+			 u8 acct_mode)
 {
 	struct ioasid_pages *pages;
 	int rc;
 
 	pages = ioasid_pages_pin(ictx, uptr, length >> PAGE_SHIFT,
-				 prot & IOMMU_WRITE);
+				 prot & IOMMU_WRITE, acct_mode);
 	if (IS_ERR(pages))
 		return PTR_ERR(pages);
 	down_write(&iopt->rwsem);
@@ -504,6 +507,7 @@ static void iopt_remove_areas_locked(struct ioasid_iopt *iopt,
 	}
 	while ((area = ioasid_iopt_area_first(iopt, start, last))) {
 		interval_tree_remove(&area->node, &iopt->area_itree);
+		iopt->num_areas--;
 		list_add_tail(&area->free_item, free_list);
 	}
 }
@@ -925,17 +929,15 @@ static int iopt_collect_usable(struct ioasid_iopt *iopt,
 }
 
 /**
- * ioasid_iopt_usable_ranges() - report the IOVAs a mapping may use
+ * ioasid_iopt_usable_array() - the IOVAs a mapping may use, in a new array
  * @iopt: the map
- * @uranges: user array
- * @num: in, entries in @uranges; out, number of usable ranges
+ * @out: out, kmalloc'ed array of the ranges (NULL when there are none)
+ * @num: out, number of entries
  *
- * Return: 0, -EMSGSIZE when @uranges was too small (filled as far as it
- * goes), -ENOMEM or -EFAULT.
+ * Return: 0 or -ENOMEM.
  */
-int ioasid_iopt_usable_ranges(struct ioasid_iopt *iopt,
-			      struct ioasid_iova_range __user *uranges,
-			      u32 *num)
+int ioasid_iopt_usable_array(struct ioasid_iopt *iopt,
+			     struct ioasid_iova_range **out, u32 *num)
 {
 	struct ioasid_iova_range *ranges = NULL;
 	u32 room = 0, total;
@@ -955,11 +957,137 @@ int ioasid_iopt_usable_ranges(struct ioasid_iopt *iopt,
 		if (!ranges)
 			return -ENOMEM;
 	}
+	*out = ranges;
+	*num = total;
+	return 0;
+}
+
+/**
+ * ioasid_iopt_usable_ranges() - report the IOVAs a mapping may use
+ * @iopt: the map
+ * @uranges: user array
+ * @num: in, entries in @uranges; out, number of usable ranges
+ *
+ * Return: 0, -EMSGSIZE when @uranges was too small (filled as far as it
+ * goes), -ENOMEM or -EFAULT.
+ */
+int ioasid_iopt_usable_ranges(struct ioasid_iopt *iopt,
+			      struct ioasid_iova_range __user *uranges,
+			      u32 *num)
+{
+	struct ioasid_iova_range *ranges;
+	u32 total;
+	int rc;
+
+	rc = ioasid_iopt_usable_array(iopt, &ranges, &total);
+	if (rc)
+		return rc;
 	rc = total > *num ? -EMSGSIZE : 0;
 	if (copy_to_user(uranges, ranges, min(total, *num) * sizeof(*ranges)))
 		rc = -EFAULT;
 	*num = total;
 	kfree(ranges);
+	return rc;
+}
+
+/**
+ * ioasid_iopt_check_map() - could [iova, last] be mapped now?
+ * @iopt: the map
+ * @iova: first IOVA
+ * @last: last IOVA, inclusive
+ *
+ * Return: 0; -EEXIST if a mapping overlaps; -EADDRINUSE if the range is
+ * reserved or outside the allowed ranges.
+ */
+int ioasid_iopt_check_map(struct ioasid_iopt *iopt, unsigned long iova,
+			  unsigned long last)
+{
+	int rc;
+
+	down_read(&iopt->rwsem);
+	rc = iopt_check_fixed(iopt, iova, last);
+	up_read(&iopt->rwsem);
+	return rc;
+}
+
+/*
+ * Split @area so that a new area starts at @iova. The two halves map the
+ * same pages at the same IOVAs, so no domain changes. When the area is
+ * the only user of its pages, the pages are split too, so unmapping one
+ * half unpins and uncharges exactly that half.
+ */
+static int iopt_split_area(struct ioasid_iopt *iopt, struct ioasid_area *area,
+			   unsigned long iova)
+{
+	unsigned long index = area->page_index +
+			      ((iova - area->node.start) >> PAGE_SHIFT);
+	struct ioasid_pages *tail_pages = area->pages;
+	struct ioasid_area *tail;
+
+	lockdep_assert_held_write(&iopt->rwsem);
+	if (atomic_long_read(&area->num_access_pins))
+		return -EBUSY;
+	tail = kzalloc(sizeof(*tail), GFP_KERNEL_ACCOUNT);
+	if (!tail)
+		return -ENOMEM;
+	if (kref_read(&area->pages->kref) == 1) {
+		tail_pages = ioasid_pages_split(area->pages, index);
+		if (IS_ERR(tail_pages)) {
+			kfree(tail);
+			return PTR_ERR(tail_pages);
+		}
+		index = 0;
+	} else {
+		kref_get(&tail_pages->kref);
+	}
+	tail->pages = tail_pages;
+	tail->page_index = index;
+	tail->prot = area->prot;
+	tail->vaddr_invalid = area->vaddr_invalid;
+	tail->node.start = iova;
+	tail->node.last = area->node.last;
+
+	interval_tree_remove(&area->node, &iopt->area_itree);
+	area->node.last = iova - 1;
+	interval_tree_insert(&area->node, &iopt->area_itree);
+	interval_tree_insert(&tail->node, &iopt->area_itree);
+	iopt->num_areas++;
+	return 0;
+}
+
+/**
+ * ioasid_iopt_cut() - make mappings begin or end at given IOVAs
+ * @iopt: the map, whose domains use PAGE_SIZE IOPTEs only
+ * @iovas: IOVAs at which a mapping must start (if one covers them)
+ * @num: number of entries in @iovas
+ *
+ * Return: 0; -EINVAL if the map may hold large IOPTEs; -EBUSY if an access
+ * pins pages of an area to split; -ENOMEM. Cuts made before a failure stay:
+ * they change nothing a device sees.
+ */
+int ioasid_iopt_cut(struct ioasid_iopt *iopt, const unsigned long *iovas,
+		    unsigned int num)
+{
+	struct ioasid_area *area;
+	unsigned int i;
+	int rc = 0;
+
+	down_write(&iopt->rwsem);
+	if (!iopt->disable_large_pages) {
+		rc = -EINVAL;
+		goto out_unlock;
+	}
+	for (i = 0; i < num && !rc; i++) {
+		if (iovas[i] % PAGE_SIZE) {
+			rc = -EINVAL;
+			break;
+		}
+		area = ioasid_iopt_area_first(iopt, iovas[i], iovas[i]);
+		if (area && area->node.start != iovas[i])
+			rc = iopt_split_area(iopt, area, iovas[i]);
+	}
+out_unlock:
+	up_write(&iopt->rwsem);
 	return rc;
 }
 

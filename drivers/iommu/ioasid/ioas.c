@@ -230,7 +230,8 @@ int ioasid_ioas_map_ioctl(struct ioasid_ucmd *ucmd)
 	iova = cmd->iova;
 	rc = ioasid_iopt_map_user(ucmd->ictx, &ioas->iopt, &iova, cmd->user_va,
 				  cmd->length, prot,
-				  cmd->flags & IOASID_IOAS_MAP_FIXED_IOVA);
+				  cmd->flags & IOASID_IOAS_MAP_FIXED_IOVA,
+				  ucmd->ictx->account_mode);
 	if (rc)
 		goto out_put;
 	cmd->iova = iova;

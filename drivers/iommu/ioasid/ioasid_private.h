@@ -10,7 +10,7 @@
  *   hw_pagetable.c  the HWPT object: one IOMMU domain filled from an IOAS
  *   device.c        device bind/attach, the kernel API for drivers
  *   access.c        accesses: emulated devices reading and pinning by IOVA
- *   vfio_compat.c   the IOAS that VFIO's group path attaches to
+ *   vfio_compat.c   VFIO's IOAS: the group path and the type1 container
  *   main.c          the file, the object table and ioctl dispatch
  *   selftest.c      the mock IOMMU and IOASID_TEST (CONFIG_IOASID_TEST)
  *
@@ -74,8 +74,11 @@ struct ioasid_object {
  * @account_mode: enum ioasid_acct_mode for new pins
  * @locked_pages: pages this context accounted to RLIMIT_MEMLOCK
  * @pinned_pages: pages this context holds pinned
- * @vfio_lock: protects @vfio_ioas
+ * @vfio_lock: protects the VFIO state below
  * @vfio_ioas: the IOAS VFIO's group path attaches to, referenced, or NULL
+ * @vfio_groups: struct ioasid_vfio_group of the VFIO groups using the file
+ * @vfio_type: VFIO_TYPE1_IOMMU or VFIO_TYPE1v2_IOMMU once set, else 0
+ * @vfio_dirty: VFIO dirty page tracking is on
  */
 struct ioasid_ctx {
 	struct file *file;
@@ -83,8 +86,11 @@ struct ioasid_ctx {
 	u8 account_mode;
 	atomic_long_t locked_pages;
 	atomic_long_t pinned_pages;
-	struct mutex vfio_lock; /* @vfio_ioas */
+	struct mutex vfio_lock; /* VFIO state */
 	struct ioasid_ioas *vfio_ioas;
+	struct list_head vfio_groups;
+	unsigned long vfio_type;
+	bool vfio_dirty;
 };
 
 /**
@@ -145,8 +151,10 @@ struct ioasid_pages {
 
 struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ictx,
 				      unsigned long uptr, unsigned long npages,
-				      bool writable);
+				      bool writable, u8 acct_mode);
 void ioasid_pages_put(struct ioasid_pages *pages);
+struct ioasid_pages *ioasid_pages_split(struct ioasid_pages *pages,
+					unsigned long index);
 int ioasid_acct_user(struct user_struct *user, unsigned long npages);
 unsigned long ioasid_pages_run(struct ioasid_pages *pages,
 			       unsigned long index, unsigned long max);
@@ -161,6 +169,7 @@ unsigned long ioasid_pages_run(struct ioasid_pages *pages,
  * @allowed_itree: struct ioasid_allowed by IOVA; empty means all
  * @domains: the domains mirroring the map, indexed from 0
  * @num_domains: number of entries in @domains
+ * @num_areas: number of areas in @area_itree
  * @iova_alignment: required alignment of IOVAs and lengths
  * @disable_large_pages: map with PAGE_SIZE IOPTEs only
  */
@@ -171,6 +180,7 @@ struct ioasid_iopt {
 	struct rb_root_cached allowed_itree;
 	struct xarray domains;
 	unsigned int num_domains;
+	unsigned long num_areas;
 	unsigned long iova_alignment;
 	bool disable_large_pages;
 };
@@ -182,6 +192,7 @@ struct ioasid_iopt {
  * @page_index: index in @pages of the page at node.start
  * @prot: IOMMU_READ and/or IOMMU_WRITE
  * @num_access_pins: pages of this area pinned through accesses
+ * @vaddr_invalid: VFIO_DMA_UNMAP_FLAG_VADDR withdrew its user address
  * @free_item: on a list of removed areas, once out of the tree
  */
 struct ioasid_area {
@@ -190,6 +201,7 @@ struct ioasid_area {
 	unsigned long page_index;
 	int prot;
 	atomic_long_t num_access_pins;
+	bool vaddr_invalid;
 	struct list_head free_item;
 };
 
@@ -197,7 +209,8 @@ void ioasid_iopt_init(struct ioasid_iopt *iopt);
 void ioasid_iopt_destroy(struct ioasid_iopt *iopt);
 int ioasid_iopt_map_user(struct ioasid_ctx *ictx, struct ioasid_iopt *iopt,
 			 unsigned long *iova, unsigned long uptr,
-			 unsigned long length, int prot, bool fixed);
+			 unsigned long length, int prot, bool fixed,
+			 u8 acct_mode);
 int ioasid_iopt_copy(struct ioasid_iopt *dst, struct ioasid_iopt *src,
 		     unsigned long *dst_iova, unsigned long src_iova,
 		     unsigned long length, int prot, bool fixed);
@@ -217,6 +230,12 @@ int ioasid_iopt_reserve_range(struct ioasid_iopt *iopt, unsigned long start,
 void ioasid_iopt_unreserve(struct ioasid_iopt *iopt, void *owner);
 int ioasid_iopt_set_allowed(struct ioasid_iopt *iopt,
 			    struct rb_root_cached *allowed);
+int ioasid_iopt_usable_array(struct ioasid_iopt *iopt,
+			     struct ioasid_iova_range **out, u32 *num);
+int ioasid_iopt_check_map(struct ioasid_iopt *iopt, unsigned long iova,
+			  unsigned long last);
+int ioasid_iopt_cut(struct ioasid_iopt *iopt, const unsigned long *iovas,
+		    unsigned int num);
 int ioasid_iopt_usable_ranges(struct ioasid_iopt *iopt,
 			      struct ioasid_iova_range __user *ranges,
 			      u32 *num);
@@ -365,6 +384,8 @@ void ioasid_access_notify_unmap(struct ioasid_ioas *ioas, unsigned long iova,
 
 int ioasid_vfio_ioas_ioctl(struct ioasid_ucmd *ucmd);
 void ioasid_vfio_compat_release(struct ioasid_ctx *ictx);
+long ioasid_vfio_ioctl(struct ioasid_ctx *ictx, unsigned int cmd,
+		       unsigned long arg);
 
 /* selftest.c ------------------------------------------------------------- */
 

@@ -21,6 +21,7 @@
 #include <linux/slab.h>
 #include <linux/wait_bit.h>
 #include <uapi/linux/ioasid.h>
+#include <uapi/linux/vfio.h>
 
 #include "ioasid_private.h"
 #include "ioasid_test.h"
@@ -299,6 +300,8 @@ static long ioasid_fops_ioctl(struct file *filp, unsigned int cmd,
 	unsigned int nr = _IOC_NR(cmd);
 	int rc;
 
+	if (_IOC_TYPE(cmd) == VFIO_TYPE)
+		return ioasid_vfio_ioctl(filp->private_data, cmd, arg);
 	if (_IOC_TYPE(cmd) != IOASID_TYPE || nr < IOASID_CMD_BASE ||
 	    nr - IOASID_CMD_BASE >= ARRAY_SIZE(ioasid_ioctl_ops))
 		return -ENOTTY;
@@ -330,6 +333,7 @@ static int ioasid_fops_open(struct inode *inode, struct file *filp)
 		return -ENOMEM;
 	xa_init_flags(&ictx->objects, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
 	mutex_init(&ictx->vfio_lock);
+	INIT_LIST_HEAD(&ictx->vfio_groups);
 	ictx->file = filp;
 	filp->private_data = ictx;
 	return 0;
@@ -442,6 +446,15 @@ static struct miscdevice ioasid_misc_dev = {
 	.mode = 0660,
 };
 
+/* /dev/vfio/vfio, when ioasid.vfio_container=1: unprivileged, as in VFIO. */
+static struct miscdevice ioasid_vfio_misc_dev = {
+	.minor = VFIO_MINOR,
+	.name = "vfio",
+	.fops = &ioasid_fops,
+	.nodename = "vfio/vfio",
+	.mode = 0666,
+};
+
 static int __init ioasid_init(void)
 {
 	int rc;
@@ -449,17 +462,29 @@ static int __init ioasid_init(void)
 	rc = misc_register(&ioasid_misc_dev);
 	if (rc)
 		return rc;
-	rc = ioasid_test_init();
-	if (rc) {
-		misc_deregister(&ioasid_misc_dev);
-		return rc;
+	if (ioasid_vfio_container_served()) {
+		rc = misc_register(&ioasid_vfio_misc_dev);
+		if (rc)
+			goto err_misc;
 	}
+	rc = ioasid_test_init();
+	if (rc)
+		goto err_vfio_misc;
 	return 0;
+
+err_vfio_misc:
+	if (ioasid_vfio_container_served())
+		misc_deregister(&ioasid_vfio_misc_dev);
+err_misc:
+	misc_deregister(&ioasid_misc_dev);
+	return rc;
 }
 
 static void __exit ioasid_exit(void)
 {
 	ioasid_test_exit();
+	if (ioasid_vfio_container_served())
+		misc_deregister(&ioasid_vfio_misc_dev);
 	misc_deregister(&ioasid_misc_dev);
 }
 

@@ -133,13 +133,14 @@ err_unpin:
  * @uptr: page-aligned user address
  * @npages: number of pages, non-zero
  * @writable: pin for device writes
+ * @acct_mode: enum ioasid_acct_mode to charge them with
  *
  * Return: the pages with one reference, or an ERR_PTR. On error nothing
  * is pinned or charged.
  */
 struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ictx,
 				      unsigned long uptr, unsigned long npages,
-				      bool writable)
+				      bool writable, u8 acct_mode)
 {
 	struct ioasid_pages *pages;
 	int rc;
@@ -151,7 +152,7 @@ struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ictx,
 	pages->ictx = ictx;
 	pages->npages = npages;
 	pages->writable = writable;
-	pages->acct_mode = ictx->account_mode;
+	pages->acct_mode = acct_mode;
 	pages->pages = kvcalloc(npages, sizeof(*pages->pages),
 				GFP_KERNEL_ACCOUNT);
 	if (!pages->pages) {
@@ -195,6 +196,50 @@ static void ioasid_pages_release(struct kref *kref)
 void ioasid_pages_put(struct ioasid_pages *pages)
 {
 	kref_put(&pages->kref, ioasid_pages_release);
+}
+
+/**
+ * ioasid_pages_split() - move the pages from @index on into a new object
+ * @pages: pages with a single reference, 0 < @index < npages
+ * @index: first page of the new object
+ *
+ * Both objects keep the charge of their own pages, with the same user or
+ * mm, so the totals do not change.
+ *
+ * Return: the new pages with one reference, or an ERR_PTR with @pages
+ * unchanged.
+ */
+struct ioasid_pages *ioasid_pages_split(struct ioasid_pages *pages,
+					unsigned long index)
+{
+	unsigned long n = pages->npages - index;
+	struct ioasid_pages *tail;
+
+	if (IOASID_WARN_ON(!index || index >= pages->npages ||
+			   kref_read(&pages->kref) != 1))
+		return ERR_PTR(-EINVAL);
+	tail = kzalloc(sizeof(*tail), GFP_KERNEL_ACCOUNT);
+	if (!tail)
+		return ERR_PTR(-ENOMEM);
+	tail->pages = kvcalloc(n, sizeof(*tail->pages), GFP_KERNEL_ACCOUNT);
+	if (!tail->pages) {
+		kfree(tail);
+		return ERR_PTR(-ENOMEM);
+	}
+	memcpy(tail->pages, pages->pages + index, n * sizeof(*tail->pages));
+	kref_init(&tail->kref);
+	tail->ictx = pages->ictx;
+	tail->npages = n;
+	tail->writable = pages->writable;
+	tail->acct_mode = pages->acct_mode;
+	if (pages->user)
+		tail->user = get_uid(pages->user);
+	if (pages->mm) {
+		mmgrab(pages->mm);
+		tail->mm = pages->mm;
+	}
+	pages->npages = index;
+	return tail;
 }
 
 /**
