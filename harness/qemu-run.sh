@@ -9,6 +9,9 @@
 #   amd     q35 + amd-iommu with interrupt remapping
 #   virtio  q35 + virtio-iommu-pci (no interrupt remapping: the admin
 #           opt-in for unsafe interrupts is passed on the command line)
+#   vtd-container  vtd, with the ioasid core serving /dev/vfio/vfio
+#           (ioasid.vfio_container=1); runs the VFIO tests only, which
+#           then meet the core through an unchanged VFIO container
 # MODE test: console to LOGDIR/MACHINE.console, test output to
 # LOGDIR/MACHINE.tap. MODE run: console on stdout.
 set -euo pipefail
@@ -28,6 +31,11 @@ vtd)
 amd)
 	args+=(-machine q35,kernel-irqchip=split -device amd-iommu,intremap=on)
 	append+=" amd_iommu=on"
+	;;
+vtd-container)
+	args+=(-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on)
+	append+=" intel_iommu=on ioasid.vfio_container=1"
+	[ -n "${TESTS:-}" ] || TESTS="vfio_type1_edu vfio_compat vfio_mdev_dma"
 	;;
 virtio)
 	args+=(-machine q35 -device virtio-iommu-pci)

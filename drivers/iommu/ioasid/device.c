@@ -67,11 +67,21 @@ static struct ioasid_group *ioasid_group_get(struct ioasid_ctx *ictx,
 	igroup->ictx = ictx;
 	igroup->group = iommu_group_ref_get(group);
 	rc = xa_err(xa_store(&ioasid_groups, id, igroup, GFP_KERNEL));
+	if (rc)
+		goto err_free;
+	/* One claim per group: 6.1 refuses a second even by the same owner. */
+	rc = iommu_group_claim_dma_owner(group, ictx);
 	if (rc) {
-		iommu_group_put(group);
-		kfree(igroup);
-		igroup = ERR_PTR(rc);
+		xa_erase(&ioasid_groups, id);
+		goto err_free;
 	}
+	goto out_unlock;
+
+err_free:
+	iommu_group_put(group);
+	mutex_destroy(&igroup->lock);
+	kfree(igroup);
+	igroup = ERR_PTR(rc);
 out_unlock:
 	mutex_unlock(&ioasid_groups_lock);
 	return igroup;
@@ -84,6 +94,7 @@ static void ioasid_group_release(struct kref *kref)
 
 	xa_erase(&ioasid_groups, iommu_group_id(igroup->group));
 	IOASID_WARN_ON(igroup->hwpt);
+	iommu_group_release_dma_owner(igroup->group);
 	iommu_group_put(igroup->group);
 	mutex_destroy(&igroup->lock);
 	kfree(igroup);
@@ -145,9 +156,6 @@ struct ioasid_device *ioasid_device_bind_common(struct ioasid_ctx *ictx,
 		rc = PTR_ERR(idev->igroup);
 		goto err_abort;
 	}
-	rc = iommu_group_claim_dma_owner(group, ictx);
-	if (rc)
-		goto err_put_igroup;
 	idev->ictx = ictx;
 	idev->dev = get_device(dev);
 	if (driver_owned)
@@ -156,8 +164,6 @@ struct ioasid_device *ioasid_device_bind_common(struct ioasid_ctx *ictx,
 	ioasid_object_publish(ictx, &idev->obj);
 	return idev;
 
-err_put_igroup:
-	ioasid_group_put(idev->igroup);
 err_abort:
 	ioasid_object_abort(ictx, &idev->obj);
 err_put_group:
@@ -447,7 +453,6 @@ void ioasid_device_destroy(struct ioasid_object *obj)
 
 	if (idev->hwpt)
 		ioasid_device_detach(idev);
-	iommu_group_release_dma_owner(idev->igroup->group);
 	ioasid_group_put(idev->igroup);
 	if (idev->destroy_dev)
 		idev->destroy_dev(idev->dev);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * KUnit tests of the IOVA map's pure logic: hole finding, alignment
- * choice, allow-lists, usable-range bookkeeping, physical run lengths and
- * the per-user accounting arithmetic. Included at the end of
+ * choice, allow-lists, usable-range bookkeeping, physical run lengths,
+ * cutting mappings (type1 v1 partial unmap) and the per-user accounting
+ * arithmetic. Included at the end of
  * io_pagetable.c so the static helpers can be reached.
  */
 #include <kunit/test.h>
@@ -209,6 +210,118 @@ static void iopt_test_acct_user(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&user->locked_vm), 10);
 }
 
+static void iopt_kunit_release_noop(struct kref *kref)
+{
+}
+
+/* Pages that were never pinned: built and freed here, never put. */
+static struct ioasid_pages *iopt_kunit_pages(struct kunit *test,
+					     struct page *block,
+					     unsigned long npages)
+{
+	struct ioasid_pages *pages;
+	unsigned long i;
+
+	pages = kzalloc(sizeof(*pages), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pages);
+	pages->pages = kvcalloc(npages, sizeof(*pages->pages), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pages->pages);
+	for (i = 0; i < npages; i++)
+		pages->pages[i] = block + i;
+	pages->npages = npages;
+	kref_init(&pages->kref);
+	return pages;
+}
+
+static void iopt_kunit_free_areas(struct ioasid_iopt *iopt)
+{
+	struct ioasid_area *area;
+
+	down_write(&iopt->rwsem);
+	while ((area = ioasid_iopt_area_first(iopt, 0, ULONG_MAX))) {
+		interval_tree_remove(&area->node, &iopt->area_itree);
+		if (kref_put(&area->pages->kref, iopt_kunit_release_noop)) {
+			kvfree(area->pages->pages);
+			kfree(area->pages);
+		}
+		kfree(area);
+	}
+	up_write(&iopt->rwsem);
+}
+
+static void iopt_test_cut(struct kunit *test)
+{
+	const unsigned long base = SZ_1M;
+	unsigned long iova = base, cuts[3];
+	struct ioasid_pages *pages;
+	struct ioasid_area *area;
+	struct ioasid_iopt iopt;
+	struct page *block;
+
+	block = alloc_pages(GFP_KERNEL, 3);
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	pages = iopt_kunit_pages(test, block, 8);
+	ioasid_iopt_init(&iopt);
+	down_write(&iopt.rwsem);
+	KUNIT_ASSERT_EQ(test, iopt_insert_area(&iopt, pages, 0, &iova,
+					       8 * PAGE_SIZE, 0, IOMMU_READ,
+					       true), 0);
+	up_write(&iopt.rwsem);
+
+	/* Large IOPTEs could straddle a cut: refused. */
+	cuts[0] = base + 2 * PAGE_SIZE;
+	KUNIT_EXPECT_EQ(test, ioasid_iopt_cut(&iopt, cuts, 1), -EINVAL);
+	iopt.disable_large_pages = true;
+	cuts[0] = base + 1;
+	KUNIT_EXPECT_EQ(test, ioasid_iopt_cut(&iopt, cuts, 1), -EINVAL);
+
+	/* Cutting at a start, or where nothing is mapped, changes nothing. */
+	cuts[0] = base;
+	cuts[1] = base + 64 * PAGE_SIZE;
+	KUNIT_EXPECT_EQ(test, ioasid_iopt_cut(&iopt, cuts, 2), 0);
+	KUNIT_EXPECT_EQ(test, iopt.num_areas, 1);
+
+	/* Sole user of its pages: the pages are split with the area. */
+	cuts[0] = base + 2 * PAGE_SIZE;
+	cuts[1] = base + 6 * PAGE_SIZE;
+	KUNIT_EXPECT_EQ(test, ioasid_iopt_cut(&iopt, cuts, 2), 0);
+	KUNIT_EXPECT_EQ(test, iopt.num_areas, 3);
+	down_read(&iopt.rwsem);
+	area = ioasid_iopt_area_first(&iopt, base, base);
+	KUNIT_EXPECT_EQ(test, area->node.last, base + 2 * PAGE_SIZE - 1);
+	KUNIT_EXPECT_EQ(test, area->pages->npages, 2);
+	area = ioasid_iopt_area_next(area, base, ULONG_MAX);
+	KUNIT_EXPECT_EQ(test, area->node.start, base + 2 * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, area->node.last, base + 6 * PAGE_SIZE - 1);
+	KUNIT_EXPECT_EQ(test, area->pages->npages, 4);
+	KUNIT_EXPECT_EQ(test, area->page_index, 0);
+	KUNIT_EXPECT_PTR_EQ(test, area->pages->pages[0], block + 2);
+	area = ioasid_iopt_area_next(area, base, ULONG_MAX);
+	KUNIT_EXPECT_EQ(test, area->node.start, base + 6 * PAGE_SIZE);
+	KUNIT_EXPECT_PTR_EQ(test, area->pages->pages[1], block + 7);
+	KUNIT_EXPECT_NULL(test, ioasid_iopt_area_next(area, base, ULONG_MAX));
+
+	/* Shared pages (as after an IOAS copy) are shared by both halves. */
+	area = ioasid_iopt_area_first(&iopt, base + 2 * PAGE_SIZE, ULONG_MAX);
+	pages = area->pages;
+	up_read(&iopt.rwsem);
+	kref_get(&pages->kref);
+	cuts[0] = base + 3 * PAGE_SIZE;
+	KUNIT_EXPECT_EQ(test, ioasid_iopt_cut(&iopt, cuts, 1), 0);
+	down_read(&iopt.rwsem);
+	area = ioasid_iopt_area_first(&iopt, cuts[0], cuts[0]);
+	KUNIT_EXPECT_PTR_EQ(test, area->pages, pages);
+	KUNIT_EXPECT_EQ(test, area->page_index, 1);
+	KUNIT_EXPECT_EQ(test, kref_read(&pages->kref), 3);
+	up_read(&iopt.rwsem);
+	KUNIT_EXPECT_EQ(test, iopt.num_areas, 4);
+	kref_put(&pages->kref, iopt_kunit_release_noop);
+
+	iopt_kunit_free_areas(&iopt);
+	ioasid_iopt_destroy(&iopt);
+	__free_pages(block, 3);
+}
+
 static struct kunit_case iopt_test_cases[] = {
 	KUNIT_CASE(iopt_test_hole_empty),
 	KUNIT_CASE(iopt_test_hole_skips),
@@ -219,6 +332,7 @@ static struct kunit_case iopt_test_cases[] = {
 	KUNIT_CASE(iopt_test_usable),
 	KUNIT_CASE(iopt_test_runs),
 	KUNIT_CASE(iopt_test_acct_user),
+	KUNIT_CASE(iopt_test_cut),
 	{}
 };
 

@@ -55,11 +55,13 @@ MODULE_PARM_DESC(vfio_container,
  * @item: in ctx.vfio_groups
  * @group: the IOMMU group
  * @emulated: the group of an emulated (mdev) device, which has no IOMMU
+ * @coherent: a domain of the group can enforce cache-coherent DMA
  */
 struct ioasid_vfio_group {
 	struct list_head item;
 	struct iommu_group *group;
 	bool emulated;
+	bool coherent;
 };
 
 /**
@@ -186,17 +188,79 @@ int ioasid_vfio_ioas_ioctl(struct ioasid_ucmd *ucmd)
 
 /* Groups ----------------------------------------------------------------- */
 
-/* Reserve what the container's real groups cannot use. Holds vfio_lock. */
+static int vfio_compat_first_dev(struct device *dev, void *data)
+{
+	struct device **out = data;
+
+	*out = dev;
+	return 1;
+}
+
+/*
+ * type1 attaches a group to its domain at VFIO_SET_IOMMU, and from then on
+ * reports the IOVAs that domain can use and whether it enforces cache
+ * coherency. Our domain comes with the first device opened, so ask a
+ * domain attached for the purpose: drivers answer for what is attached.
+ * Fails when the group is owned already (a device of it is bound, and then
+ * its HWPT answers).
+ */
+static int vfio_compat_probe(struct ioasid_vfio_group *vgroup,
+			     struct iommu_domain_geometry *geo)
+{
+	struct iommu_domain *domain;
+	struct device *dev = NULL;
+	int rc;
+
+	iommu_group_for_each_dev(vgroup->group, &dev, vfio_compat_first_dev);
+	if (!dev)
+		return -ENODEV;
+	domain = iommu_domain_alloc(dev->bus);
+	if (!domain)
+		return -ENOMEM;
+	rc = iommu_group_claim_dma_owner(vgroup->group, vgroup);
+	if (rc)
+		goto out_free;
+	rc = iommu_attach_group(domain, vgroup->group);
+	if (!rc) {
+		*geo = domain->geometry;
+		vgroup->coherent = domain->ops->enforce_cache_coherency &&
+				   domain->ops->enforce_cache_coherency(domain);
+		iommu_detach_group(domain, vgroup->group);
+	}
+	iommu_group_release_dma_owner(vgroup->group);
+out_free:
+	iommu_domain_free(domain);
+	return rc;
+}
+
+/* Reserve what a real group of the container cannot use. Holds vfio_lock. */
 static int vfio_compat_reserve(struct ioasid_ctx *ictx,
 			       struct ioasid_vfio_group *vgroup)
 {
+	struct ioasid_iopt *iopt = &ictx->vfio_ioas->iopt;
+	struct iommu_domain_geometry geo;
+	int rc = 0;
+
 	lockdep_assert_held(&ictx->vfio_lock);
 	if (vgroup->emulated)
 		return 0;
-	/* type1 refuses a group whose reserved regions are mapped. */
-	if (ioasid_iopt_reserve_group(&ictx->vfio_ioas->iopt, vgroup->group,
-				      vgroup))
+	if (!vfio_compat_probe(vgroup, &geo) && geo.force_aperture) {
+		if (geo.aperture_start)
+			rc = ioasid_iopt_reserve_range(iopt, 0,
+						       geo.aperture_start - 1,
+						       vgroup);
+		if (!rc && geo.aperture_end < ULONG_MAX)
+			rc = ioasid_iopt_reserve_range(iopt,
+						       geo.aperture_end + 1,
+						       ULONG_MAX, vgroup);
+	}
+	if (!rc)
+		rc = ioasid_iopt_reserve_group(iopt, vgroup->group, vgroup);
+	if (rc) {
+		ioasid_iopt_unreserve(iopt, vgroup);
+		/* type1 refuses a group whose reserved IOVAs are mapped. */
 		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -278,17 +342,30 @@ static bool vfio_compat_has_emulated(struct ioasid_ctx *ictx)
 
 /* Container ioctls ------------------------------------------------------- */
 
-static int vfio_compat_coherent(struct ioasid_ioas *ioas)
+/* VFIO_DMA_CC_IOMMU: does every domain of the container enforce it? */
+static int vfio_compat_coherent(struct ioasid_ctx *ictx)
 {
+	struct ioasid_ioas *ioas = ictx->vfio_ioas;
+	struct ioasid_vfio_group *vgroup;
 	struct ioasid_hwpt *hwpt;
+	bool any = false;
 	int ret = 1;
 
+	lockdep_assert_held(&ictx->vfio_lock);
 	mutex_lock(&ioas->mutex);
-	list_for_each_entry(hwpt, &ioas->hwpt_list, item)
+	list_for_each_entry(hwpt, &ioas->hwpt_list, item) {
+		any = true;
 		if (!hwpt->enforce_cache_coherency)
 			ret = 0;
+	}
 	mutex_unlock(&ioas->mutex);
-	return ret;
+	if (any)
+		return ret;
+	/* No device attached yet: what the probe at SET_IOMMU found. */
+	list_for_each_entry(vgroup, &ictx->vfio_groups, item)
+		if (!vgroup->emulated && !vgroup->coherent)
+			return 0;
+	return 1;
 }
 
 static long vfio_compat_check_extension(struct ioasid_ctx *ictx,
@@ -310,7 +387,7 @@ static long vfio_compat_check_extension(struct ioasid_ctx *ictx,
 	case VFIO_DMA_CC_IOMMU:
 		mutex_lock(&ictx->vfio_lock);
 		if (ictx->vfio_type)
-			ret = vfio_compat_coherent(ictx->vfio_ioas);
+			ret = vfio_compat_coherent(ictx);
 		mutex_unlock(&ictx->vfio_lock);
 		return ret;
 	}
@@ -327,8 +404,11 @@ static long vfio_compat_set_iommu_locked(struct ioasid_ctx *ictx,
 	lockdep_assert_held(&ictx->vfio_lock);
 	if (list_empty(&ictx->vfio_groups) || ictx->vfio_type)
 		return -EINVAL;
-	/* type1 accepts nesting, then fails to enable it on attach. */
-	if (type == VFIO_TYPE1_NESTING_IOMMU)
+	/*
+	 * type1 opens for what it reports as extensions, then fails: nesting
+	 * when the IOMMU cannot enable it, VFIO_UNMAP_ALL as no IOMMU type.
+	 */
+	if (type == VFIO_TYPE1_NESTING_IOMMU || type == VFIO_UNMAP_ALL)
 		return -EINVAL;
 	if (type != VFIO_TYPE1_IOMMU && type != VFIO_TYPE1v2_IOMMU)
 		return -ENODEV;

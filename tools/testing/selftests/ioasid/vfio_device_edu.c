@@ -1,0 +1,654 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * VFIO's device-centric path: QEMU's edu device, bound to vfio-pci, opened
+ * through its cdev /dev/vfio/devices/vfioN, bound to a /dev/ioasid file
+ * with VFIO_DEVICE_BIND_IOASID, then attached, moved and detached with
+ * VFIO_DEVICE_ATTACH_IOASID_PT and VFIO_DEVICE_DETACH_IOASID_PT.
+ *
+ * Every attachment is judged by real DMA: the edu engine reads an IOVA
+ * into its own buffer and writes that back to a scratch buffer mapped at
+ * another IOVA, so the scratch buffer shows what the device read.
+ */
+#include <dirent.h>
+#include <stddef.h>
+#include <linux/vfio.h>
+
+#include "ioasid_utils.h"
+#include "edu.h"
+
+#define BUF_SIZE	SZ_64K
+#define DMA_LEN		2048
+#define SENTINEL	0x5a
+#define SEED_A		0x11
+#define SEED_B		0x22
+#define SEED_C		0x33
+/* X and Y lie 1 MiB apart in a 2 MiB span the IOAS can map */
+#define XY_SPAN		(2 * SZ_1M)
+
+/*
+ * Helpers below take the fixture data as struct _test_data_<fixture>, which
+ * is FIXTURE_DATA(<fixture>).
+ */
+
+/* The cdev ioctls; like ioasid_utils.h, 0 or -errno */
+static int cdev_bind(int dev_fd, int ioasid_fd, __u32 *dev_id)
+{
+	struct vfio_device_bind_ioasid bind = {
+		.argsz = sizeof(bind),
+		.ioasid_fd = ioasid_fd,
+	};
+
+	if (ioctl(dev_fd, VFIO_DEVICE_BIND_IOASID, &bind))
+		return -errno;
+	if (dev_id)
+		*dev_id = bind.out_dev_id;
+	return 0;
+}
+
+static int cdev_attach(int dev_fd, __u32 pt_id, __u32 *hwpt_id)
+{
+	struct vfio_device_attach_ioasid_pt attach = {
+		.argsz = sizeof(attach),
+		.pt_id = pt_id,
+	};
+
+	if (ioctl(dev_fd, VFIO_DEVICE_ATTACH_IOASID_PT, &attach))
+		return -errno;
+	if (hwpt_id)
+		*hwpt_id = attach.pt_id;
+	return 0;
+}
+
+static int cdev_detach(int dev_fd)
+{
+	struct vfio_device_detach_ioasid_pt detach = {
+		.argsz = sizeof(detach),
+	};
+
+	return ioctl(dev_fd, VFIO_DEVICE_DETACH_IOASID_PT, &detach) ? -errno : 0;
+}
+
+/* -errno of an ioctl expected to fail, or 0 if it succeeded */
+static int ioctl_err(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) ? -errno : 0;
+}
+
+/*
+ * The cdev of the VFIO device on @bdf, /dev/vfio/devices/vfioN, named
+ * after its vfio-dev class device. -ENOENT when @bdf is no VFIO device.
+ */
+static int edu_cdev_path(const char *bdf, char *path, size_t len)
+{
+	char dir[PATH_MAX];
+	struct dirent *ent;
+	int ret = -ENOENT;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/%s/vfio-dev", EDU_SYSFS_PCI_DEVICES,
+		 bdf);
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((ent = readdir(d)) != NULL) {
+		if (strncmp(ent->d_name, "vfio", 4))
+			continue;
+		snprintf(path, len, "/dev/vfio/devices/%s", ent->d_name);
+		ret = 0;
+		break;
+	}
+	closedir(d);
+	return ret;
+}
+
+/* Lowest 1 MiB aligned IOVA at or above 1 MiB with @span usable, or 0 */
+static __u64 pick_iova(const struct ioasid_iova_range *r, __u32 n,
+		       __u64 span)
+{
+	__u64 start;
+	__u32 i;
+
+	for (i = 0; i < n; i++) {
+		if (r[i].last < SZ_1M)
+			continue;
+		start = r[i].start < SZ_1M ? SZ_1M : r[i].start;
+		start = (start + SZ_1M - 1) & ~(__u64)(SZ_1M - 1);
+		if (start < r[i].start || start > r[i].last ||
+		    r[i].last - start < span - 1)
+			continue;
+		return start;
+	}
+	return 0;
+}
+
+static int edu_load(const struct edu *edu, __u64 iova)
+{
+	return edu_dma(edu, iova, EDU_BUF_ADDR, DMA_LEN, false);
+}
+
+static int edu_store(const struct edu *edu, __u64 iova)
+{
+	return edu_dma(edu, EDU_BUF_ADDR, iova, DMA_LEN, true);
+}
+
+/* Turn bus mastering back on, as after a reset */
+static int edu_enable_master(const struct edu *edu)
+{
+	__u16 cmd;
+	int ret;
+
+	ret = edu_config_read16(edu, EDU_PCI_COMMAND, &cmd);
+	if (ret)
+		return ret;
+	cmd |= EDU_PCI_COMMAND_MEMORY | EDU_PCI_COMMAND_MASTER;
+	return edu_config_write16(edu, EDU_PCI_COMMAND, cmd);
+}
+
+/*
+ * The common start of both fixtures: an edu device whose cdev exists, and
+ * /dev/ioasid. Returns NULL or why the test cannot run here.
+ */
+static const char *find_edu_cdev(struct __test_metadata *_metadata,
+				 char *bdf, size_t bdf_len,
+				 char *cdev, size_t cdev_len)
+{
+	int ret;
+
+	if (edu_find(bdf, bdf_len))
+		return "needs an edu device";
+	if (access(IOASID_DEV_PATH, F_OK))
+		return "needs " IOASID_DEV_PATH;
+	ret = edu_cdev_path(bdf, cdev, cdev_len);
+	if (ret == -ENOENT)
+		return "edu has no vfio-dev directory (not bound to vfio-pci?)";
+	ASSERT_EQ(0, ret)
+		TH_LOG("reading the vfio-dev directory of %s: %s", bdf,
+		       strerror(-ret));
+	/* The vfio-dev class device exists, so its node must too */
+	ASSERT_EQ(0, access(cdev, F_OK))
+		TH_LOG("%s: %s", cdev, strerror(errno));
+	return NULL;
+}
+
+FIXTURE(vfio_device_edu) {
+	bool skip;
+	char bdf[32];
+	char cdev[PATH_MAX];
+	int group;
+	int ioasid_fd;
+	int dev_fd;		/* the unbound cdev file, until edu takes it */
+	struct edu edu;
+	__u32 dev_id, ioas_a, ioas_b;
+	__u64 x, y;		/* pattern buffers at X, scratch at Y */
+	void *pa, *pb, *scratch;
+};
+
+FIXTURE_SETUP(vfio_device_edu)
+{
+	const char *why;
+
+	self->ioasid_fd = -1;
+	self->dev_fd = -1;
+	self->edu.device_fd = -1;
+	why = find_edu_cdev(_metadata, self->bdf, sizeof(self->bdf),
+			    self->cdev, sizeof(self->cdev));
+	if (why) {
+		self->skip = true;
+		SKIP(return, "%s", why);
+	}
+	self->group = edu_iommu_group(self->bdf);
+	ASSERT_LE(0, self->group);
+
+	self->ioasid_fd = ioasid_open();
+	ASSERT_LE(0, self->ioasid_fd);
+	ASSERT_EQ(0, ioas_alloc(self->ioasid_fd, &self->ioas_a));
+	ASSERT_EQ(0, ioas_alloc(self->ioasid_fd, &self->ioas_b));
+
+	self->pa = buf_map(BUF_SIZE, SZ_4K, BUF_SMALL_PAGES);
+	self->pb = buf_map(BUF_SIZE, SZ_4K, BUF_SMALL_PAGES);
+	self->scratch = buf_map(BUF_SIZE, SZ_4K, BUF_SMALL_PAGES);
+	ASSERT_NE(NULL, self->pa);
+	ASSERT_NE(NULL, self->pb);
+	ASSERT_NE(NULL, self->scratch);
+	fill_pattern(self->pa, BUF_SIZE, SEED_A);
+	fill_pattern(self->pb, BUF_SIZE, SEED_B);
+
+	self->dev_fd = open(self->cdev, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->dev_fd)
+		TH_LOG("open %s: %s", self->cdev, strerror(errno));
+}
+
+FIXTURE_TEARDOWN(vfio_device_edu)
+{
+	if (self->edu.device_fd >= 0)
+		edu_close(&self->edu);
+	if (self->dev_fd >= 0)
+		close(self->dev_fd);
+	if (self->ioasid_fd >= 0)
+		close(self->ioasid_fd);
+	if (self->pa)
+		munmap(self->pa, BUF_SIZE);
+	if (self->pb)
+		munmap(self->pb, BUF_SIZE);
+	if (self->scratch)
+		munmap(self->scratch, BUF_SIZE);
+}
+
+/*
+ * Bind the cdev file, take it over as an edu and attach it to IOAS A. Then
+ * pick X and Y among A's usable IOVAs, now that the device's reserved
+ * regions show, and map: pattern A at X in A, pattern B at X in B, the
+ * scratch buffer at Y in both.
+ */
+static void bind_and_map(struct __test_metadata *_metadata,
+			 struct _test_data_vfio_device_edu *self)
+{
+	struct ioasid_iova_range ranges[16];
+	int fd = self->ioasid_fd;
+	__u32 n = 16;
+	int ret;
+
+	ASSERT_EQ(0, cdev_bind(self->dev_fd, fd, &self->dev_id));
+	ret = edu_open_from_device_fd(&self->edu, self->dev_fd);
+	self->dev_fd = -1;
+	ASSERT_EQ(0, ret)
+		TH_LOG("edu setup failed at %s: %s", self->edu.failed_step,
+		       strerror(-ret));
+	ASSERT_EQ(0, cdev_attach(self->edu.device_fd, self->ioas_a, NULL));
+
+	ASSERT_EQ(0, ioas_iova_ranges(fd, self->ioas_a, ranges, &n, NULL));
+	self->x = pick_iova(ranges, n, XY_SPAN);
+	ASSERT_NE(0ULL, self->x)
+		TH_LOG("no usable %lu byte span in IOAS A", XY_SPAN);
+	self->y = self->x + SZ_1M;
+
+	ASSERT_EQ(0, ioas_map_fixed(fd, self->ioas_a, self->pa, BUF_SIZE,
+				    self->x, MAP_RW));
+	ASSERT_EQ(0, ioas_map_fixed(fd, self->ioas_b, self->pb, BUF_SIZE,
+				    self->x, MAP_RW));
+	ASSERT_EQ(0, ioas_map_fixed(fd, self->ioas_a, self->scratch, BUF_SIZE,
+				    self->y, MAP_RW));
+	ASSERT_EQ(0, ioas_map_fixed(fd, self->ioas_b, self->scratch, BUF_SIZE,
+				    self->y, MAP_RW));
+}
+
+/*
+ * Have the device read DMA_LEN bytes at @iova and write them to the scratch
+ * buffer at Y. Returns 0 when they are pattern @seed and the rest of the
+ * scratch buffer kept its sentinel, -EIO when not, or edu_dma()'s errno.
+ */
+static int device_reads(struct _test_data_vfio_device_edu *self, __u64 iova,
+			unsigned int seed)
+{
+	char *s = self->scratch;
+	int ret;
+
+	memset(s, SENTINEL, BUF_SIZE);
+	ret = edu_load(&self->edu, iova);
+	if (!ret)
+		ret = edu_store(&self->edu, self->y);
+	if (ret)
+		return ret;
+	if (check_pattern(s, DMA_LEN, seed) != -1 ||
+	    check_fill(s + DMA_LEN, BUF_SIZE - DMA_LEN, SENTINEL) != -1)
+		return -EIO;
+	return 0;
+}
+
+TEST_F(vfio_device_edu, bind)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	struct vfio_device_bind_ioasid bind = {
+		.argsz = sizeof(bind),
+		.ioasid_fd = self->ioasid_fd,
+	};
+	int fd = self->dev_fd, other, ioasid2, null_fd;
+	__u32 hwpt = 0, out = 0;
+	char byte;
+
+	if (self->skip)
+		return;
+	/* Unbound: everything but BIND is refused */
+	ASSERT_EQ(-EINVAL, ioctl_err(fd, VFIO_DEVICE_GET_INFO, &info));
+	ASSERT_EQ(-EINVAL, cdev_attach(fd, self->ioas_a, NULL));
+	ASSERT_EQ(-EINVAL, cdev_detach(fd));
+	ASSERT_EQ(-1, pread(fd, &byte, 1, 0));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(MAP_FAILED, mmap(NULL, SZ_4K, PROT_READ, MAP_SHARED, fd, 0));
+	ASSERT_EQ(EINVAL, errno);
+
+	/* Bad arguments */
+	bind.flags = 1;
+	ASSERT_EQ(-EINVAL, ioctl_err(fd, VFIO_DEVICE_BIND_IOASID, &bind));
+	bind.flags = 0;
+	bind.argsz = offsetof(struct vfio_device_bind_ioasid, out_dev_id);
+	ASSERT_EQ(-EINVAL, ioctl_err(fd, VFIO_DEVICE_BIND_IOASID, &bind));
+	ASSERT_EQ(-EBADF, cdev_bind(fd, -1, NULL));
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, null_fd);
+	ASSERT_EQ(-EINVAL, cdev_bind(fd, null_fd, NULL));
+	close(null_fd);
+	ASSERT_EQ(-EINVAL, ioctl_err(fd, VFIO_DEVICE_GET_INFO, &info));
+
+	ASSERT_EQ(0, cdev_bind(fd, self->ioasid_fd, &self->dev_id));
+	ASSERT_EQ(0, ioctl_err(fd, VFIO_DEVICE_GET_INFO, &info));
+	ASSERT_NE(0U, info.flags & VFIO_DEVICE_FLAGS_PCI);
+	/* The ID names the device in the /dev/ioasid file */
+	ASSERT_EQ(0, hwpt_alloc(self->ioasid_fd, self->dev_id, self->ioas_a,
+				&hwpt));
+	ASSERT_EQ(-EINVAL, cdev_bind(fd, self->ioasid_fd, NULL));
+
+	/* One bound file per device, whatever /dev/ioasid file it names */
+	other = open(self->cdev, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, other);
+	ASSERT_EQ(-EBUSY, cdev_bind(other, self->ioasid_fd, NULL));
+	ioasid2 = ioasid_open();
+	ASSERT_LE(0, ioasid2);
+	ASSERT_EQ(-EBUSY, cdev_bind(other, ioasid2, NULL));
+	ASSERT_EQ(-EINVAL, ioctl_err(other, VFIO_DEVICE_GET_INFO, &info));
+	close(ioasid2);
+	close(other);
+	/* Closing the unbound file left the bound one alone */
+	ASSERT_EQ(0, ioctl_err(fd, VFIO_DEVICE_GET_INFO, &info));
+
+	/* An explicit HWPT; it is in use while attached */
+	ASSERT_EQ(0, cdev_attach(fd, hwpt, &out));
+	ASSERT_EQ(hwpt, out);
+	ASSERT_EQ(-EBUSY, ioasid_destroy(self->ioasid_fd, hwpt));
+	ASSERT_EQ(0, cdev_detach(fd));
+	ASSERT_EQ(0, ioasid_destroy(self->ioasid_fd, hwpt));
+}
+
+TEST_F(vfio_device_edu, group_path_excluded)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	int container, group, gdev, dev2;
+	char path[64];
+
+	if (self->skip)
+		return;
+	snprintf(path, sizeof(path), "/dev/vfio/%d", self->group);
+	group = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, group)
+		TH_LOG("open %s: %s", path, strerror(errno));
+	container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, container);
+
+	/* Bound through the cdev: the group path is shut out */
+	ASSERT_EQ(0, cdev_bind(self->dev_fd, self->ioasid_fd, NULL));
+	ASSERT_EQ(0, ioctl_err(group, VFIO_GROUP_GET_STATUS, &status));
+	ASSERT_EQ(0U, status.flags & VFIO_GROUP_FLAGS_VIABLE);
+	ASSERT_EQ(-EBUSY, ioctl_err(group, VFIO_GROUP_SET_CONTAINER,
+				    &container));
+	ASSERT_EQ(-EBUSY, ioctl_err(group, VFIO_GROUP_SET_CONTAINER,
+				    &self->ioasid_fd));
+	close(self->dev_fd);
+	self->dev_fd = -1;
+
+	/* And the reverse: open through a type1 container, BIND is refused */
+	ASSERT_EQ(0, ioctl_err(group, VFIO_GROUP_GET_STATUS, &status));
+	ASSERT_NE(0U, status.flags & VFIO_GROUP_FLAGS_VIABLE);
+	ASSERT_EQ(0, ioctl_err(group, VFIO_GROUP_SET_CONTAINER, &container));
+	ASSERT_EQ(0, ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
+		TH_LOG("VFIO_SET_IOMMU: %s", strerror(errno));
+	gdev = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, self->bdf);
+	ASSERT_LE(0, gdev)
+		TH_LOG("VFIO_GROUP_GET_DEVICE_FD: %s", strerror(errno));
+	dev2 = open(self->cdev, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, dev2);
+	ASSERT_EQ(-EBUSY, cdev_bind(dev2, self->ioasid_fd, NULL));
+	close(gdev);
+	/* Still refused while the group keeps its container */
+	ASSERT_EQ(-EBUSY, cdev_bind(dev2, self->ioasid_fd, NULL));
+	ASSERT_EQ(0, ioctl_err(group, VFIO_GROUP_UNSET_CONTAINER, NULL));
+	ASSERT_EQ(0, cdev_bind(dev2, self->ioasid_fd, NULL));
+	close(dev2);
+	close(container);
+	close(group);
+}
+
+TEST_F(vfio_device_edu, replace_changes_what_device_reads)
+{
+	struct vfio_device_attach_ioasid_pt attach = {
+		.argsz = sizeof(attach),
+		.pt_id = self->ioas_b,
+	};
+	__u32 hwpt_a = 0, hwpt_b = 0, hwpt = 0;
+	int fd;
+
+	if (self->skip)
+		return;
+	bind_and_map(_metadata, self);
+	fd = self->edu.device_fd;
+	ASSERT_EQ(0, device_reads(self, self->x, SEED_A));
+
+	/* Refused attaches leave the device where it was */
+	attach.flags = 1;
+	ASSERT_EQ(-EINVAL, ioctl_err(fd, VFIO_DEVICE_ATTACH_IOASID_PT, &attach));
+	attach.flags = 0;
+	attach.__reserved = 1;
+	ASSERT_EQ(-EINVAL, ioctl_err(fd, VFIO_DEVICE_ATTACH_IOASID_PT, &attach));
+	attach.__reserved = 0;
+	attach.argsz = offsetof(struct vfio_device_attach_ioasid_pt, __reserved);
+	ASSERT_EQ(-EINVAL, ioctl_err(fd, VFIO_DEVICE_ATTACH_IOASID_PT, &attach));
+	ASSERT_EQ(-ENOENT, cdev_attach(fd, NO_SUCH_ID, NULL));
+	ASSERT_EQ(0, device_reads(self, self->x, SEED_A));
+
+	/* Same IOVA, other IOAS, other content */
+	ASSERT_EQ(0, cdev_attach(fd, self->ioas_b, &hwpt_b));
+	ASSERT_EQ(0, device_reads(self, self->x, SEED_B));
+	ASSERT_EQ(0, cdev_attach(fd, self->ioas_a, &hwpt_a));
+	ASSERT_NE(hwpt_a, hwpt_b);
+	ASSERT_EQ(0, device_reads(self, self->x, SEED_A));
+	/* Attaching where it already is changes nothing */
+	ASSERT_EQ(0, cdev_attach(fd, self->ioas_a, &hwpt));
+	ASSERT_EQ(hwpt_a, hwpt);
+	ASSERT_EQ(0, device_reads(self, self->x, SEED_A));
+	TH_LOG("edu %s via %s: IOVA %#llx reads IOAS %u, then %u, then %u",
+	       self->bdf, self->cdev, (unsigned long long)self->x,
+	       self->ioas_a, self->ioas_b, self->ioas_a);
+}
+
+TEST_F(vfio_device_edu, detach_blocks)
+{
+	struct vfio_device_detach_ioasid_pt detach = {
+		.argsz = sizeof(detach),
+		.flags = 1,
+	};
+	int fd;
+
+	if (self->skip)
+		return;
+	bind_and_map(_metadata, self);
+	fd = self->edu.device_fd;
+	/* The edu buffer now holds pattern A */
+	ASSERT_EQ(0, device_reads(self, self->x, SEED_A));
+	ASSERT_EQ(-EBUSY, ioasid_destroy(self->ioasid_fd, self->ioas_a));
+	ASSERT_EQ(-EINVAL, ioctl_err(fd, VFIO_DEVICE_DETACH_IOASID_PT,
+				     &detach));
+	ASSERT_EQ(0, cdev_detach(fd));
+
+	/* Detached: DMA writes to X or Y never land */
+	memset(self->pa, SENTINEL, BUF_SIZE);
+	memset(self->scratch, SENTINEL, BUF_SIZE);
+	edu_store(&self->edu, self->y);
+	edu_store(&self->edu, self->x);
+	ASSERT_EQ(-1, check_fill(self->scratch, BUF_SIZE, SENTINEL));
+	ASSERT_EQ(-1, check_fill(self->pa, BUF_SIZE, SENTINEL));
+
+	ASSERT_EQ(-EINVAL, cdev_detach(fd));
+	ASSERT_EQ(0, ioasid_destroy(self->ioasid_fd, self->ioas_a));
+	/* Still bound: attaching again brings DMA back */
+	ASSERT_EQ(0, cdev_attach(fd, self->ioas_b, NULL));
+	ASSERT_EQ(0, device_reads(self, self->x, SEED_B));
+}
+
+TEST_F(vfio_device_edu, copy_visible)
+{
+	int fd = self->ioasid_fd;
+	__u64 z;
+
+	if (self->skip)
+		return;
+	bind_and_map(_metadata, self);
+	/* Copy A's mapping at X into B at Z, then drop the source */
+	fill_pattern(self->pa, BUF_SIZE, SEED_C);
+	z = self->x + 4 * BUF_SIZE;
+	ASSERT_EQ(0, ioas_copy_fixed(fd, self->ioas_b, z, self->ioas_a,
+				     self->x, BUF_SIZE, MAP_RW));
+	ASSERT_EQ(0, ioas_unmap(fd, self->ioas_a, self->x, BUF_SIZE, NULL));
+	ASSERT_EQ(0, cdev_attach(self->edu.device_fd, self->ioas_b, NULL));
+	ASSERT_EQ(0, device_reads(self, z, SEED_C));
+	ASSERT_EQ(0, device_reads(self, self->x, SEED_B));
+}
+
+TEST_F(vfio_device_edu, reset_keeps_attachment)
+{
+	int ret;
+
+	if (self->skip)
+		return;
+	bind_and_map(_metadata, self);
+	ASSERT_EQ(0, device_reads(self, self->x, SEED_A));
+	ret = ioctl(self->edu.device_fd, VFIO_DEVICE_RESET);
+	if (ret && (errno == EINVAL || errno == ENOTTY))
+		SKIP(return, "edu %s has no reset method", self->bdf);
+	ASSERT_EQ(0, ret)
+		TH_LOG("VFIO_DEVICE_RESET: %s", strerror(errno));
+	ASSERT_EQ(0, edu_enable_master(&self->edu));
+	ASSERT_TRUE(edu_liveness_ok(&self->edu, 0x5eed1234));
+	ASSERT_EQ(0, device_reads(self, self->x, SEED_A));
+}
+
+/* Closing in either order leaves nothing pinned, and the device reusable */
+FIXTURE(vfio_device_edu_close) {
+	bool skip;
+	char bdf[32];
+	char cdev[PATH_MAX];
+	int ioasid_fd, checker;
+	struct edu edu;
+	__u64 x;
+	void *buf;
+};
+
+FIXTURE_VARIANT(vfio_device_edu_close) {
+	bool ioasid_first;
+};
+
+FIXTURE_VARIANT_ADD(vfio_device_edu_close, device_first) {
+	.ioasid_first = false,
+};
+
+FIXTURE_VARIANT_ADD(vfio_device_edu_close, ioasid_first) {
+	.ioasid_first = true,
+};
+
+FIXTURE_SETUP(vfio_device_edu_close)
+{
+	const char *why;
+
+	self->ioasid_fd = -1;
+	self->checker = -1;
+	self->edu.device_fd = -1;
+	why = find_edu_cdev(_metadata, self->bdf, sizeof(self->bdf),
+			    self->cdev, sizeof(self->cdev));
+	if (why) {
+		self->skip = true;
+		SKIP(return, "%s", why);
+	}
+	self->buf = buf_map(BUF_SIZE, SZ_4K, BUF_SMALL_PAGES);
+	ASSERT_NE(NULL, self->buf);
+	self->checker = ioasid_open();
+	ASSERT_LE(0, self->checker);
+	if (mock_check_refs(self->checker, self->buf, BUF_SIZE, 0) ==
+	    -ENOTTY) {
+		self->skip = true;
+		SKIP(return, "needs CONFIG_IOASID_TEST");
+	}
+}
+
+FIXTURE_TEARDOWN(vfio_device_edu_close)
+{
+	if (self->edu.device_fd >= 0)
+		edu_close(&self->edu);
+	if (self->ioasid_fd >= 0)
+		close(self->ioasid_fd);
+	if (self->checker >= 0)
+		close(self->checker);
+	if (self->buf)
+		munmap(self->buf, BUF_SIZE);
+}
+
+/* A DMA round trip through the buffer mapped at X */
+static void round_trip(struct __test_metadata *_metadata,
+		       struct _test_data_vfio_device_edu_close *self)
+{
+	char *buf = self->buf;
+
+	fill_pattern(buf, BUF_SIZE, SEED_C);
+	ASSERT_EQ(0, edu_load(&self->edu, self->x));
+	memset(buf, SENTINEL, BUF_SIZE);
+	ASSERT_EQ(0, edu_store(&self->edu, self->x + BUF_SIZE / 2));
+	ASSERT_EQ(-1, check_pattern(buf + BUF_SIZE / 2, DMA_LEN, SEED_C));
+	ASSERT_EQ(-1, check_fill(buf, BUF_SIZE / 2, SENTINEL));
+}
+
+/*
+ * Open the cdev, bind it to a new /dev/ioasid file, attach it to a new
+ * IOAS and map the buffer there at X; a DMA round trip proves it live.
+ */
+static void open_attach_map(struct __test_metadata *_metadata,
+			    struct _test_data_vfio_device_edu_close *self)
+{
+	struct ioasid_iova_range ranges[16];
+	__u32 n = 16, ioas;
+	int dev, ret;
+
+	self->ioasid_fd = ioasid_open();
+	ASSERT_LE(0, self->ioasid_fd);
+	ASSERT_EQ(0, ioas_alloc(self->ioasid_fd, &ioas));
+	dev = open(self->cdev, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, dev);
+	ASSERT_EQ(0, cdev_bind(dev, self->ioasid_fd, NULL));
+	ret = edu_open_from_device_fd(&self->edu, dev);
+	ASSERT_EQ(0, ret)
+		TH_LOG("edu setup failed at %s", self->edu.failed_step);
+	ASSERT_EQ(0, cdev_attach(dev, ioas, NULL));
+	ASSERT_EQ(0, ioas_iova_ranges(self->ioasid_fd, ioas, ranges, &n,
+				      NULL));
+	self->x = pick_iova(ranges, n, BUF_SIZE);
+	ASSERT_NE(0ULL, self->x);
+	ASSERT_EQ(0, ioas_map_fixed(self->ioasid_fd, ioas, self->buf,
+				    BUF_SIZE, self->x, MAP_RW));
+	round_trip(_metadata, self);
+}
+
+TEST_F(vfio_device_edu_close, nothing_pinned)
+{
+	if (self->skip)
+		return;
+	open_attach_map(_metadata, self);
+	ASSERT_EQ(0, mock_check_refs(self->checker, self->buf, BUF_SIZE, 1));
+	if (variant->ioasid_first) {
+		close(self->ioasid_fd);
+		self->ioasid_fd = -1;
+		/* The bound device holds the file: still mapped and usable */
+		ASSERT_EQ(0, mock_check_refs(self->checker, self->buf,
+					     BUF_SIZE, 1));
+		round_trip(_metadata, self);
+		edu_close(&self->edu);
+	} else {
+		edu_close(&self->edu);
+		/* The file keeps its IOAS and mapping */
+		ASSERT_EQ(0, mock_check_refs(self->checker, self->buf,
+					     BUF_SIZE, 1));
+		close(self->ioasid_fd);
+		self->ioasid_fd = -1;
+	}
+	ASSERT_EQ(0, mock_check_refs(self->checker, self->buf, BUF_SIZE, 0));
+
+	/* Nothing left bound: the device binds and does DMA again */
+	open_attach_map(_metadata, self);
+}
+
+TEST_HARNESS_MAIN
