@@ -28,7 +28,9 @@ struct ioasid_access;
  * @needs_pin_pages: the access will call ioasid_access_pin_pages()
  * @unmap: the range [@iova, @iova + @length) is about to be unmapped. The
  *	   access must call ioasid_access_unpin_pages() for everything it
- *	   pinned in the range before returning. Called without core locks.
+ *	   pinned in the range before returning. Called with the IOAS's
+ *	   mutex held: it may pin, unpin and read or write through accesses,
+ *	   which take only the IOVA map's lock, and nothing else of the core.
  */
 struct ioasid_access_ops {
 	u8 needs_pin_pages : 1;

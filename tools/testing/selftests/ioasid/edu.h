@@ -410,4 +410,19 @@ static inline int edu_dma(const struct edu *edu, __u64 src, __u64 dst,
 	return 0;
 }
 
+/* The transfer size the tests use: well inside the device buffer */
+#define EDU_TEST_DMA_LEN	2048
+
+/* Device reads EDU_TEST_DMA_LEN bytes at @iova into its buffer. */
+static inline int edu_load(const struct edu *edu, __u64 iova)
+{
+	return edu_dma(edu, iova, EDU_BUF_ADDR, EDU_TEST_DMA_LEN, false);
+}
+
+/* Device writes EDU_TEST_DMA_LEN bytes of its buffer to @iova. */
+static inline int edu_store(const struct edu *edu, __u64 iova)
+{
+	return edu_dma(edu, EDU_BUF_ADDR, iova, EDU_TEST_DMA_LEN, true);
+}
+
 #endif /* __SELFTESTS_IOASID_EDU_H */

@@ -35,7 +35,7 @@
 #define MAP_LEN			(4 * SZ_4K)	/* the mapping of a table case */
 #define BUF_SIZE		SZ_64K
 #define BUF_PAGES		(BUF_SIZE / PG)
-#define DMA_LEN			2048
+#define DMA_LEN			EDU_TEST_DMA_LEN
 #define SENTINEL		0x5a
 
 #define RW			(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
@@ -1892,16 +1892,6 @@ FIXTURE_TEARDOWN(compat_edu)
 		munmap(self->a, BUF_SIZE);
 	if (self->b)
 		munmap(self->b, BUF_SIZE);
-}
-
-static int edu_load(struct edu *edu, __u64 iova)
-{
-	return edu_dma(edu, iova, EDU_BUF_ADDR, DMA_LEN, false);
-}
-
-static int edu_store(struct edu *edu, __u64 iova)
-{
-	return edu_dma(edu, EDU_BUF_ADDR, iova, DMA_LEN, true);
 }
 
 /* Load the edu buffer with a pattern taken through a mapping of @p at @iova */

@@ -17,7 +17,7 @@
 #include "edu.h"
 
 #define BUF_SIZE	SZ_64K
-#define DMA_LEN		2048
+#define DMA_LEN		EDU_TEST_DMA_LEN
 #define SENTINEL	0x5a
 #define SEED_A		0x11
 #define SEED_B		0x22
@@ -119,16 +119,6 @@ static __u64 pick_iova(const struct ioasid_iova_range *r, __u32 n,
 		return start;
 	}
 	return 0;
-}
-
-static int edu_load(const struct edu *edu, __u64 iova)
-{
-	return edu_dma(edu, iova, EDU_BUF_ADDR, DMA_LEN, false);
-}
-
-static int edu_store(const struct edu *edu, __u64 iova)
-{
-	return edu_dma(edu, EDU_BUF_ADDR, iova, DMA_LEN, true);
 }
 
 /* Turn bus mastering back on, as after a reset */

@@ -11,7 +11,7 @@
 #include "edu.h"
 
 #define BUF_SIZE	SZ_64K
-#define DMA_LEN		2048
+#define DMA_LEN		EDU_TEST_DMA_LEN
 #define SENTINEL	0x5a
 
 /* Does [start, start + len) fit in one usable range of the IOAS? */
@@ -106,16 +106,6 @@ FIXTURE_TEARDOWN(vfio_ioasid_edu)
 		munmap(self->a, BUF_SIZE);
 	if (self->b)
 		munmap(self->b, BUF_SIZE);
-}
-
-static int edu_load(struct edu *edu, __u64 iova)
-{
-	return edu_dma(edu, iova, EDU_BUF_ADDR, DMA_LEN, false);
-}
-
-static int edu_store(struct edu *edu, __u64 iova)
-{
-	return edu_dma(edu, EDU_BUF_ADDR, iova, DMA_LEN, true);
 }
 
 TEST_F(vfio_ioasid_edu, dma_round_trip)
