@@ -11,6 +11,18 @@
  * device's DMA between IOASes and HWPTs of that context. Closing the file
  * closes the device and unbinds it, which detaches it.
  *
+ * An emulated (mdev) device has no IOMMU to bind: BIND creates an access
+ * for it instead (its ID is what BIND returns), ATTACH attaches that access
+ * to an IOAS and DETACH detaches it, and the driver's vfio_pin_pages(),
+ * vfio_unpin_pages() and vfio_dma_rw() go through it. device->ioasid_access
+ * points to the access from BIND to release, so that those calls always
+ * reach it. While it is not attached, device->ioasid_access_off makes pins
+ * and copies fail with -EINVAL. To detach, the flag is set first under
+ * device->ioasid_access_rwsem, which waits for the pins and copies under
+ * way and keeps new ones out; then the driver's dma_unmap is told that the
+ * whole IOVA space goes away, so it drops every pin; then the access leaves
+ * its IOAS.
+ *
  * A VFIO group is used either through the group path (a container or a
  * /dev/ioasid file set on the group) or through the cdevs of its devices,
  * never both at once: group->cdev_bound counts the devices bound through
@@ -40,15 +52,21 @@ MODULE_IMPORT_NS(IOASID);
  * @device: the device, holding a registration reference
  * @lock: serializes bind, attach, detach and release
  * @ictx: the /dev/ioasid context the file is bound to, with a reference
- * @idev: the device bound in @ictx; set once by bind, read without @lock
- * @attached: @idev is attached to an IOAS or a HWPT
+ * @idev: the device bound in @ictx, or NULL for an emulated device
+ * @access: the access of an emulated device in @ictx, or NULL
+ * @ioas_id: the IOAS @access is attached to, while @attached
+ * @attached: @idev is attached to an IOAS or a HWPT, or @access to an IOAS
+ * @bound: set once by bind, after the rest; read without @lock
  */
 struct vfio_cdev_file {
 	struct vfio_device *device;
 	struct mutex lock;	/* serializes bind, attach, detach, release */
 	struct ioasid_ctx *ictx;
 	struct ioasid_device *idev;
+	struct ioasid_access *access;
+	u32 ioas_id;
 	bool attached;
+	bool bound;
 };
 
 static dev_t vfio_cdev_devt;
@@ -57,7 +75,7 @@ static dev_t vfio_cdev_devt;
 static bool vfio_cdev_bound(struct vfio_cdev_file *cf)
 {
 	/* Pairs with smp_store_release() in vfio_cdev_bind() */
-	return smp_load_acquire(&cf->idev);
+	return smp_load_acquire(&cf->bound);
 }
 
 /* The group types the cdev serves. */
@@ -65,12 +83,11 @@ static int vfio_cdev_check_group_type(struct vfio_group *group)
 {
 	switch (group->type) {
 	case VFIO_IOMMU:
+	case VFIO_EMULATED_IOMMU:
 		return 0;
-	case VFIO_NO_IOMMU:
-		return -EPERM;
 	default:
-		/* Emulated devices would need accesses; not yet. */
-		return -EOPNOTSUPP;
+		/* No-IOMMU: there is no isolation to hand out */
+		return -EPERM;
 	}
 }
 
@@ -97,14 +114,54 @@ static void vfio_cdev_release_group(struct vfio_group *group)
 }
 
 /*
- * Bind @device to @ictx and open it, as its only user. Returns the bound
- * device or an ERR_PTR, with nothing done.
+ * Give @cf's device its handle in @ictx: a bound device, or an access for
+ * an emulated device. Returns 0 and the handle's ID in @id, or an errno.
  */
-static struct ioasid_device *vfio_cdev_open_device(struct vfio_device *device,
-						   struct ioasid_ctx *ictx,
-						   u32 *dev_id)
+static int vfio_cdev_bind_ctx(struct vfio_cdev_file *cf,
+			      struct ioasid_ctx *ictx, u32 *id)
 {
+	struct vfio_device *device = cf->device;
+	struct ioasid_access *access;
 	struct ioasid_device *idev;
+
+	if (device->group->type == VFIO_EMULATED_IOMMU) {
+		access = vfio_ioasid_access_create(device, ictx, id);
+		if (IS_ERR(access))
+			return PTR_ERR(access);
+		cf->access = access;
+		/* Before open_device(): the driver may use it from then on */
+		device->ioasid_access = access;
+		return 0;
+	}
+	idev = ioasid_device_bind(ictx, device->dev, id);
+	if (IS_ERR(idev))
+		return PTR_ERR(idev);
+	cf->idev = idev;
+	return 0;
+}
+
+/* Undo vfio_cdev_bind_ctx(), which detaches, once the driver is done. */
+static void vfio_cdev_unbind_ctx(struct vfio_cdev_file *cf)
+{
+	if (cf->access) {
+		cf->device->ioasid_access = NULL;
+		ioasid_access_destroy(cf->access);
+		cf->access = NULL;
+	} else {
+		ioasid_device_unbind(cf->idev);
+		cf->idev = NULL;
+	}
+	cf->attached = false;
+}
+
+/*
+ * Bind @cf's device to @ictx and open it, as its only user. Returns 0 and
+ * the ID of the device or access in @id, or an errno with nothing done.
+ */
+static int vfio_cdev_open_device(struct vfio_cdev_file *cf,
+				 struct ioasid_ctx *ictx, u32 *id)
+{
+	struct vfio_device *device = cf->device;
 	int ret;
 
 	mutex_lock(&device->dev_set->lock);
@@ -120,11 +177,9 @@ static struct ioasid_device *vfio_cdev_open_device(struct vfio_device *device,
 		ret = -ENODEV;
 		goto err_release_group;
 	}
-	idev = ioasid_device_bind(ictx, device->dev, dev_id);
-	if (IS_ERR(idev)) {
-		ret = PTR_ERR(idev);
+	ret = vfio_cdev_bind_ctx(cf, ictx, id);
+	if (ret)
 		goto err_module_put;
-	}
 	if (device->ops->open_device) {
 		ret = device->ops->open_device(device);
 		if (ret)
@@ -132,28 +187,32 @@ static struct ioasid_device *vfio_cdev_open_device(struct vfio_device *device,
 	}
 	device->open_count = 1;
 	mutex_unlock(&device->dev_set->lock);
-	return idev;
+	return 0;
 
 err_unbind:
-	ioasid_device_unbind(idev);
+	vfio_cdev_unbind_ctx(cf);
 err_module_put:
 	module_put(device->dev->driver->owner);
 err_release_group:
 	vfio_cdev_release_group(device->group);
 err_unlock:
 	mutex_unlock(&device->dev_set->lock);
-	return ERR_PTR(ret);
+	return ret;
 }
 
-/* Undo vfio_cdev_open_device(); unbinding detaches the device. */
-static void vfio_cdev_close_device(struct vfio_device *device,
-				   struct ioasid_device *idev)
+/*
+ * Undo vfio_cdev_open_device(). The driver unpins in close_device, before
+ * the unbind detaches the device or the access.
+ */
+static void vfio_cdev_close_device(struct vfio_cdev_file *cf)
 {
+	struct vfio_device *device = cf->device;
+
 	mutex_lock(&device->dev_set->lock);
 	vfio_assert_device_open(device);
 	if (device->ops->close_device)
 		device->ops->close_device(device);
-	ioasid_device_unbind(idev);
+	vfio_cdev_unbind_ctx(cf);
 	device->open_count = 0;
 	module_put(device->dev->driver->owner);
 	vfio_cdev_release_group(device->group);
@@ -177,7 +236,6 @@ static long vfio_cdev_bind(struct vfio_cdev_file *cf,
 		offsetofend(struct vfio_device_bind_ioasid, out_dev_id);
 	struct vfio_device *device = cf->device;
 	struct vfio_device_bind_ioasid bind;
-	struct ioasid_device *idev;
 	struct ioasid_ctx *ictx;
 	u32 dev_id;
 	long ret;
@@ -191,7 +249,7 @@ static long vfio_cdev_bind(struct vfio_cdev_file *cf,
 		return ret;
 
 	mutex_lock(&cf->lock);
-	if (cf->idev) {
+	if (cf->bound) {
 		ret = -EINVAL;
 		goto out_unlock;
 	}
@@ -200,27 +258,76 @@ static long vfio_cdev_bind(struct vfio_cdev_file *cf,
 		ret = PTR_ERR(ictx);
 		goto out_unlock;
 	}
-	idev = vfio_cdev_open_device(device, ictx, &dev_id);
-	if (IS_ERR(idev)) {
-		ret = PTR_ERR(idev);
+	ret = vfio_cdev_open_device(cf, ictx, &dev_id);
+	if (ret)
 		goto err_put_ctx;
-	}
 	if (put_user(dev_id, &arg->out_dev_id)) {
 		ret = -EFAULT;
 		goto err_close;
 	}
 	cf->ictx = ictx;
 	/* Pairs with smp_load_acquire() in vfio_cdev_bound() */
-	smp_store_release(&cf->idev, idev);
+	smp_store_release(&cf->bound, true);
 	mutex_unlock(&cf->lock);
 	return 0;
 
 err_close:
-	vfio_cdev_close_device(device, idev);
+	vfio_cdev_close_device(cf);
 err_put_ctx:
 	ioasid_ctx_put(ictx);
 out_unlock:
 	mutex_unlock(&cf->lock);
+	return ret;
+}
+
+/* Stop, or let through, the driver's pins and copies through the access. */
+static void vfio_cdev_access_set_off(struct vfio_device *device, bool off)
+{
+	down_write(&device->ioasid_access_rwsem);
+	device->ioasid_access_off = off;
+	up_write(&device->ioasid_access_rwsem);
+}
+
+/*
+ * Detach the access of an emulated device. The driver is first told that
+ * the whole IOVA space is unmapped, so it lets go of every pin.
+ */
+static void vfio_cdev_access_detach(struct vfio_cdev_file *cf)
+{
+	struct vfio_device *device = cf->device;
+
+	lockdep_assert_held(&cf->lock);
+	vfio_cdev_access_set_off(device, true);
+	if (device->ops->dma_unmap)
+		device->ops->dma_unmap(device, 0, ULONG_MAX);
+	ioasid_access_detach(cf->access);
+	cf->attached = false;
+}
+
+/*
+ * Attach the access of an emulated device to IOAS @ioas_id, leaving any
+ * IOAS it is attached to. On failure it goes back to that IOAS if it can:
+ * userspace may have destroyed it in between, and then it stays detached.
+ */
+static int vfio_cdev_access_attach(struct vfio_cdev_file *cf, u32 ioas_id)
+{
+	bool was_attached = cf->attached;
+	int ret;
+
+	lockdep_assert_held(&cf->lock);
+	/* Attaching to where it is changes nothing, as for other devices */
+	if (was_attached && ioas_id == cf->ioas_id)
+		return 0;
+	if (was_attached)
+		vfio_cdev_access_detach(cf);
+	ret = ioasid_access_attach(cf->access, ioas_id);
+	if (!ret)
+		cf->ioas_id = ioas_id;
+	else if (!was_attached ||
+		 ioasid_access_attach(cf->access, cf->ioas_id))
+		return ret;
+	cf->attached = true;
+	vfio_cdev_access_set_off(cf->device, false);
 	return ret;
 }
 
@@ -239,6 +346,12 @@ static long vfio_cdev_attach(struct vfio_cdev_file *cf,
 		return -EINVAL;
 
 	mutex_lock(&cf->lock);
+	if (cf->access) {
+		/* pt_id names an IOAS and stays as it is */
+		ret = vfio_cdev_access_attach(cf, attach.pt_id);
+		mutex_unlock(&cf->lock);
+		return ret;
+	}
 	if (cf->attached)
 		ret = ioasid_device_replace(cf->idev, &attach.pt_id);
 	else
@@ -267,7 +380,9 @@ static long vfio_cdev_detach(struct vfio_cdev_file *cf,
 		return -EINVAL;
 
 	mutex_lock(&cf->lock);
-	if (cf->attached) {
+	if (cf->attached && cf->access) {
+		vfio_cdev_access_detach(cf);
+	} else if (cf->attached) {
 		ioasid_device_detach(cf->idev);
 		cf->attached = false;
 	} else {
@@ -353,8 +468,8 @@ static int vfio_cdev_fops_release(struct inode *inode, struct file *filep)
 	struct vfio_device *device = cf->device;
 
 	mutex_lock(&cf->lock);
-	if (cf->idev) {
-		vfio_cdev_close_device(device, cf->idev);
+	if (cf->bound) {
+		vfio_cdev_close_device(cf);
 		ioasid_ctx_put(cf->ictx);
 	}
 	mutex_unlock(&cf->lock);

@@ -9,7 +9,9 @@
  * An emulated (mdev) device has no IOMMU: at first open it gets an access
  * to the VFIO IOAS instead, through which vfio_pin_pages(),
  * vfio_unpin_pages() and vfio_dma_rw() reach memory by IOVA, and whose
- * unmap callback is the driver's dma_unmap.
+ * unmap callback is the driver's dma_unmap. The device cdev
+ * (device_cdev.c) gives an emulated device the same kind of access, which
+ * userspace attaches to an IOAS of its choice.
  */
 #include <linux/file.h>
 #include <linux/ioasid_core.h>
@@ -85,6 +87,33 @@ static const struct ioasid_access_ops vfio_ioasid_access_ops_pin = {
 
 static const struct ioasid_access_ops vfio_ioasid_access_ops_rw = {};
 
+/**
+ * vfio_ioasid_access_create() - create the access of an emulated device
+ * @device: emulated device
+ * @ictx: context to create the access in
+ * @id: out, the access's ID in @ictx
+ *
+ * The access's unmap callback is the driver's dma_unmap; through the access
+ * of a driver without one, memory can be read and written but not pinned.
+ * Call it before the device is opened: it initializes
+ * @device->ioasid_access_rwsem and sets @device->ioasid_access_off, which
+ * the caller clears once the access is attached.
+ *
+ * Return: the access, not attached, or an ERR_PTR. Destroy it with
+ * ioasid_access_destroy().
+ */
+struct ioasid_access *vfio_ioasid_access_create(struct vfio_device *device,
+						struct ioasid_ctx *ictx,
+						u32 *id)
+{
+	init_rwsem(&device->ioasid_access_rwsem);
+	device->ioasid_access_off = true;
+	return ioasid_access_create(ictx, device->ops->dma_unmap ?
+					  &vfio_ioasid_access_ops_pin :
+					  &vfio_ioasid_access_ops_rw,
+				    device, id);
+}
+
 /* An emulated device reaches the VFIO IOAS through an access. */
 static int vfio_device_ioasid_access(struct vfio_device *device)
 {
@@ -93,10 +122,7 @@ static int vfio_device_ioasid_access(struct vfio_device *device)
 	u32 access_id, ioas_id;
 	int ret;
 
-	access = ioasid_access_create(ictx, device->ops->dma_unmap ?
-					    &vfio_ioasid_access_ops_pin :
-					    &vfio_ioasid_access_ops_rw,
-				      device, &access_id);
+	access = vfio_ioasid_access_create(device, ictx, &access_id);
 	if (IS_ERR(access))
 		return PTR_ERR(access);
 	ret = ioasid_vfio_compat_ioas_id(ictx, &ioas_id);
@@ -106,6 +132,7 @@ static int vfio_device_ioasid_access(struct vfio_device *device)
 		ioasid_access_destroy(access);
 		return ret;
 	}
+	device->ioasid_access_off = false;
 	device->ioasid_access = access;
 	return 0;
 }
@@ -172,7 +199,8 @@ static int vfio_ioasid_errno(int ret)
  * @pages: out, the pages
  *
  * Return: @npage, or -EINVAL for an IOVA not mapped, -EPERM without
- * permission, -EINVAL for a device that cannot pin.
+ * permission, -EINVAL for a device that cannot pin or whose access is not
+ * attached (a device cdev between DETACH and ATTACH).
  */
 int vfio_ioasid_pin_pages(struct vfio_device *device, dma_addr_t iova,
 			  int npage, int prot, struct page **pages)
@@ -181,11 +209,16 @@ int vfio_ioasid_pin_pages(struct vfio_device *device, dma_addr_t iova,
 
 	if (!device->ioasid_access)
 		return -EINVAL;
-	ret = ioasid_access_pin_pages(device->ioasid_access,
-				      ALIGN_DOWN(iova, PAGE_SIZE),
-				      npage * PAGE_SIZE, pages,
-				      prot & IOMMU_WRITE ? IOASID_ACCESS_WRITE :
-							   0);
+	down_read(&device->ioasid_access_rwsem);
+	if (device->ioasid_access_off)
+		ret = -EINVAL;
+	else
+		ret = ioasid_access_pin_pages(device->ioasid_access,
+					      ALIGN_DOWN(iova, PAGE_SIZE),
+					      npage * PAGE_SIZE, pages,
+					      prot & IOMMU_WRITE ?
+					      IOASID_ACCESS_WRITE : 0);
+	up_read(&device->ioasid_access_rwsem);
 	return ret ? vfio_ioasid_errno(ret) : npage;
 }
 
@@ -194,6 +227,9 @@ int vfio_ioasid_pin_pages(struct vfio_device *device, dma_addr_t iova,
  * @device: open emulated device
  * @iova: IOVA given to vfio_ioasid_pin_pages()
  * @npage: number of pages given to it
+ *
+ * Takes no lock of @device: the access cannot be detached while it holds
+ * pins, since the driver is told to drop them all first.
  */
 void vfio_ioasid_unpin_pages(struct vfio_device *device, dma_addr_t iova,
 			     int npage)
@@ -213,7 +249,8 @@ void vfio_ioasid_unpin_pages(struct vfio_device *device, dma_addr_t iova,
  * @len: bytes to copy
  * @write: copy @data to memory, else memory to @data
  *
- * Return: 0, -EINVAL for an IOVA not mapped, -EPERM without permission.
+ * Return: 0, -EINVAL for an IOVA not mapped or an access not attached,
+ * -EPERM without permission.
  */
 int vfio_ioasid_dma_rw(struct vfio_device *device, dma_addr_t iova,
 		       void *data, size_t len, bool write)
@@ -222,7 +259,12 @@ int vfio_ioasid_dma_rw(struct vfio_device *device, dma_addr_t iova,
 
 	if (!device->ioasid_access)
 		return -EINVAL;
-	ret = ioasid_access_rw(device->ioasid_access, iova, data, len,
-			       write ? IOASID_ACCESS_WRITE : 0);
+	down_read(&device->ioasid_access_rwsem);
+	if (device->ioasid_access_off)
+		ret = -EINVAL;
+	else
+		ret = ioasid_access_rw(device->ioasid_access, iova, data, len,
+				       write ? IOASID_ACCESS_WRITE : 0);
+	up_read(&device->ioasid_access_rwsem);
 	return vfio_ioasid_errno(ret);
 }

@@ -3,10 +3,13 @@
  * DMA by an emulated device: the mdma sample mdev (samples/vfio-mdev/mdma.c)
  * copies with vfio_dma_rw() and pins with vfio_pin_pages(), and must see
  * exactly what userspace mapped, with type1's errnos, whether its group
- * sits in a VFIO type1 container or on a /dev/ioasid file. Every test runs
- * on both.
+ * sits in a VFIO type1 container or on a /dev/ioasid file, or the device
+ * is used through its cdev (/dev/vfio/devices/vfioN) bound to /dev/ioasid
+ * and attached to an IOAS of its own. Every test runs on all three; the
+ * cdev_* tests only through the cdev.
  *
- * Needs CONFIG_SAMPLE_VFIO_MDEV_MDMA; the ioasid variant needs /dev/ioasid.
+ * Needs CONFIG_SAMPLE_VFIO_MDEV_MDMA; the ioasid and cdev variants need
+ * /dev/ioasid, the cdev variant the device's cdev.
  * The pin counts checked here come from the core's test ioctl
  * (CONFIG_IOASID_TEST); without it those checks are skipped, not the tests.
  */
@@ -55,18 +58,22 @@
 #define NO_MDMA_REASON \
 	"no mdma-1 mdev type (CONFIG_SAMPLE_VFIO_MDEV_MDMA)"
 #define NO_IOASID_REASON	IOASID_DEV_PATH " is missing"
+#define NO_CDEV_REASON		"the mdev has no vfio-dev cdev"
 
 FIXTURE(vfio_mdev_dma) {
 	const char *skip;	/* reason, when the setup skipped */
 	char uuid[40];
 	bool created;
+	char cdev_path[PATH_MAX];	/* /dev/vfio/devices/vfioN */
 	int group_id;
 	int iommu_fd;		/* type1 container or /dev/ioasid */
-	int group_fd;
+	int group_fd;		/* -1 for the cdev variant */
 	int dev_fd;
 	__u64 region;		/* file offset of region 0 */
 	__u32 ioas_id;
-	bool ioasid;		/* the variant: map through /dev/ioasid */
+	__u32 access_id;	/* the cdev variant: ID from the bind */
+	bool ioasid;		/* map through /dev/ioasid */
+	bool cdev;		/* the device is used through its cdev */
 	bool core;		/* iommu_fd is a /dev/ioasid file */
 	int checker;		/* /dev/ioasid for pin counts, or -1 */
 	void *a, *b;		/* BUF_SIZE buffers */
@@ -74,6 +81,7 @@ FIXTURE(vfio_mdev_dma) {
 
 FIXTURE_VARIANT(vfio_mdev_dma) {
 	bool ioasid;
+	bool cdev;
 };
 
 FIXTURE_VARIANT_ADD(vfio_mdev_dma, type1) {
@@ -82,6 +90,11 @@ FIXTURE_VARIANT_ADD(vfio_mdev_dma, type1) {
 
 FIXTURE_VARIANT_ADD(vfio_mdev_dma, ioasid) {
 	.ioasid = true,
+};
+
+FIXTURE_VARIANT_ADD(vfio_mdev_dma, cdev) {
+	.ioasid = true,
+	.cdev = true,
 };
 
 /* A random (version 4) UUID in the form the mdev "create" file takes. */
@@ -133,6 +146,66 @@ static int mdev_iommu_group(const char *uuid)
 	target[n] = '\0';
 	base = strrchr(target, '/');
 	return base ? atoi(base + 1) : -EINVAL;
+}
+
+/*
+ * The cdev of mdev @uuid, /dev/vfio/devices/vfioN, named after its
+ * vfio-dev class device; -ENOENT when it has none.
+ */
+static int mdev_cdev_path(const char *uuid, char *out, size_t len)
+{
+	char pattern[PATH_MAX];
+	const char *name;
+	glob_t g;
+	int ret = -ENOENT;
+
+	snprintf(pattern, sizeof(pattern), "%s/%s/vfio-dev/vfio*",
+		 MDEV_DEVICES, uuid);
+	if (glob(pattern, 0, NULL, &g))
+		return ret;
+	name = strrchr(g.gl_pathv[0], '/') + 1;
+	if ((size_t)snprintf(out, len, "/dev/vfio/devices/%s", name) < len &&
+	    !access(out, F_OK))
+		ret = 0;
+	globfree(&g);
+	return ret;
+}
+
+/* The cdev ioctls, 0 or -errno */
+static int cdev_bind(int dev_fd, int ioasid_fd, __u32 *out_id)
+{
+	struct vfio_device_bind_ioasid bind = {
+		.argsz = sizeof(bind),
+		.ioasid_fd = ioasid_fd,
+	};
+
+	if (ioctl(dev_fd, VFIO_DEVICE_BIND_IOASID, &bind))
+		return -errno;
+	*out_id = bind.out_dev_id;
+	return 0;
+}
+
+static int cdev_attach(int dev_fd, __u32 pt_id)
+{
+	struct vfio_device_attach_ioasid_pt attach = {
+		.argsz = sizeof(attach),
+		.pt_id = pt_id,
+	};
+
+	if (ioctl(dev_fd, VFIO_DEVICE_ATTACH_IOASID_PT, &attach))
+		return -errno;
+	/* an emulated device's pt_id stays the IOAS's */
+	return attach.pt_id == pt_id ? 0 : -EPROTO;
+}
+
+static int cdev_detach(int dev_fd)
+{
+	struct vfio_device_detach_ioasid_pt detach = {
+		.argsz = sizeof(detach),
+	};
+
+	return ioctl(dev_fd, VFIO_DEVICE_DETACH_IOASID_PT, &detach) ? -errno :
+								     0;
 }
 
 static int mdev_remove(const char *uuid)
@@ -361,16 +434,10 @@ static const char *mdma_attach(struct _test_data_vfio_mdev_dma *self)
 	return NULL;
 }
 
-/*
- * Everything after the mdev exists; NULL, or the step that failed (the
- * caller cleans up, so the mdev never outlives a failed setup).
- */
-static const char *mdma_open(struct _test_data_vfio_mdev_dma *self)
+/* The group path: open the group, give it an IOMMU, get the device. */
+static const char *mdma_open_group(struct _test_data_vfio_mdev_dma *self)
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
-	struct vfio_region_info region = {
-		.argsz = sizeof(region), .index = 0,
-	};
 	char path[64];
 	const char *step;
 
@@ -391,6 +458,50 @@ static const char *mdma_open(struct _test_data_vfio_mdev_dma *self)
 			     self->uuid);
 	if (self->dev_fd < 0)
 		return "VFIO_GROUP_GET_DEVICE_FD";
+	return NULL;
+}
+
+/* The cdev: bind it to a new /dev/ioasid file and attach it to an IOAS. */
+static const char *mdma_open_cdev(struct _test_data_vfio_mdev_dma *self)
+{
+	int ret;
+
+	self->core = true;
+	self->iommu_fd = ioasid_open();
+	if (self->iommu_fd < 0)
+		return "open " IOASID_DEV_PATH;
+	ret = ioas_alloc(self->iommu_fd, &self->ioas_id);
+	if (ret) {
+		errno = -ret;
+		return "IOASID_IOAS_ALLOC";
+	}
+	self->dev_fd = open(self->cdev_path, O_RDWR | O_CLOEXEC);
+	if (self->dev_fd < 0)
+		return "open /dev/vfio/devices/<vfioN>";
+	ret = cdev_bind(self->dev_fd, self->iommu_fd, &self->access_id);
+	if (!ret)
+		ret = cdev_attach(self->dev_fd, self->ioas_id);
+	if (ret) {
+		errno = -ret;
+		return "VFIO_DEVICE_BIND_IOASID and ATTACH_IOASID_PT";
+	}
+	return NULL;
+}
+
+/*
+ * Everything after the mdev exists; NULL, or the step that failed (the
+ * caller cleans up, so the mdev never outlives a failed setup).
+ */
+static const char *mdma_open(struct _test_data_vfio_mdev_dma *self)
+{
+	struct vfio_region_info region = {
+		.argsz = sizeof(region), .index = 0,
+	};
+	const char *step;
+
+	step = self->cdev ? mdma_open_cdev(self) : mdma_open_group(self);
+	if (step)
+		return step;
 	if (ioctl(self->dev_fd, VFIO_DEVICE_GET_REGION_INFO, &region))
 		return "VFIO_DEVICE_GET_REGION_INFO";
 	self->region = region.offset;
@@ -415,6 +526,7 @@ FIXTURE_SETUP(vfio_mdev_dma)
 	self->dev_fd = -1;
 	self->checker = -1;
 	self->ioasid = variant->ioasid;
+	self->cdev = variant->cdev;
 	if (mdma_create_path(create, sizeof(create))) {
 		self->skip = NO_MDMA_REASON;
 		SKIP(return, "%s", self->skip);
@@ -432,12 +544,20 @@ FIXTURE_SETUP(vfio_mdev_dma)
 		TH_LOG("creating mdev %s: %s", self->uuid, strerror(-err));
 	self->created = true;
 
+	if (self->cdev &&
+	    mdev_cdev_path(self->uuid, self->cdev_path,
+			   sizeof(self->cdev_path))) {
+		mdma_teardown(self);
+		self->skip = NO_CDEV_REASON;
+		SKIP(return, "%s", self->skip);
+	}
 	step = mdma_open(self);
 	if (step) {
 		err = errno;
 		mdma_teardown(self);
 		ASSERT_EQ(NULL, step)
 			TH_LOG("mdma %s (%s): %s failed: %s", self->uuid,
+			       self->cdev ? "cdev" :
 			       self->ioasid ? "/dev/ioasid" : "type1",
 			       step, strerror(err));
 	}
@@ -827,7 +947,10 @@ static void close_with_pins(struct __test_metadata *_metadata,
 	close(self->iommu_fd);
 	self->iommu_fd = -1;
 	if (!device_first) {
-		/* the group keeps the container or file: still pinned */
+		/*
+		 * the group keeps the container or file, the bound cdev
+		 * the file: still pinned
+		 */
 		if (page_pins(self, a + SZ_4K) != -2)
 			ASSERT_EQ(1, page_pins(self, a + 3 * SZ_4K));
 		ASSERT_EQ(3, reg_read32(self, MDMA_REG_PINNED));
@@ -854,6 +977,77 @@ TEST_F(vfio_mdev_dma, close_with_pins_iommu_first)
 	if (self->skip)
 		SKIP(return, "%s", self->skip);
 	close_with_pins(_metadata, self, false);
+}
+
+/*
+ * Through the cdev, DETACH tells the driver the whole IOVA space goes
+ * away, so it unpins; until the next ATTACH its pins and copies fail with
+ * EINVAL, and the IOAS's mapping is free to go.
+ */
+TEST_F(vfio_mdev_dma, cdev_detach_while_pinned)
+{
+	unsigned char pattern[MDMA_DATA_SIZE];
+	unsigned char *a = self->a;
+	long count;
+
+	if (self->skip)
+		SKIP(return, "%s", self->skip);
+	if (!self->cdev)
+		SKIP(return, "only for a device used through its cdev");
+	MAP(a, X_IOVA, true);
+	fill_pattern(pattern, sizeof(pattern), 0x88);
+	ASSERT_EQ(0, data_write(self, pattern, sizeof(pattern)));
+	ASSERT_EQ(0, mdma_cmd(self, MDMA_CMD_PIN, X_IOVA + SZ_4K,
+			      2 * SZ_4K));
+	ASSERT_EQ(2, reg_read32(self, MDMA_REG_PINNED));
+	count = reg_read32(self, MDMA_REG_UNMAP_COUNT);
+	ASSERT_EQ(0, count);
+
+	/* Attaching to the IOAS it is on changes nothing */
+	ASSERT_EQ(0, cdev_attach(self->dev_fd, self->ioas_id));
+	ASSERT_EQ(2, reg_read32(self, MDMA_REG_PINNED));
+	ASSERT_EQ(count, reg_read32(self, MDMA_REG_UNMAP_COUNT));
+
+	ASSERT_EQ(0, cdev_detach(self->dev_fd));
+	ASSERT_EQ(count + 1, reg_read32(self, MDMA_REG_UNMAP_COUNT));
+	ASSERT_EQ(0, reg_read32(self, MDMA_REG_PINNED));
+	ASSERT_EQ(-EINVAL, cdev_detach(self->dev_fd));
+
+	/* Detached: nothing reaches memory, though X is still mapped */
+	memset(a, SENTINEL, BUF_SIZE);
+	ASSERT_EQ(EINVAL, mdma_cmd(self, MDMA_CMD_PIN, X_IOVA + SZ_4K, 256));
+	ASSERT_EQ(0, reg_read32(self, MDMA_REG_PINNED));
+	ASSERT_EQ(EINVAL, mdma_cmd(self, MDMA_CMD_RW_TO_MEM, X_IOVA, 256));
+	ASSERT_EQ(EINVAL, mdma_cmd(self, MDMA_CMD_RW_FROM_MEM, X_IOVA, 256));
+	ASSERT_EQ(-1, check_fill(a, BUF_SIZE, SENTINEL));
+
+	/* No pin was left behind in the IOAS, and the device is not told */
+	UNMAP(X_IOVA);
+	ASSERT_EQ(count + 1, reg_read32(self, MDMA_REG_UNMAP_COUNT));
+	ASSERT_EQ(0, no_pins(self, a, BUF_SIZE));
+
+	/* The access is the cdev file's, and only an IOAS can be attached */
+	ASSERT_EQ(-EBUSY, ioasid_destroy(self->iommu_fd, self->access_id));
+	ASSERT_EQ(-ENOENT, cdev_attach(self->dev_fd, self->access_id));
+	ASSERT_EQ(EINVAL, mdma_cmd(self, MDMA_CMD_RW_TO_MEM, X_IOVA, 256));
+
+	/* Attached again, the device works on what is mapped now */
+	MAP(self->b, X_IOVA, true);
+	ASSERT_EQ(0, cdev_attach(self->dev_fd, self->ioas_id));
+	memset(self->b, SENTINEL, BUF_SIZE);
+	ASSERT_EQ(0, mdma_cmd(self, MDMA_CMD_PIN, X_IOVA + SZ_4K, 256));
+	ASSERT_EQ(1, reg_read32(self, MDMA_REG_PINNED));
+	ASSERT_EQ(0, mdma_cmd(self, MDMA_CMD_PIN_WRITE, X_IOVA + SZ_4K, 256));
+	ASSERT_EQ(0, memcmp((char *)self->b + SZ_4K, pattern, 256));
+	ASSERT_EQ(-1, check_fill(a, BUF_SIZE, SENTINEL));
+
+	/* A failed ATTACH elsewhere leaves it where it was */
+	ASSERT_EQ(-ENOENT, cdev_attach(self->dev_fd, self->access_id));
+	ASSERT_EQ(count + 2, reg_read32(self, MDMA_REG_UNMAP_COUNT));
+	ASSERT_EQ(0, mdma_cmd(self, MDMA_CMD_RW_TO_MEM, X_IOVA, 256));
+	ASSERT_EQ(0, memcmp(self->b, pattern, 256));
+	UNMAP(X_IOVA);
+	ASSERT_EQ(count + 2, reg_read32(self, MDMA_REG_UNMAP_COUNT));
 }
 
 TEST_HARNESS_MAIN
