@@ -184,6 +184,22 @@ void vfio_device_ioasid_unbind(struct vfio_device *device)
 	}
 }
 
+/*
+ * The device's access, attached, with ioasid_access_rwsem held for reading
+ * so that a DETACH waits; NULL, with nothing held, when there is none.
+ */
+static struct ioasid_access *vfio_ioasid_access_get(struct vfio_device *device)
+{
+	if (!device->ioasid_access)
+		return NULL;
+	down_read(&device->ioasid_access_rwsem);
+	if (device->ioasid_access_off) {
+		up_read(&device->ioasid_access_rwsem);
+		return NULL;
+	}
+	return device->ioasid_access;
+}
+
 /* type1 reports an unmapped IOVA with -EINVAL; the core with -ENOENT. */
 static int vfio_ioasid_errno(int ret)
 {
@@ -205,19 +221,15 @@ static int vfio_ioasid_errno(int ret)
 int vfio_ioasid_pin_pages(struct vfio_device *device, dma_addr_t iova,
 			  int npage, int prot, struct page **pages)
 {
+	struct ioasid_access *access = vfio_ioasid_access_get(device);
 	int ret;
 
-	if (!device->ioasid_access)
+	if (!access)
 		return -EINVAL;
-	down_read(&device->ioasid_access_rwsem);
-	if (device->ioasid_access_off)
-		ret = -EINVAL;
-	else
-		ret = ioasid_access_pin_pages(device->ioasid_access,
-					      ALIGN_DOWN(iova, PAGE_SIZE),
-					      npage * PAGE_SIZE, pages,
-					      prot & IOMMU_WRITE ?
-					      IOASID_ACCESS_WRITE : 0);
+	ret = ioasid_access_pin_pages(access, ALIGN_DOWN(iova, PAGE_SIZE),
+				      npage * PAGE_SIZE, pages,
+				      prot & IOMMU_WRITE ? IOASID_ACCESS_WRITE :
+							   0);
 	up_read(&device->ioasid_access_rwsem);
 	return ret ? vfio_ioasid_errno(ret) : npage;
 }
@@ -255,16 +267,13 @@ void vfio_ioasid_unpin_pages(struct vfio_device *device, dma_addr_t iova,
 int vfio_ioasid_dma_rw(struct vfio_device *device, dma_addr_t iova,
 		       void *data, size_t len, bool write)
 {
+	struct ioasid_access *access = vfio_ioasid_access_get(device);
 	int ret;
 
-	if (!device->ioasid_access)
+	if (!access)
 		return -EINVAL;
-	down_read(&device->ioasid_access_rwsem);
-	if (device->ioasid_access_off)
-		ret = -EINVAL;
-	else
-		ret = ioasid_access_rw(device->ioasid_access, iova, data, len,
-				       write ? IOASID_ACCESS_WRITE : 0);
+	ret = ioasid_access_rw(access, iova, data, len,
+			       write ? IOASID_ACCESS_WRITE : 0);
 	up_read(&device->ioasid_access_rwsem);
 	return vfio_ioasid_errno(ret);
 }
