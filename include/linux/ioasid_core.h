@@ -23,6 +23,12 @@ struct ioasid_ctx;
 struct ioasid_device;
 struct ioasid_access;
 
+/*
+ * The PASID key of a device's RID: DMA without a PASID. Attachments are
+ * per (device, PASID); this is the value that names the RID among them.
+ */
+#define IOASID_PASID_RID	U32_MAX
+
 /**
  * struct ioasid_access_ops - callbacks of an access
  * @needs_pin_pages: the access will call ioasid_access_pin_pages()
@@ -45,7 +51,7 @@ enum ioasid_access_flags {
 	IOASID_ACCESS_WRITE = 1 << 0,
 };
 
-#if IS_ENABLED(CONFIG_IOASID)
+#if IS_ENABLED(CONFIG_IOASID_CORE)
 struct ioasid_ctx *ioasid_ctx_from_file(struct file *file);
 struct ioasid_ctx *ioasid_ctx_from_fd(int fd);
 void ioasid_ctx_get(struct ioasid_ctx *ictx);
@@ -57,6 +63,11 @@ void ioasid_device_unbind(struct ioasid_device *idev);
 int ioasid_device_attach(struct ioasid_device *idev, u32 *pt_id);
 int ioasid_device_replace(struct ioasid_device *idev, u32 *pt_id);
 void ioasid_device_detach(struct ioasid_device *idev);
+int ioasid_device_attach_pasid(struct ioasid_device *idev, u32 pasid,
+			       u32 *pt_id);
+int ioasid_device_replace_pasid(struct ioasid_device *idev, u32 pasid,
+				u32 *pt_id);
+void ioasid_device_detach_pasid(struct ioasid_device *idev, u32 pasid);
 struct ioasid_ctx *ioasid_device_ctx(struct ioasid_device *idev);
 u32 ioasid_device_id(struct ioasid_device *idev);
 

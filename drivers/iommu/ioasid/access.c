@@ -20,11 +20,13 @@
  * @ictx: context
  * @ops: callbacks; @ops->unmap is required when pages will be pinned
  * @data: passed to the callbacks
- * @driver_owned: the caller keeps a reference, so userspace cannot destroy
- *		  the access and ioasid_access_destroy() must be called
+ * @driver_owned: a driver owns the access: it holds it, userspace cannot
+ *		  destroy it (EPERM), and ioasid_access_destroy() removes it
  * @id: out, the access's ID
  *
- * Return: the access, published and not yet attached, or an ERR_PTR.
+ * Context: process context; may sleep.
+ * Return: the access, published and not yet attached, or an ERR_PTR:
+ * -EINVAL when @ops can pin but has no unmap callback, -ENOMEM.
  */
 struct ioasid_access *
 ioasid_access_create_common(struct ioasid_ctx *ictx,
@@ -35,16 +37,18 @@ ioasid_access_create_common(struct ioasid_ctx *ictx,
 
 	if (ops->needs_pin_pages && !ops->unmap)
 		return ERR_PTR(-EINVAL);
-	access = ioasid_object_reserve(ictx, sizeof(*access), IOASID_OBJ_ACCESS);
+	access = ioasid_obj_new(ictx, sizeof(*access), &ioasid_access_ops);
 	if (IS_ERR(access))
 		return access;
 	access->ictx = ictx;
 	access->ops = ops;
 	access->data = data;
 	INIT_LIST_HEAD(&access->item);
-	if (driver_owned)
-		refcount_inc(&access->obj.users);
-	ioasid_object_publish(ictx, &access->obj);
+	if (driver_owned) {
+		access->obj.driver_owned = true;
+		refcount_inc(&access->obj.holds);
+	}
+	ioasid_obj_publish(&access->obj);
 	*id = access->obj.id;
 	return access;
 }
@@ -72,18 +76,25 @@ EXPORT_SYMBOL_NS_GPL(ioasid_access_create, IOASID);
  * @access: detached access
  * @ioas_id: IOAS ID
  *
+ * The caller serialises attach and detach of one access.
+ *
+ * Context: process context; takes ioas.mutex.
  * Return: 0, -EBUSY if attached already, or -ENOENT.
  */
 int ioasid_access_attach(struct ioasid_access *access, u32 ioas_id)
 {
 	struct ioasid_ioas *ioas;
+	int rc;
 
 	if (access->ioas)
 		return -EBUSY;
 	ioas = ioasid_get_ioas(access->ictx, ioas_id);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
-	/* The lookup reference becomes the access's reference. */
+	rc = ioasid_obj_hold(&ioas->obj);
+	ioasid_obj_done(&ioas->obj);
+	if (rc)
+		return rc;
 	mutex_lock(&ioas->mutex);
 	list_add_tail(&access->item, &ioas->access_list);
 	access->ioas = ioas;
@@ -95,6 +106,8 @@ EXPORT_SYMBOL_NS_GPL(ioasid_access_attach, IOASID);
 /**
  * ioasid_access_detach() - detach an access; it must hold no pins
  * @access: attached access
+ *
+ * Context: process context; takes ioas.mutex.
  */
 void ioasid_access_detach(struct ioasid_access *access)
 {
@@ -106,15 +119,11 @@ void ioasid_access_detach(struct ioasid_access *access)
 	list_del_init(&access->item);
 	access->ioas = NULL;
 	mutex_unlock(&ioas->mutex);
-	ioasid_put_object(&ioas->obj);
+	ioasid_obj_unhold(&ioas->obj);
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_access_detach, IOASID);
 
-/**
- * ioasid_access_obj_destroy() - free an access taken out of the table
- * @obj: the access's header
- */
-void ioasid_access_obj_destroy(struct ioasid_object *obj)
+static void ioasid_access_free(struct ioasid_object *obj)
 {
 	struct ioasid_access *access =
 		container_of(obj, struct ioasid_access, obj);
@@ -125,14 +134,24 @@ void ioasid_access_obj_destroy(struct ioasid_object *obj)
 	kfree(access);
 }
 
+/* An access is complete once created: abort and destroy agree. */
+const struct ioasid_obj_ops ioasid_access_ops = {
+	.name = "access",
+	.destroy = ioasid_access_free,
+	.abort = ioasid_access_free,
+};
+
 /**
  * ioasid_access_destroy() - undo ioasid_access_create()
  * @access: the access; detached first if attached
+ *
+ * Waits for commands in flight that found the access.
+ *
+ * Context: process context; may sleep. No core lock may be held.
  */
 void ioasid_access_destroy(struct ioasid_access *access)
 {
-	ioasid_object_remove_owned(access->ictx, &access->obj);
-	ioasid_access_obj_destroy(&access->obj);
+	ioasid_obj_destroy_owned(&access->obj);
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_access_destroy, IOASID);
 

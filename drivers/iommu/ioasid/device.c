@@ -5,14 +5,23 @@
  *
  * Binding claims DMA ownership of the device's whole IOMMU group for the
  * context, so no kernel driver and no other context can use any device of
- * the group until the last bound device of it is unbound. The IOMMU
- * attaches groups, not devices, so the devices of one group are attached
- * together: the first attach of a group attaches it, the others must name
- * the same HWPT, and the last detach detaches it.
+ * the group until the last bound device of it is unbound.
+ *
+ * Attachments. What a device translates through is recorded per (device,
+ * PASID) in struct ioasid_attach, kept in the device's @attaches xarray
+ * under the PASID; the device's RID (requests without a PASID) is the key
+ * IOASID_PASID_RID. An attachment holds its HWPT, and owns the reserved
+ * regions it put in the HWPT's IOAS: they are reserved before the hardware
+ * is touched, and two attachments of one device (the old and the new one
+ * during a replace) never take each other's away.
+ *
+ * 6.1's IOMMU core attaches whole groups, so the RID attachments of one
+ * group's devices share a HWPT: the first attaches the group, the others
+ * must name the same HWPT, the last detach detaches the group.
  *
  * Attaching to an IOAS picks an automatic HWPT of that IOAS whose domain
  * the group can attach to, and makes a new one only when none fits. An
- * automatic HWPT dies with its last device.
+ * automatic HWPT dies with its last attachment.
  */
 #include <linux/iommu.h>
 #include <linux/irqdomain.h>
@@ -127,10 +136,13 @@ static int ioasid_device_check_isolation(struct device *dev)
  * ioasid_device_bind_common() - bind a device to a context
  * @ictx: context
  * @dev: device with an IOMMU group
- * @driver_owned: the caller keeps a reference, so userspace cannot destroy
- *		  the device and ioasid_device_unbind() must be called
+ * @driver_owned: a driver owns the device object: it holds it, userspace
+ *		  cannot destroy it, and ioasid_device_unbind() removes it
  *
- * Return: the bound device, published, or an ERR_PTR.
+ * Context: process context; may sleep.
+ * Return: the bound device, published; ERR_PTR(-ENODEV) without an IOMMU
+ * group; -EPERM by isolation policy; -EBUSY when the group is used by a
+ * driver or another context; -ENOMEM.
  */
 struct ioasid_device *ioasid_device_bind_common(struct ioasid_ctx *ictx,
 						struct device *dev,
@@ -145,28 +157,31 @@ struct ioasid_device *ioasid_device_bind_common(struct ioasid_ctx *ictx,
 		return ERR_PTR(-ENODEV);
 	rc = ioasid_device_check_isolation(dev);
 	if (rc)
-		goto err_put_group;
-	idev = ioasid_object_reserve(ictx, sizeof(*idev), IOASID_OBJ_DEVICE);
+		goto out_group;
+	idev = ioasid_obj_new(ictx, sizeof(*idev), &ioasid_device_ops);
 	if (IS_ERR(idev)) {
 		rc = PTR_ERR(idev);
-		goto err_put_group;
+		goto out_group;
 	}
+	xa_init(&idev->attaches);
+	idev->ictx = ictx;
+	idev->dev = get_device(dev);
 	idev->igroup = ioasid_group_get(ictx, group);
 	if (IS_ERR(idev->igroup)) {
 		rc = PTR_ERR(idev->igroup);
-		goto err_abort;
+		idev->igroup = NULL;
+		ioasid_obj_abort(&idev->obj);
+		goto out_group;
 	}
-	idev->ictx = ictx;
-	idev->dev = get_device(dev);
-	if (driver_owned)
-		refcount_inc(&idev->obj.users);
+	if (driver_owned) {
+		idev->obj.driver_owned = true;
+		refcount_inc(&idev->obj.holds);
+	}
 	iommu_group_put(group);
-	ioasid_object_publish(ictx, &idev->obj);
+	ioasid_obj_publish(&idev->obj);
 	return idev;
 
-err_abort:
-	ioasid_object_abort(ictx, &idev->obj);
-err_put_group:
+out_group:
 	iommu_group_put(group);
 	return ERR_PTR(rc);
 }
@@ -177,11 +192,14 @@ err_put_group:
  * @dev: device with an IOMMU group
  * @id: out, the device ID userspace names it by
  *
- * Fails with -EPERM when the IOMMU cannot isolate the device's MSIs or
- * enforce cache-coherent DMA and the admin did not opt in, and with -EBUSY
- * when a driver or another owner uses the group.
+ * The device object belongs to the caller: userspace cannot destroy it
+ * (EPERM); ioasid_device_unbind() does.
  *
- * Return: the bound device, or an ERR_PTR.
+ * Context: process context; may sleep.
+ * Return: the bound device, or an ERR_PTR: -ENODEV, -EPERM when the IOMMU
+ * cannot isolate the device's MSIs or enforce cache-coherent DMA and the
+ * admin did not opt in, -EBUSY when a driver or another owner uses the
+ * group, -ENOMEM.
  */
 struct ioasid_device *ioasid_device_bind(struct ioasid_ctx *ictx,
 					 struct device *dev, u32 *id)
@@ -196,280 +214,454 @@ struct ioasid_device *ioasid_device_bind(struct ioasid_ctx *ictx,
 EXPORT_SYMBOL_NS_GPL(ioasid_device_bind, IOASID);
 
 /**
- * ioasid_get_device() - look up a device and take a reference
+ * ioasid_get_device() - find a device for the command in flight
  * @ictx: context
  * @id: ID from userspace
  *
- * Return: the device or ERR_PTR(-ENOENT). Drop with ioasid_put_object().
+ * Context: any.
+ * Return: the device, to be released with ioasid_obj_done(), or
+ * ERR_PTR(-ENOENT).
  */
 struct ioasid_device *ioasid_get_device(struct ioasid_ctx *ictx, u32 id)
 {
 	struct ioasid_object *obj;
 
-	obj = ioasid_get_object(ictx, id, IOASID_OBJ_DEVICE);
+	obj = ioasid_obj_find(ictx, id, &ioasid_device_ops);
 	if (IS_ERR(obj))
 		return ERR_CAST(obj);
 	return container_of(obj, struct ioasid_device, obj);
 }
 
-/* Find an automatic HWPT of @ioas the group attaches to, or make one. */
-static struct ioasid_hwpt *device_auto_hwpt(struct ioasid_device *idev,
-					    struct ioasid_ioas *ioas)
+/*
+ * Put @group on @hwpt. @old is what the group is on now, or NULL. The
+ * domain is mirrored before the switch when the driver allows it, so the
+ * device never sees it half filled; otherwise (first attach, or a driver
+ * that finishes domains at attach) right after, with cache coherency
+ * enforced first when this is the domain's first group.
+ */
+static int att_hw_attach(struct ioasid_group *igroup,
+			 struct ioasid_hwpt_paging *old,
+			 struct ioasid_hwpt_paging *hwpt)
 {
-	struct iommu_group *group = idev->igroup->group;
-	struct ioasid_hwpt *hwpt;
+	struct iommu_group *group = igroup->group;
+	bool early = old && ioasid_hwpt_paging_early(hwpt);
+	bool was_mirrored = hwpt->mirrored;
 	int rc;
 
-	mutex_lock(&ioas->mutex);
-	list_for_each_entry(hwpt, &ioas->hwpt_list, item) {
-		if (!hwpt->auto_domain ||
-		    !refcount_inc_not_zero(&hwpt->obj.users))
-			continue;
-		rc = iommu_attach_group(hwpt->domain, group);
-		if (!rc) {
-			mutex_unlock(&ioas->mutex);
-			return hwpt;
-		}
-		refcount_dec(&hwpt->obj.users);
-	}
-	mutex_unlock(&ioas->mutex);
-
-	hwpt = ioasid_hwpt_alloc(idev->ictx, ioas, idev->dev, group, true);
-	if (IS_ERR(hwpt))
-		return hwpt;
-	refcount_inc(&hwpt->obj.users);
-	ioasid_object_publish(idev->ictx, &hwpt->obj);
-	return hwpt;
-}
-
-/* Attach the group to an explicit HWPT, taking a reference on it. */
-static int device_attach_hwpt(struct ioasid_device *idev,
-			      struct ioasid_hwpt *hwpt)
-{
-	int rc;
-
-	rc = ioasid_test_should_fail(IOASID_FAIL_ATTACH);
+	rc = ioasid_inject_fault();
 	if (rc)
 		return rc;
-	refcount_inc(&hwpt->obj.users);
-	rc = iommu_attach_group(hwpt->domain, idev->igroup->group);
+	if (early) {
+		rc = ioasid_hwpt_paging_mirror(hwpt);
+		if (rc)
+			return rc;
+	}
+	if (old)
+		iommu_detach_group(old->common.domain, group);
+	rc = iommu_attach_group(hwpt->common.domain, group);
 	if (rc)
-		refcount_dec(&hwpt->obj.users);
+		goto err_restore;
+	if (!hwpt->mirrored) {
+		ioasid_hwpt_paging_enforce(hwpt);
+		rc = ioasid_hwpt_paging_mirror(hwpt);
+		if (rc)
+			goto err_detach;
+	}
+	return 0;
+
+err_detach:
+	iommu_detach_group(hwpt->common.domain, group);
+err_restore:
+	if (old)	/* it was attached a moment ago: this cannot fail */
+		IOASID_WARN_ON(iommu_attach_group(old->common.domain, group));
+	if (!was_mirrored)
+		ioasid_hwpt_paging_unmirror(hwpt);
 	return rc;
 }
 
 /*
- * Resolve @pt_id to a HWPT the group is now attached to, with a reference.
- * Only for the first device of a group; the others join igroup->hwpt.
+ * Attach the group, now on @old (or on nothing), to an automatic HWPT of
+ * @ioas: one that exists if the group can use its domain, else a new one.
+ * Return: the HWPT, held for the attachment, or an ERR_PTR.
  */
-static struct ioasid_hwpt *device_attach_group(struct ioasid_device *idev,
-					       u32 pt_id)
+static struct ioasid_hwpt_paging *att_auto_hwpt(struct ioasid_device *idev,
+						struct ioasid_ioas *ioas,
+						struct ioasid_hwpt_paging *old)
 {
-	struct ioasid_object *obj;
-	struct ioasid_hwpt *hwpt;
-	struct ioasid_ioas *ioas;
+	struct ioasid_hwpt_paging *hwpt;
 	int rc;
 
-	obj = ioasid_get_object(idev->ictx, pt_id, IOASID_OBJ_ANY);
-	if (IS_ERR(obj))
-		return ERR_CAST(obj);
-	switch (obj->type) {
-	case IOASID_OBJ_IOAS:
-		ioas = container_of(obj, struct ioasid_ioas, obj);
-		hwpt = device_auto_hwpt(idev, ioas);
-		break;
-	case IOASID_OBJ_HWPT:
-		hwpt = container_of(obj, struct ioasid_hwpt, obj);
-		rc = device_attach_hwpt(idev, hwpt);
-		if (rc)
-			hwpt = ERR_PTR(rc);
-		break;
-	default:
-		hwpt = ERR_PTR(-ENOENT);
+	mutex_lock(&ioas->mutex);
+	list_for_each_entry(hwpt, &ioas->hwpt_list, item) {
+		if (!hwpt->auto_domain || hwpt == old ||
+		    ioasid_obj_hold(&hwpt->common.obj))
+			continue;
+		if (!att_hw_attach(idev->igroup, old, hwpt)) {
+			mutex_unlock(&ioas->mutex);
+			return hwpt;
+		}
+		ioasid_obj_unhold(&hwpt->common.obj);
 	}
-	ioasid_put_object(obj);
+	mutex_unlock(&ioas->mutex);
+
+	hwpt = ioasid_hwpt_paging_new(idev->ictx, ioas, idev->dev, true);
+	if (IS_ERR(hwpt))
+		return hwpt;
+	rc = att_hw_attach(idev->igroup, old, hwpt);
+	if (rc) {
+		ioasid_obj_abort(&hwpt->common.obj);
+		return ERR_PTR(rc);
+	}
+	/* The attachment's hold, besides the table's. */
+	refcount_inc(&hwpt->common.obj.holds);
+	ioasid_hwpt_paging_publish(hwpt);
 	return hwpt;
 }
 
-/* Drop a device's reference on its HWPT; an automatic one may die. */
-static void device_put_hwpt(struct ioasid_ctx *ictx, struct ioasid_hwpt *hwpt)
+/* The IOAS behind an IOAS or paging HWPT object, or an ERR_PTR. */
+static struct ioasid_ioas *att_target_ioas(struct ioasid_object *obj)
 {
-	refcount_dec(&hwpt->obj.users);
-	if (hwpt->auto_domain && !ioasid_object_remove(ictx, &hwpt->obj))
-		ioasid_hwpt_destroy(&hwpt->obj);
+	struct ioasid_hwpt *hwpt;
+
+	if (obj->ops == &ioasid_ioas_ops)
+		return container_of(obj, struct ioasid_ioas, obj);
+	hwpt = container_of(obj, struct ioasid_hwpt, obj);
+	if (hwpt->kind != IOASID_HWPT_PAGING)
+		return ERR_PTR(-EINVAL);
+	return to_hwpt_paging(hwpt)->ioas;
 }
 
-static bool device_pt_matches(struct ioasid_hwpt *hwpt, u32 pt_id)
+/*
+ * Resolve @pt_id and attach the group to it, coming from @old (or from
+ * nothing). @att's reserved regions go into the target IOAS first.
+ * Return: the HWPT, held for @att, or an ERR_PTR.
+ */
+static struct ioasid_hwpt_paging *att_connect(struct ioasid_device *idev,
+					      struct ioasid_attach *att,
+					      u32 pt_id,
+					      struct ioasid_hwpt_paging *old)
 {
-	return hwpt->obj.id == pt_id ||
+	struct ioasid_hwpt_paging *hwpt;
+	struct ioasid_object *obj;
+	struct ioasid_ioas *ioas;
+	int rc;
+
+	obj = ioasid_obj_find(idev->ictx, pt_id, NULL);
+	if (IS_ERR(obj))
+		return ERR_CAST(obj);
+	if (obj->ops != &ioasid_ioas_ops && obj->ops != &ioasid_hwpt_ops) {
+		hwpt = ERR_PTR(-ENOENT);
+		goto out_done;
+	}
+	ioas = att_target_ioas(obj);
+	if (IS_ERR(ioas)) {
+		hwpt = ERR_CAST(ioas);
+		goto out_done;
+	}
+	rc = ioasid_iopt_reserve_group(&ioas->iopt, idev->igroup->group, att);
+	if (rc) {
+		hwpt = ERR_PTR(rc);
+		goto out_done;
+	}
+	if (obj->ops == &ioasid_ioas_ops) {
+		hwpt = att_auto_hwpt(idev, ioas, old);
+	} else {
+		hwpt = to_hwpt_paging(container_of(obj, struct ioasid_hwpt,
+						   obj));
+		rc = ioasid_obj_hold(obj);
+		if (!rc) {
+			rc = att_hw_attach(idev->igroup, old, hwpt);
+			if (rc)
+				ioasid_obj_unhold(obj);
+		}
+		if (rc)
+			hwpt = ERR_PTR(rc);
+	}
+	if (IS_ERR(hwpt))
+		ioasid_iopt_unreserve(&ioas->iopt, att);
+out_done:
+	ioasid_obj_done(obj);
+	return hwpt;
+}
+
+/* Let go of a HWPT an attachment held; an automatic one may die. */
+static void att_release_hwpt(struct ioasid_hwpt_paging *hwpt)
+{
+	/* Read before the hold goes: the HWPT may be freed right after. */
+	bool auto_domain = hwpt->auto_domain;
+
+	if (auto_domain)
+		ioasid_obj_unhold_auto(&hwpt->common.obj);
+	else
+		ioasid_obj_unhold(&hwpt->common.obj);
+}
+
+static bool att_names(struct ioasid_hwpt_paging *hwpt, u32 pt_id)
+{
+	return hwpt->common.obj.id == pt_id ||
 	       (hwpt->auto_domain && hwpt->ioas->obj.id == pt_id);
 }
 
+static struct ioasid_attach *att_new(struct ioasid_device *idev, u32 pasid)
+{
+	struct ioasid_attach *att;
+
+	att = kzalloc(sizeof(*att), GFP_KERNEL_ACCOUNT);
+	if (!att)
+		return NULL;
+	att->idev = idev;
+	att->pasid = pasid;
+	return att;
+}
+
+/* Join the group's current HWPT: another device of an attached group. */
+static int att_join(struct ioasid_device *idev, struct ioasid_attach *att,
+		    u32 pt_id)
+{
+	struct ioasid_hwpt_paging *hwpt = idev->igroup->hwpt;
+	int rc;
+
+	if (!att_names(hwpt, pt_id))
+		return -EBUSY;
+	rc = ioasid_iopt_reserve_group(&hwpt->ioas->iopt, idev->igroup->group,
+				       att);
+	if (rc)
+		return rc;
+	/* The group's other attachments hold it: this cannot fail. */
+	IOASID_WARN_ON(ioasid_obj_hold(&hwpt->common.obj));
+	att->hwpt = hwpt;
+	return 0;
+}
+
 /**
- * ioasid_device_attach() - attach a bound device to an IOAS or a HWPT
+ * ioasid_device_attach_pasid() - attach (device, PASID) to an IOAS or a HWPT
+ * @idev: bound device
+ * @pasid: the PASID, or IOASID_PASID_RID for the device's RID
+ * @pt_id: in, an IOAS or HWPT ID; out, the HWPT ID attached to
+ *
+ * Context: process context; may sleep.
+ * Return: 0; -EOPNOTSUPP for a PASID other than the RID; -EBUSY if the
+ * (device, PASID) is attached already, or another device of the group is
+ * attached elsewhere; -EADDRINUSE if a reserved region of the group is
+ * mapped or outside the IOAS's limit; -ENOENT for an unknown ID; -ENOMEM;
+ * the IOMMU driver's errno.
+ */
+int ioasid_device_attach_pasid(struct ioasid_device *idev, u32 pasid,
+			       u32 *pt_id)
+{
+	struct ioasid_group *igroup = idev->igroup;
+	struct ioasid_hwpt_paging *hwpt;
+	struct ioasid_attach *att;
+	int rc;
+
+	if (pasid != IOASID_PASID_RID)
+		return -EOPNOTSUPP;
+	att = att_new(idev, pasid);
+	if (!att)
+		return -ENOMEM;
+	mutex_lock(&igroup->lock);
+	rc = xa_insert(&idev->attaches, pasid, att, GFP_KERNEL_ACCOUNT);
+	if (rc)
+		goto out_unlock;
+	if (igroup->hwpt) {
+		rc = att_join(idev, att, *pt_id);
+	} else {
+		hwpt = att_connect(idev, att, *pt_id, NULL);
+		if (IS_ERR(hwpt))
+			rc = PTR_ERR(hwpt);
+		else
+			att->hwpt = hwpt;
+	}
+	if (rc) {
+		xa_erase(&idev->attaches, pasid);
+		goto out_unlock;
+	}
+	igroup->hwpt = att->hwpt;
+	igroup->num_attached++;
+	*pt_id = att->hwpt->common.obj.id;
+	att = NULL;
+out_unlock:
+	mutex_unlock(&igroup->lock);
+	kfree(att);
+	return rc;
+}
+EXPORT_SYMBOL_NS_GPL(ioasid_device_attach_pasid, IOASID);
+
+/**
+ * ioasid_device_attach() - attach a device's RID to an IOAS or a HWPT
  * @idev: bound device, not attached
  * @pt_id: in, an IOAS or HWPT ID; out, the HWPT ID attached to
  *
- * Return: 0; -EBUSY if already attached, or if another device of the group
- * is attached elsewhere; -EADDRINUSE if a reserved region of the group is
- * mapped or outside the allow-list; -ENOENT for an unknown ID.
+ * Context: process context; may sleep.
+ * Return: as ioasid_device_attach_pasid().
  */
 int ioasid_device_attach(struct ioasid_device *idev, u32 *pt_id)
 {
-	struct ioasid_group *igroup = idev->igroup;
-	struct ioasid_hwpt *hwpt;
-	int rc;
-
-	mutex_lock(&igroup->lock);
-	if (idev->hwpt) {
-		rc = -EBUSY;
-		goto out_unlock;
-	}
-	if (igroup->hwpt) {
-		if (!device_pt_matches(igroup->hwpt, *pt_id)) {
-			rc = -EBUSY;
-			goto out_unlock;
-		}
-		hwpt = igroup->hwpt;
-		refcount_inc(&hwpt->obj.users);
-	} else {
-		hwpt = device_attach_group(idev, *pt_id);
-		if (IS_ERR(hwpt)) {
-			rc = PTR_ERR(hwpt);
-			goto out_unlock;
-		}
-	}
-	rc = ioasid_iopt_reserve_group(&hwpt->ioas->iopt, igroup->group, idev);
-	if (rc) {
-		if (!igroup->hwpt)
-			iommu_detach_group(hwpt->domain, igroup->group);
-		device_put_hwpt(idev->ictx, hwpt);
-		goto out_unlock;
-	}
-	igroup->hwpt = hwpt;
-	igroup->num_attached++;
-	idev->hwpt = hwpt;
-	*pt_id = hwpt->obj.id;
-out_unlock:
-	mutex_unlock(&igroup->lock);
-	return rc;
+	return ioasid_device_attach_pasid(idev, IOASID_PASID_RID, pt_id);
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_device_attach, IOASID);
 
 /**
- * ioasid_device_detach() - detach a device; DMA is blocked afterwards
- * @idev: bound device, attached
+ * ioasid_device_detach_pasid() - detach (device, PASID); its DMA is blocked
+ * @idev: bound device
+ * @pasid: the PASID, or IOASID_PASID_RID
+ *
+ * Does nothing when the (device, PASID) is not attached.
+ *
+ * Context: process context; may sleep. No core lock may be held.
  */
-void ioasid_device_detach(struct ioasid_device *idev)
+void ioasid_device_detach_pasid(struct ioasid_device *idev, u32 pasid)
 {
 	struct ioasid_group *igroup = idev->igroup;
-	struct ioasid_hwpt *hwpt;
+	struct ioasid_hwpt_paging *hwpt;
+	struct ioasid_attach *att;
 
 	mutex_lock(&igroup->lock);
-	hwpt = idev->hwpt;
-	if (IOASID_WARN_ON(!hwpt)) {
+	att = xa_erase(&idev->attaches, pasid);
+	if (!att) {
 		mutex_unlock(&igroup->lock);
 		return;
 	}
-	ioasid_iopt_unreserve(&hwpt->ioas->iopt, idev);
-	idev->hwpt = NULL;
+	hwpt = att->hwpt;
+	ioasid_iopt_unreserve(&hwpt->ioas->iopt, att);
 	if (!--igroup->num_attached) {
-		iommu_detach_group(hwpt->domain, igroup->group);
+		iommu_detach_group(hwpt->common.domain, igroup->group);
 		igroup->hwpt = NULL;
 	}
 	mutex_unlock(&igroup->lock);
-	device_put_hwpt(idev->ictx, hwpt);
+	kfree(att);
+	att_release_hwpt(hwpt);
+}
+EXPORT_SYMBOL_NS_GPL(ioasid_device_detach_pasid, IOASID);
+
+/**
+ * ioasid_device_detach() - detach a device's RID; its DMA is blocked
+ * @idev: bound device, attached
+ *
+ * Context: process context; may sleep. No core lock may be held.
+ */
+void ioasid_device_detach(struct ioasid_device *idev)
+{
+	ioasid_device_detach_pasid(idev, IOASID_PASID_RID);
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_device_detach, IOASID);
 
 /**
- * ioasid_device_replace() - move an attached device to another IOAS or HWPT
+ * ioasid_device_replace_pasid() - move (device, PASID) to another IOAS or HWPT
  * @idev: bound device, attached, alone attached in its group
+ * @pasid: the PASID, or IOASID_PASID_RID
  * @pt_id: in, an IOAS or HWPT ID; out, the HWPT ID attached to
  *
- * DMA is blocked while the group moves, never translated by anything but
- * the old or the new domain. On failure the device stays where it was.
+ * The new attachment's reserved regions are taken before the old one's
+ * are let go, whatever the two HWPTs are, so none is ever lost. When the
+ * driver can take mappings before attach, the new domain is filled before
+ * the switch. On failure the device stays where it was.
  *
- * Return: 0 or an errno, as ioasid_device_attach().
+ * Context: process context; may sleep. No core lock may be held.
+ * Return: 0; -EINVAL when not attached; -EBUSY when other devices of the
+ * group are attached; otherwise as ioasid_device_attach_pasid().
  */
-int ioasid_device_replace(struct ioasid_device *idev, u32 *pt_id)
+int ioasid_device_replace_pasid(struct ioasid_device *idev, u32 pasid,
+				u32 *pt_id)
 {
 	struct ioasid_group *igroup = idev->igroup;
-	struct ioasid_hwpt *old, *hwpt;
-	int rc;
+	struct ioasid_attach *old, *att;
+	struct ioasid_hwpt_paging *hwpt;
+	int rc = 0;
 
+	if (pasid != IOASID_PASID_RID)
+		return -EOPNOTSUPP;
+	att = att_new(idev, pasid);
+	if (!att)
+		return -ENOMEM;
 	mutex_lock(&igroup->lock);
-	old = idev->hwpt;
+	old = xa_load(&idev->attaches, pasid);
 	if (!old) {
 		rc = -EINVAL;
 		goto out_unlock;
 	}
-	if (device_pt_matches(old, *pt_id)) {
-		*pt_id = old->obj.id;
-		rc = 0;
+	if (att_names(old->hwpt, *pt_id)) {
+		*pt_id = old->hwpt->common.obj.id;
 		goto out_unlock;
 	}
 	if (igroup->num_attached != 1) {
 		rc = -EBUSY;
 		goto out_unlock;
 	}
-	iommu_detach_group(old->domain, igroup->group);
-	hwpt = device_attach_group(idev, *pt_id);
+	hwpt = att_connect(idev, att, *pt_id, old->hwpt);
 	if (IS_ERR(hwpt)) {
 		rc = PTR_ERR(hwpt);
-		goto err_reattach;
+		goto out_unlock;
 	}
-	rc = ioasid_iopt_reserve_group(&hwpt->ioas->iopt, igroup->group, idev);
-	if (rc) {
-		iommu_detach_group(hwpt->domain, igroup->group);
-		device_put_hwpt(idev->ictx, hwpt);
-		goto err_reattach;
-	}
-	ioasid_iopt_unreserve(&old->ioas->iopt, idev);
+	att->hwpt = hwpt;
+	/* The slot exists: storing over it cannot fail. */
+	xa_store(&idev->attaches, pasid, att, GFP_KERNEL);
 	igroup->hwpt = hwpt;
-	idev->hwpt = hwpt;
-	*pt_id = hwpt->obj.id;
+	ioasid_iopt_unreserve(&old->hwpt->ioas->iopt, old);
+	*pt_id = hwpt->common.obj.id;
 	mutex_unlock(&igroup->lock);
-	device_put_hwpt(idev->ictx, old);
+	att_release_hwpt(old->hwpt);
+	kfree(old);
 	return 0;
 
-err_reattach:
-	/* The group was attached to @old a moment ago: this cannot fail. */
-	IOASID_WARN_ON(iommu_attach_group(old->domain, igroup->group));
 out_unlock:
 	mutex_unlock(&igroup->lock);
+	kfree(att);
 	return rc;
+}
+EXPORT_SYMBOL_NS_GPL(ioasid_device_replace_pasid, IOASID);
+
+/**
+ * ioasid_device_replace() - move a device's RID to another IOAS or HWPT
+ * @idev: bound device, attached, alone attached in its group
+ * @pt_id: in, an IOAS or HWPT ID; out, the HWPT ID attached to
+ *
+ * Context: process context; may sleep. No core lock may be held.
+ * Return: as ioasid_device_replace_pasid().
+ */
+int ioasid_device_replace(struct ioasid_device *idev, u32 *pt_id)
+{
+	return ioasid_device_replace_pasid(idev, IOASID_PASID_RID, pt_id);
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_device_replace, IOASID);
 
-/**
- * ioasid_device_destroy() - unbind a device taken out of the table
- * @obj: the device's header
- */
-void ioasid_device_destroy(struct ioasid_object *obj)
+static void ioasid_device_free(struct ioasid_object *obj)
 {
 	struct ioasid_device *idev =
 		container_of(obj, struct ioasid_device, obj);
+	struct ioasid_attach *att;
+	unsigned long pasid;
 
-	if (idev->hwpt)
-		ioasid_device_detach(idev);
-	ioasid_group_put(idev->igroup);
+	xa_for_each(&idev->attaches, pasid, att)
+		ioasid_device_detach_pasid(idev, pasid);
+	xa_destroy(&idev->attaches);
+	if (idev->igroup)
+		ioasid_group_put(idev->igroup);
 	if (idev->destroy_dev)
 		idev->destroy_dev(idev->dev);
 	put_device(idev->dev);
 	kfree(idev);
 }
 
+/* Detaching and unbinding copes with any stage of a bind: one function. */
+const struct ioasid_obj_ops ioasid_device_ops = {
+	.name = "device",
+	.destroy = ioasid_device_free,
+	.abort = ioasid_device_free,
+};
+
 /**
  * ioasid_device_unbind() - undo ioasid_device_bind()
  * @idev: bound device; detached first if still attached
  *
- * Waits for lookups in flight to finish, then releases the group.
+ * Waits for commands in flight that found the device, then releases the
+ * group.
+ *
+ * Context: process context; may sleep. No core lock may be held.
  */
 void ioasid_device_unbind(struct ioasid_device *idev)
 {
-	ioasid_object_remove_owned(idev->ictx, &idev->obj);
-	ioasid_device_destroy(&idev->obj);
+	ioasid_obj_destroy_owned(&idev->obj);
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_device_unbind, IOASID);
 

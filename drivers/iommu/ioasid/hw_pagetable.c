@@ -1,148 +1,249 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The HWPT object: one IOMMU paging domain, filled from an IOAS and kept in
- * sync with it for as long as it lives. It holds a reference on the IOAS,
- * and every device attached to it holds a reference on it.
+ * HWPTs: hardware page tables, one IOMMU domain each.
+ *
+ * Every kind of HWPT starts with struct ioasid_hwpt and shares one object
+ * type; @kind says which one it is. Today there is one kind:
+ *
+ * Paging HWPTs (struct ioasid_hwpt_paging) mirror an IOAS, which they
+ * hold. A paging HWPT is "mirrored" once its domain is among the IOAS's
+ * domains: filled with every mapping and kept in sync from then on. It
+ * becomes mirrored at its first attach, and not before, because IOMMU
+ * drivers finish a domain at different times: virtio-iommu only learns the
+ * domain's page sizes and aperture when a device first attaches, and
+ * cannot take a mapping until then. A driver that set the domain's
+ * aperture when allocating it (VT-d, AMD-Vi, the mock) can take mappings
+ * at once; for those a HWPT can be mirrored before its first attach, which
+ * is what a hitless replace needs (see device.c).
+ *
+ * An automatic HWPT is made by attaching a device to an IOAS and dies when
+ * the last attachment to it goes; an explicit one (IOASID_HWPT_CREATE)
+ * lives until userspace destroys it.
  */
 #include <linux/iommu.h>
 #include <linux/slab.h>
 #include <uapi/linux/ioasid.h>
 
 #include "ioasid_private.h"
-#include "ioasid_test.h"
+
+/* Undo whatever part of a paging HWPT was built, and free it. */
+static void hwpt_paging_teardown(struct ioasid_hwpt_paging *hwpt)
+{
+	struct ioasid_ioas *ioas = hwpt->ioas;
+
+	if (ioas) {
+		mutex_lock(&ioas->mutex);
+		list_del_init(&hwpt->item);
+		mutex_unlock(&ioas->mutex);
+		if (hwpt->mirrored)
+			ioasid_iopt_remove_domain(&ioas->iopt,
+						  hwpt->common.domain);
+		ioasid_obj_unhold(&ioas->obj);
+	}
+	if (hwpt->common.domain)
+		iommu_domain_free(hwpt->common.domain);
+	kfree(hwpt);
+}
+
+static void hwpt_free(struct ioasid_object *obj)
+{
+	struct ioasid_hwpt *hwpt = container_of(obj, struct ioasid_hwpt, obj);
+
+	switch (hwpt->kind) {
+	case IOASID_HWPT_PAGING:
+		hwpt_paging_teardown(to_hwpt_paging(hwpt));
+		return;
+	}
+	IOASID_WARN_ON(1);
+}
+
+/* Abort and destroy agree: teardown copes with any stage of the build. */
+const struct ioasid_obj_ops ioasid_hwpt_ops = {
+	.name = "hwpt",
+	.destroy = hwpt_free,
+	.abort = hwpt_free,
+};
 
 /**
- * ioasid_hwpt_alloc() - build a HWPT for @dev mirroring @ioas
- * @ictx: context
- * @ioas: the IOAS, referenced by the caller
- * @dev: a device whose IOMMU driver allocates the domain
- * @group: when not NULL, attach this group to the new domain
- * @auto_domain: destroy it when its last device detaches
+ * ioasid_get_hwpt() - find a HWPT of any kind for the command in flight
+ * @ictx: the context
+ * @id: ID from userspace
  *
- * With @group, the domain is attached while still empty, then asked to
- * enforce cache coherency, which a driver can only judge with a device
- * attached and must be settled before anything is mapped; only then is it
- * filled from @ioas. A HWPT allocated without a device does not enforce.
- *
- * Return: the HWPT, reserved but not published, or an ERR_PTR.
+ * Context: any.
+ * Return: the HWPT, to be released with ioasid_obj_done(), or
+ * ERR_PTR(-ENOENT).
  */
-struct ioasid_hwpt *ioasid_hwpt_alloc(struct ioasid_ctx *ictx,
-				      struct ioasid_ioas *ioas,
-				      struct device *dev,
-				      struct iommu_group *group,
-				      bool auto_domain)
+struct ioasid_hwpt *ioasid_get_hwpt(struct ioasid_ctx *ictx, u32 id)
 {
-	struct ioasid_hwpt *hwpt;
+	struct ioasid_object *obj = ioasid_obj_find(ictx, id, &ioasid_hwpt_ops);
+
+	return IS_ERR(obj) ? ERR_CAST(obj) :
+			     container_of(obj, struct ioasid_hwpt, obj);
+}
+
+/**
+ * ioasid_hwpt_paging_new() - build a paging HWPT over @ioas
+ * @ictx: the context
+ * @ioas: the IOAS, found or held by the caller
+ * @dev: a device whose IOMMU driver allocates the domain
+ * @auto_domain: destroy the HWPT with its last attachment
+ *
+ * The HWPT holds @ioas and is not mirrored yet. Publish it with
+ * ioasid_hwpt_paging_publish(), which makes it visible on the IOAS too.
+ *
+ * Context: process context; may sleep; takes ioas.mutex.
+ * Return: the HWPT, not yet published (ioasid_obj_publish() or
+ * ioasid_obj_abort()); ERR_PTR(-ENOMEM); ERR_PTR(-ENOENT) when @ioas is
+ * being destroyed.
+ */
+struct ioasid_hwpt_paging *ioasid_hwpt_paging_new(struct ioasid_ctx *ictx,
+						  struct ioasid_ioas *ioas,
+						  struct device *dev,
+						  bool auto_domain)
+{
+	struct ioasid_hwpt_paging *hwpt;
 	int rc;
 
-	hwpt = ioasid_object_reserve(ictx, sizeof(*hwpt), IOASID_OBJ_HWPT);
+	hwpt = ioasid_obj_new(ictx, sizeof(*hwpt), &ioasid_hwpt_ops);
 	if (IS_ERR(hwpt))
 		return hwpt;
-	hwpt->domain = iommu_domain_alloc(dev->bus);
-	if (!hwpt->domain) {
+	hwpt->common.kind = IOASID_HWPT_PAGING;
+	hwpt->auto_domain = auto_domain;
+	INIT_LIST_HEAD(&hwpt->item);
+	hwpt->common.domain = iommu_domain_alloc(dev->bus);
+	if (!hwpt->common.domain) {
 		rc = -ENOMEM;
 		goto err_abort;
 	}
-	if (group) {
-		rc = ioasid_test_should_fail(IOASID_FAIL_ATTACH);
-		if (!rc)
-			rc = iommu_attach_group(hwpt->domain, group);
-		if (rc)
-			goto err_free_domain;
-		if (hwpt->domain->ops->enforce_cache_coherency)
-			hwpt->enforce_cache_coherency =
-				hwpt->domain->ops->enforce_cache_coherency(hwpt->domain);
-	}
-	hwpt->auto_domain = auto_domain;
-	rc = ioasid_iopt_add_domain(&ioas->iopt, hwpt->domain);
+	rc = ioasid_obj_hold(&ioas->obj);
 	if (rc)
-		goto err_detach;
+		goto err_abort;
 	hwpt->ioas = ioas;
-	refcount_inc(&ioas->obj.users);
-	mutex_lock(&ioas->mutex);
-	list_add_tail(&hwpt->item, &ioas->hwpt_list);
-	mutex_unlock(&ioas->mutex);
 	return hwpt;
 
-err_detach:
-	if (group)
-		iommu_detach_group(hwpt->domain, group);
-err_free_domain:
-	iommu_domain_free(hwpt->domain);
 err_abort:
-	ioasid_object_abort(ictx, &hwpt->obj);
+	ioasid_obj_abort(&hwpt->common.obj);
 	return ERR_PTR(rc);
 }
 
-/* Undo ioasid_hwpt_alloc() but for the object itself. */
-static void hwpt_teardown(struct ioasid_hwpt *hwpt)
+/**
+ * ioasid_hwpt_paging_publish() - make a built paging HWPT visible
+ * @hwpt: from ioasid_hwpt_paging_new()
+ *
+ * It goes on its IOAS's list, where attaching to the IOAS may find it,
+ * and into the object table.
+ *
+ * Context: process context; takes ioas.mutex.
+ */
+void ioasid_hwpt_paging_publish(struct ioasid_hwpt_paging *hwpt)
 {
 	struct ioasid_ioas *ioas = hwpt->ioas;
 
 	mutex_lock(&ioas->mutex);
-	list_del(&hwpt->item);
+	list_add_tail(&hwpt->item, &ioas->hwpt_list);
 	mutex_unlock(&ioas->mutex);
-	ioasid_iopt_remove_domain(&ioas->iopt, hwpt->domain);
-	iommu_domain_free(hwpt->domain);
-	refcount_dec(&ioas->obj.users);
+	ioasid_obj_publish(&hwpt->common.obj);
 }
 
 /**
- * ioasid_hwpt_abort() - free a HWPT that was never published
- * @ictx: context
- * @hwpt: from ioasid_hwpt_alloc()
+ * ioasid_hwpt_paging_early() - can the domain take mappings before attach?
+ * @hwpt: a paging HWPT
+ *
+ * Return: true when the driver set the aperture at allocation.
  */
-void ioasid_hwpt_abort(struct ioasid_ctx *ictx, struct ioasid_hwpt *hwpt)
+bool ioasid_hwpt_paging_early(struct ioasid_hwpt_paging *hwpt)
 {
-	hwpt_teardown(hwpt);
-	ioasid_object_abort(ictx, &hwpt->obj);
+	return hwpt->common.domain->geometry.force_aperture;
 }
 
 /**
- * ioasid_hwpt_destroy() - free a HWPT no device uses
- * @obj: the HWPT's header
+ * ioasid_hwpt_paging_mirror() - fill the domain and keep it in sync
+ * @hwpt: a paging HWPT; nothing to do when it is mirrored already
+ *
+ * Context: process context; the caller serialises the HWPT's attach state
+ * (ioasid_group.lock).
+ * Return: 0, or an errno with the domain empty: -ENOMEM, -EADDRINUSE when
+ * a mapping is not aligned to the domain's page size, or the driver's.
  */
-void ioasid_hwpt_destroy(struct ioasid_object *obj)
+int ioasid_hwpt_paging_mirror(struct ioasid_hwpt_paging *hwpt)
 {
-	struct ioasid_hwpt *hwpt = container_of(obj, struct ioasid_hwpt, obj);
+	int rc;
 
-	hwpt_teardown(hwpt);
-	kfree(hwpt);
+	if (hwpt->mirrored)
+		return 0;
+	rc = ioasid_iopt_add_domain(&hwpt->ioas->iopt, hwpt->common.domain);
+	if (!rc)
+		hwpt->mirrored = true;
+	return rc;
 }
 
-int ioasid_hwpt_alloc_ioctl(struct ioasid_ucmd *ucmd)
+/**
+ * ioasid_hwpt_paging_unmirror() - stop mirroring and empty the domain
+ * @hwpt: a mirrored paging HWPT that no group is attached to
+ *
+ * Context: process context; as ioasid_hwpt_paging_mirror().
+ */
+void ioasid_hwpt_paging_unmirror(struct ioasid_hwpt_paging *hwpt)
 {
-	struct ioasid_hwpt_alloc *cmd = ucmd->cmd;
+	if (!hwpt->mirrored)
+		return;
+	ioasid_iopt_remove_domain(&hwpt->ioas->iopt, hwpt->common.domain);
+	hwpt->mirrored = false;
+}
+
+/**
+ * ioasid_hwpt_paging_enforce() - make the domain enforce cache coherency
+ * @hwpt: a paging HWPT, attached to its first group and not mirrored yet
+ *
+ * A driver can only judge this with a device attached, and it must be
+ * settled before anything is mapped.
+ *
+ * Context: process context.
+ */
+void ioasid_hwpt_paging_enforce(struct ioasid_hwpt_paging *hwpt)
+{
+	struct iommu_domain *domain = hwpt->common.domain;
+
+	if (!hwpt->mirrored && domain->ops->enforce_cache_coherency)
+		hwpt->enforce_cache_coherency =
+			domain->ops->enforce_cache_coherency(domain);
+}
+
+int ioasid_hwpt_create_ioctl(struct ioasid_call *call)
+{
+	struct ioasid_hwpt_paging *hwpt;
+	struct ioasid_hwpt_create args;
 	struct ioasid_device *idev;
-	struct ioasid_hwpt *hwpt;
 	struct ioasid_ioas *ioas;
 	int rc;
 
-	if (cmd->flags || cmd->__reserved)
+	rc = ioasid_call_fetch(call, &args, sizeof(args), sizeof(args));
+	if (rc)
+		return rc;
+	if (args.flags || args.kind != IOASID_HWPT_PAGING)
 		return -EOPNOTSUPP;
-	idev = ioasid_get_device(ucmd->ictx, cmd->dev_id);
+	idev = ioasid_get_device(call->ictx, args.dev_id);
 	if (IS_ERR(idev))
 		return PTR_ERR(idev);
-	ioas = ioasid_get_ioas(ucmd->ictx, cmd->pt_id);
+	ioas = ioasid_get_ioas(call->ictx, args.parent_id);
 	if (IS_ERR(ioas)) {
 		rc = PTR_ERR(ioas);
-		goto out_put_idev;
+		goto out_idev;
 	}
-	hwpt = ioasid_hwpt_alloc(ucmd->ictx, ioas, idev->dev, NULL, false);
+	hwpt = ioasid_hwpt_paging_new(call->ictx, ioas, idev->dev, false);
 	if (IS_ERR(hwpt)) {
 		rc = PTR_ERR(hwpt);
-		goto out_put_ioas;
+		goto out_ioas;
 	}
-	cmd->out_hwpt_id = hwpt->obj.id;
-	rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
-	if (rc) {
-		ioasid_hwpt_abort(ucmd->ictx, hwpt);
-		goto out_put_ioas;
-	}
-	ioasid_object_publish(ucmd->ictx, &hwpt->obj);
-out_put_ioas:
-	ioasid_put_object(&ioas->obj);
-out_put_idev:
-	ioasid_put_object(&idev->obj);
+	args.out_hwpt_id = hwpt->common.obj.id;
+	rc = ioasid_call_reply(call, &args, sizeof(args));
+	if (rc)
+		ioasid_obj_abort(&hwpt->common.obj);
+	else
+		ioasid_hwpt_paging_publish(hwpt);
+out_ioas:
+	ioasid_obj_done(&ioas->obj);
+out_idev:
+	ioasid_obj_done(&idev->obj);
 	return rc;
 }

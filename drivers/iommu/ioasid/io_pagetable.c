@@ -26,8 +26,13 @@
 #include "ioasid_private.h"
 #include "ioasid_test.h"
 
+/*
+ * A reserved range. Ranges are allocated in a batch before iopt.rwsem is
+ * taken, then inserted all at once or not at all (iopt_resv_commit()).
+ */
 struct ioasid_reserved {
 	struct interval_tree_node node;
+	struct list_head batch;
 	void *owner;
 };
 
@@ -100,7 +105,11 @@ static void iopt_free_tree(struct rb_root_cached *root, size_t offset)
 	}
 }
 
-/* Map @npages of @area, from page @first of the area, at their IOVA. */
+/*
+ * Map @npages of @area, from page @first of the area, at their IOVA, in
+ * physically contiguous runs. The IOTLB is not synced here: the caller
+ * syncs once for everything it mapped (iopt_sync_span()).
+ */
 static int iopt_map_run(struct ioasid_iopt *iopt, struct ioasid_area *area,
 			struct iommu_domain *domain, unsigned long first,
 			unsigned long npages)
@@ -113,20 +122,18 @@ static int iopt_map_run(struct ioasid_iopt *iopt, struct ioasid_area *area,
 	while (index < end) {
 		unsigned long run = 1;
 
+		rc = ioasid_inject_fault();
+		if (rc)
+			return rc;
 		if (!iopt->disable_large_pages)
 			run = ioasid_pages_run(area->pages, index, end - index);
-		rc = iommu_map(domain, iova,
-			       page_to_phys(area->pages->pages[index]),
-			       run * PAGE_SIZE, area->prot);
+		rc = iommu_map_nosync(domain, iova,
+				      page_to_phys(area->pages->pages[index]),
+				      run * PAGE_SIZE, area->prot);
 		if (rc)
 			return rc;
 		index += run;
 		iova += run * PAGE_SIZE;
-		if (index < end) {
-			rc = ioasid_test_should_fail(IOASID_FAIL_DOMAIN_MAP);
-			if (rc)
-				return rc;
-		}
 	}
 	return 0;
 }
@@ -166,6 +173,20 @@ err_unfill:
 		iommu_unmap(undo, area->node.start, area_length(area));
 	}
 	return rc;
+}
+
+/* One IOTLB sync per domain for everything mapped in [first, last]. */
+static void iopt_sync_span(struct ioasid_iopt *iopt, unsigned long first,
+			   unsigned long last)
+{
+	struct iommu_domain *domain;
+	unsigned long index;
+
+	lockdep_assert_held(&iopt->rwsem);
+	if (first > last)
+		return;
+	xa_for_each(&iopt->domains, index, domain)
+		iommu_sync_map(domain, first, last - first + 1);
 }
 
 static bool iopt_reserved_hit(struct ioasid_iopt *iopt, unsigned long start,
@@ -306,9 +327,175 @@ static int iopt_insert_area(struct ioasid_iopt *iopt, struct ioasid_pages *pages
 	return 0;
 }
 
+/* Drop removed areas and their page references, with no lock held. */
+static void iopt_free_areas(struct list_head *free_list)
+{
+	struct ioasid_area *area, *tmp;
+
+	list_for_each_entry_safe(area, tmp, free_list, free_item) {
+		ioasid_pages_put(area->pages);
+		kfree(area);
+	}
+}
+
+/*
+ * Put every area inside [first, last] on @doomed, once, adding its length
+ * to *@bytes. An area crossing either end is -ENOENT; one that an access
+ * still pins pages of is -EBUSY. Nothing is changed yet: on error the
+ * caller gives the list back with iopt_spare().
+ */
+static int iopt_doom(struct ioasid_iopt *iopt, unsigned long first,
+		     unsigned long last, struct list_head *doomed,
+		     unsigned long *bytes)
+{
+	struct ioasid_area *area;
+
+	lockdep_assert_held_write(&iopt->rwsem);
+	for (area = ioasid_iopt_area_first(iopt, first, last); area;
+	     area = ioasid_iopt_area_next(area, first, last)) {
+		if (area->node.start < first || area->node.last > last)
+			return -ENOENT;
+		if (atomic_long_read(&area->num_access_pins))
+			return -EBUSY;
+		if (area->doomed)
+			continue;
+		area->doomed = true;
+		list_add_tail(&area->free_item, doomed);
+		*bytes += area_length(area);
+	}
+	return 0;
+}
+
+static void iopt_spare(struct list_head *doomed)
+{
+	struct ioasid_area *area, *tmp;
+
+	list_for_each_entry_safe(area, tmp, doomed, free_item) {
+		area->doomed = false;
+		list_del(&area->free_item);
+	}
+}
+
+/*
+ * Unmap every doomed area from every domain, gathering the IOTLB
+ * invalidations of all of them and syncing once per domain, then take the
+ * areas out of the tree. They stay on @doomed for iopt_free_areas().
+ */
+static void iopt_remove_doomed(struct ioasid_iopt *iopt,
+			       struct list_head *doomed)
+{
+	struct iommu_domain *domain;
+	struct ioasid_area *area;
+	unsigned long index;
+
+	lockdep_assert_held_write(&iopt->rwsem);
+	xa_for_each(&iopt->domains, index, domain) {
+		struct iommu_iotlb_gather gather;
+
+		iommu_iotlb_gather_init(&gather);
+		list_for_each_entry(area, doomed, free_item) {
+			size_t len = area_length(area);
+			size_t done;
+
+			done = iommu_unmap_fast(domain, area->node.start, len,
+						&gather);
+			IOASID_WARN_ON(done != len);
+		}
+		iommu_iotlb_sync(domain, &gather);
+	}
+	list_for_each_entry(area, doomed, free_item) {
+		interval_tree_remove(&area->node, &iopt->area_itree);
+		iopt->num_areas--;
+	}
+}
+
+static void iopt_unmap_reqs(struct ioasid_iopt *iopt,
+			    struct ioasid_map_req *reqs, unsigned int num,
+			    struct list_head *free_list)
+{
+	unsigned long bytes = 0;
+	unsigned int i;
+
+	for (i = 0; i < num; i++)
+		IOASID_WARN_ON(iopt_doom(iopt, reqs[i].iova,
+					 reqs[i].iova + reqs[i].length - 1,
+					 free_list, &bytes));
+	iopt_remove_doomed(iopt, free_list);
+}
+
 /**
- * ioasid_iopt_map_user() - pin user memory and map it
- * @ictx: context the pages are accounted to
+ * ioasid_iopt_map_vec() - pin and map several ranges, all or nothing
+ * @ictx: context the pages are charged to
+ * @iopt: the map
+ * @reqs: the ranges; on success each @iova holds the IOVA used
+ * @num: entries in @reqs, at least one
+ * @acct_mode: enum ioasid_acct_mode to charge the pages with
+ * @failed: out, on failure, the index of the range that failed
+ *
+ * Every range is pinned first, with no lock held; then all are inserted
+ * and mapped into every domain under one hold of the lock, with one IOTLB
+ * sync per domain at the end. Each request's @uptr and @length are page
+ * aligned and do not wrap; the caller checked.
+ *
+ * Context: process context; takes iopt.rwsem.
+ * Return: 0, or an errno with nothing pinned, charged or mapped: -ENOMEM,
+ * -EFAULT (pin), -EINVAL (unaligned), -EEXIST, -EADDRINUSE, -ENOSPC.
+ */
+int ioasid_iopt_map_vec(struct ioasid_ctx *ictx, struct ioasid_iopt *iopt,
+			struct ioasid_map_req *reqs, unsigned int num,
+			u8 acct_mode, unsigned int *failed)
+{
+	unsigned long lo = ULONG_MAX, hi = 0;
+	LIST_HEAD(free_list);
+	unsigned int i, done;
+	int rc = 0;
+
+	for (i = 0; i < num; i++) {
+		reqs[i].pages = ioasid_pages_pin(ictx, reqs[i].uptr,
+						 reqs[i].length >> PAGE_SHIFT,
+						 reqs[i].prot & IOMMU_WRITE,
+						 acct_mode);
+		if (IS_ERR(reqs[i].pages)) {
+			rc = PTR_ERR(reqs[i].pages);
+			reqs[i].pages = NULL;
+			*failed = i;
+			goto out_put;
+		}
+	}
+
+	down_write(&iopt->rwsem);
+	for (done = 0; done < num; done++) {
+		struct ioasid_map_req *req = &reqs[done];
+
+		rc = iopt_insert_area(iopt, req->pages, 0, &req->iova,
+				      req->length, req->uptr, req->prot,
+				      req->fixed);
+		if (rc)
+			break;
+		req->pages = NULL;	/* the area owns the reference now */
+		lo = min(lo, req->iova);
+		hi = max(hi, req->iova + req->length - 1);
+	}
+	if (rc) {
+		*failed = done;
+		iopt_unmap_reqs(iopt, reqs, done, &free_list);
+	} else {
+		iopt_sync_span(iopt, lo, hi);
+	}
+	up_write(&iopt->rwsem);
+	iopt_free_areas(&free_list);
+	i = num;
+out_put:
+	while (i--) {
+		if (reqs[i].pages)
+			ioasid_pages_put(reqs[i].pages);
+	}
+	return rc;
+}
+
+/**
+ * ioasid_iopt_map_user() - pin user memory and map it, one range
+ * @ictx: context the pages are charged to
  * @iopt: the map
  * @iova: in, the IOVA if @fixed; out, the IOVA used
  * @uptr: page-aligned user address
@@ -317,25 +504,27 @@ static int iopt_insert_area(struct ioasid_iopt *iopt, struct ioasid_pages *pages
  * @fixed: use *@iova rather than choosing
  * @acct_mode: enum ioasid_acct_mode to charge the pages with
  *
- * Return: 0, or an errno with nothing pinned, charged or mapped.
+ * Context: process context; takes iopt.rwsem.
+ * Return: as ioasid_iopt_map_vec().
  */
 int ioasid_iopt_map_user(struct ioasid_ctx *ictx, struct ioasid_iopt *iopt,
 			 unsigned long *iova, unsigned long uptr,
 			 unsigned long length, int prot, bool fixed,
 			 u8 acct_mode)
 {
-	struct ioasid_pages *pages;
+	struct ioasid_map_req req = {
+		.uptr = uptr,
+		.length = length,
+		.iova = *iova,
+		.prot = prot,
+		.fixed = fixed,
+	};
+	unsigned int failed;
 	int rc;
 
-	pages = ioasid_pages_pin(ictx, uptr, length >> PAGE_SHIFT,
-				 prot & IOMMU_WRITE, acct_mode);
-	if (IS_ERR(pages))
-		return PTR_ERR(pages);
-	down_write(&iopt->rwsem);
-	rc = iopt_insert_area(iopt, pages, 0, iova, length, uptr, prot, fixed);
-	up_write(&iopt->rwsem);
-	if (rc)
-		ioasid_pages_put(pages);
+	rc = ioasid_iopt_map_vec(ictx, iopt, &req, 1, acct_mode, &failed);
+	if (!rc)
+		*iova = req.iova;
 	return rc;
 }
 
@@ -401,21 +590,6 @@ out_unlock:
 	return rc;
 }
 
-static void iopt_remove_areas_locked(struct ioasid_iopt *iopt,
-				     unsigned long start, unsigned long last,
-				     struct list_head *free_list);
-
-/* Drop removed areas and their page references, with no lock held. */
-static void iopt_free_areas(struct list_head *free_list)
-{
-	struct ioasid_area *area, *tmp;
-
-	list_for_each_entry_safe(area, tmp, free_list, free_item) {
-		ioasid_pages_put(area->pages);
-		kfree(area);
-	}
-}
-
 /**
  * ioasid_iopt_copy() - map, in @dst, the pages already mapped in @src
  * @dst: destination map
@@ -464,8 +638,15 @@ int ioasid_iopt_copy(struct ioasid_iopt *dst, struct ioasid_iopt *src,
 		iova += pieces[i].length;
 		done++;
 	}
-	if (rc && done)
-		iopt_remove_areas_locked(dst, first, iova - 1, &free_list);
+	if (rc && done) {
+		unsigned long bytes = 0;
+
+		IOASID_WARN_ON(iopt_doom(dst, first, iova - 1, &free_list,
+					 &bytes));
+		iopt_remove_doomed(dst, &free_list);
+	} else if (!rc) {
+		iopt_sync_span(dst, first, iova - 1);
+	}
 	up_write(&dst->rwsem);
 
 	/* References not handed to an area, or of areas taken back. */
@@ -474,42 +655,6 @@ int ioasid_iopt_copy(struct ioasid_iopt *dst, struct ioasid_iopt *src,
 	iopt_free_areas(&free_list);
 	kfree(pieces);
 	return rc;
-}
-
-/*
- * Unmap every area inside [start, last] from every domain, gathering the
- * IOTLB invalidations of all of them and syncing once per domain, then take
- * the areas out of the tree onto @free_list.
- */
-static void iopt_remove_areas_locked(struct ioasid_iopt *iopt,
-				     unsigned long start, unsigned long last,
-				     struct list_head *free_list)
-{
-	struct iommu_domain *domain;
-	struct ioasid_area *area;
-	unsigned long index;
-
-	lockdep_assert_held_write(&iopt->rwsem);
-	xa_for_each(&iopt->domains, index, domain) {
-		struct iommu_iotlb_gather gather;
-
-		iommu_iotlb_gather_init(&gather);
-		for (area = ioasid_iopt_area_first(iopt, start, last); area;
-		     area = ioasid_iopt_area_next(area, start, last)) {
-			size_t len = area_length(area);
-			size_t done;
-
-			done = iommu_unmap_fast(domain, area->node.start, len,
-						&gather);
-			IOASID_WARN_ON(done != len);
-		}
-		iommu_iotlb_sync(domain, &gather);
-	}
-	while ((area = ioasid_iopt_area_first(iopt, start, last))) {
-		interval_tree_remove(&area->node, &iopt->area_itree);
-		iopt->num_areas--;
-		list_add_tail(&area->free_item, free_list);
-	}
 }
 
 /**
@@ -535,32 +680,52 @@ bool ioasid_iopt_range_pinned(struct ioasid_iopt *iopt, unsigned long iova,
 	return pinned;
 }
 
-static int iopt_unmap_range(struct ioasid_iopt *iopt, unsigned long iova,
-			    unsigned long last, unsigned long *unmapped)
+/**
+ * ioasid_iopt_unmap_vec() - unmap every area inside any of several ranges
+ * @iopt: the map
+ * @ranges: inclusive ranges, in any order, possibly overlapping; each
+ *	    first <= last
+ * @num: entries in @ranges
+ * @unmapped: out, bytes unmapped
+ * @failed: out, on failure, the index of the range that failed
+ *
+ * All or nothing, under one hold of the lock, with one IOTLB sync per
+ * domain for the whole call.
+ *
+ * Context: process context; takes iopt.rwsem.
+ * Return: 0; -EINVAL if a range is unaligned; -ENOENT if an area crosses
+ * either end of a range; -EBUSY if an access still pins pages in one.
+ * Nothing is unmapped on failure.
+ */
+int ioasid_iopt_unmap_vec(struct ioasid_iopt *iopt,
+			  const struct ioasid_iova_range *ranges,
+			  unsigned int num, unsigned long *unmapped,
+			  unsigned int *failed)
 {
-	struct ioasid_area *area;
-	LIST_HEAD(free_list);
-	unsigned long total = 0;
+	unsigned long bytes = 0;
+	LIST_HEAD(doomed);
+	unsigned int i;
 	int rc = 0;
 
 	down_write(&iopt->rwsem);
-	for (area = ioasid_iopt_area_first(iopt, iova, last); area;
-	     area = ioasid_iopt_area_next(area, iova, last)) {
-		if (area->node.start < iova || area->node.last > last) {
-			rc = -ENOENT;
+	for (i = 0; i < num; i++) {
+		if (ranges[i].first % iopt->iova_alignment ||
+		    (ranges[i].last + 1) % iopt->iova_alignment)
+			rc = -EINVAL;
+		else
+			rc = iopt_doom(iopt, ranges[i].first, ranges[i].last,
+				       &doomed, &bytes);
+		if (rc) {
+			*failed = i;
+			iopt_spare(&doomed);
 			break;
 		}
-		if (atomic_long_read(&area->num_access_pins)) {
-			rc = -EBUSY;
-			break;
-		}
-		total += area_length(area);
 	}
 	if (!rc)
-		iopt_remove_areas_locked(iopt, iova, last, &free_list);
+		iopt_remove_doomed(iopt, &doomed);
 	up_write(&iopt->rwsem);
-	iopt_free_areas(&free_list);
-	*unmapped = rc ? 0 : total;
+	iopt_free_areas(&doomed);
+	*unmapped = rc ? 0 : bytes;
 	return rc;
 }
 
@@ -571,16 +736,19 @@ static int iopt_unmap_range(struct ioasid_iopt *iopt, unsigned long iova,
  * @length: non-zero length; iova + length - 1 does not wrap
  * @unmapped: out, bytes unmapped
  *
- * Return: 0; -EINVAL if unaligned; -ENOENT if an area crosses either end of
- * the range, -EBUSY if an access still pins pages in it (nothing is
- * unmapped then).
+ * Context: process context; takes iopt.rwsem.
+ * Return: as ioasid_iopt_unmap_vec().
  */
 int ioasid_iopt_unmap(struct ioasid_iopt *iopt, unsigned long iova,
 		      unsigned long length, unsigned long *unmapped)
 {
-	if (iova % iopt->iova_alignment || length % iopt->iova_alignment)
-		return -EINVAL;
-	return iopt_unmap_range(iopt, iova, iova + length - 1, unmapped);
+	struct ioasid_iova_range range = {
+		.first = iova,
+		.last = iova + length - 1,
+	};
+	unsigned int failed;
+
+	return ioasid_iopt_unmap_vec(iopt, &range, 1, unmapped, &failed);
 }
 
 /**
@@ -588,11 +756,15 @@ int ioasid_iopt_unmap(struct ioasid_iopt *iopt, unsigned long iova,
  * @iopt: the map
  * @unmapped: out, bytes unmapped
  *
+ * Context: process context; takes iopt.rwsem.
  * Return: 0, or -EBUSY if an access pins pages (nothing is unmapped).
  */
 int ioasid_iopt_unmap_all(struct ioasid_iopt *iopt, unsigned long *unmapped)
 {
-	return iopt_unmap_range(iopt, 0, ULONG_MAX, unmapped);
+	struct ioasid_iova_range all = { .first = 0, .last = ULONG_MAX };
+	unsigned int failed;
+
+	return ioasid_iopt_unmap_vec(iopt, &all, 1, unmapped, &failed);
 }
 
 /**
@@ -601,11 +773,13 @@ int ioasid_iopt_unmap_all(struct ioasid_iopt *iopt, unsigned long *unmapped)
  */
 void ioasid_iopt_destroy(struct ioasid_iopt *iopt)
 {
+	unsigned long bytes = 0;
 	LIST_HEAD(free_list);
 
 	down_write(&iopt->rwsem);
 	IOASID_WARN_ON(iopt->num_domains);
-	iopt_remove_areas_locked(iopt, 0, ULONG_MAX, &free_list);
+	IOASID_WARN_ON(iopt_doom(iopt, 0, ULONG_MAX, &free_list, &bytes));
+	iopt_remove_doomed(iopt, &free_list);
 	iopt_free_tree(&iopt->reserved_itree,
 		       offsetof(struct ioasid_reserved, node));
 	iopt_free_tree(&iopt->allowed_itree,
@@ -615,42 +789,72 @@ void ioasid_iopt_destroy(struct ioasid_iopt *iopt)
 	xa_destroy(&iopt->domains);
 }
 
-static int iopt_add_reserved(struct ioasid_iopt *iopt, unsigned long start,
-			     unsigned long last, void *owner)
+/* Queue [first, last] on @batch, owned by @owner. */
+static int iopt_resv_queue(struct list_head *batch, unsigned long first,
+			   unsigned long last, void *owner)
 {
 	struct ioasid_reserved *resv;
 
-	lockdep_assert_held_write(&iopt->rwsem);
-	if (interval_tree_iter_first(&iopt->area_itree, start, last) ||
-	    interval_tree_iter_first(&iopt->allowed_itree, start, last))
-		return -EADDRINUSE;
 	resv = kzalloc(sizeof(*resv), GFP_KERNEL_ACCOUNT);
 	if (!resv)
 		return -ENOMEM;
-	resv->node.start = start;
+	resv->node.start = first;
 	resv->node.last = last;
 	resv->owner = owner;
-	interval_tree_insert(&resv->node, &iopt->reserved_itree);
+	list_add_tail(&resv->batch, batch);
 	return 0;
 }
 
-static void iopt_remove_reserved(struct ioasid_iopt *iopt, void *owner)
+/* Free what is left on @batch: nothing, after a successful commit. */
+static void iopt_resv_discard(struct list_head *batch)
 {
-	struct interval_tree_node *node, *next;
+	struct ioasid_reserved *resv, *next;
+
+	list_for_each_entry_safe(resv, next, batch, batch)
+		kfree(resv);
+	INIT_LIST_HEAD(batch);
+}
+
+/*
+ * Insert every range of @batch, or none: a range that meets a mapping, or
+ * an allowed range userspace declared it will use, is -EADDRINUSE.
+ */
+static int iopt_resv_commit(struct ioasid_iopt *iopt, struct list_head *batch)
+{
+	struct ioasid_reserved *resv, *next;
 
 	lockdep_assert_held_write(&iopt->rwsem);
-	for (node = interval_tree_iter_first(&iopt->reserved_itree, 0,
-					     ULONG_MAX);
-	     node; node = next) {
-		struct ioasid_reserved *resv =
-			container_of(node, struct ioasid_reserved, node);
+	list_for_each_entry(resv, batch, batch) {
+		unsigned long first = resv->node.start, last = resv->node.last;
 
-		next = interval_tree_iter_next(node, 0, ULONG_MAX);
-		if (resv->owner != owner)
-			continue;
-		interval_tree_remove(node, &iopt->reserved_itree);
-		kfree(resv);
+		if (interval_tree_iter_first(&iopt->area_itree, first, last) ||
+		    interval_tree_iter_first(&iopt->allowed_itree, first, last))
+			return -EADDRINUSE;
 	}
+	list_for_each_entry_safe(resv, next, batch, batch) {
+		list_del(&resv->batch);
+		interval_tree_insert(&resv->node, &iopt->reserved_itree);
+	}
+	return 0;
+}
+
+/* Take every reserved range of @owner out of the tree. */
+static void iopt_resv_drop(struct ioasid_iopt *iopt, void *owner)
+{
+	struct interval_tree_node *node = NULL;
+	struct ioasid_reserved *resv;
+	LIST_HEAD(gone);
+
+	lockdep_assert_held_write(&iopt->rwsem);
+	for (node = interval_tree_iter_first(&iopt->reserved_itree, 0, ULONG_MAX);
+	     node; node = interval_tree_iter_next(node, 0, ULONG_MAX)) {
+		resv = container_of(node, struct ioasid_reserved, node);
+		if (resv->owner == owner)
+			list_add_tail(&resv->batch, &gone);
+	}
+	list_for_each_entry(resv, &gone, batch)
+		interval_tree_remove(&resv->node, &iopt->reserved_itree);
+	iopt_resv_discard(&gone);
 }
 
 static void iopt_recalc_alignment(struct ioasid_iopt *iopt)
@@ -664,23 +868,21 @@ static void iopt_recalc_alignment(struct ioasid_iopt *iopt)
 	iopt->iova_alignment = align;
 }
 
-static int iopt_reserve_aperture(struct ioasid_iopt *iopt,
-				 struct iommu_domain *domain)
+/* Queue what lies outside @domain's aperture, owned by the domain. */
+static int iopt_queue_aperture(struct list_head *batch,
+			       struct iommu_domain *domain)
 {
 	struct iommu_domain_geometry *geo = &domain->geometry;
-	int rc;
+	int rc = 0;
 
 	if (!geo->force_aperture)
 		return 0;
-	if (geo->aperture_start) {
-		rc = iopt_add_reserved(iopt, 0, geo->aperture_start - 1, domain);
-		if (rc)
-			return rc;
-	}
-	if (geo->aperture_end < ULONG_MAX)
-		return iopt_add_reserved(iopt, geo->aperture_end + 1, ULONG_MAX,
-					 domain);
-	return 0;
+	if (geo->aperture_start)
+		rc = iopt_resv_queue(batch, 0, geo->aperture_start - 1, domain);
+	if (!rc && geo->aperture_end < ULONG_MAX)
+		rc = iopt_resv_queue(batch, geo->aperture_end + 1, ULONG_MAX,
+				     domain);
+	return rc;
 }
 
 /**
@@ -698,10 +900,15 @@ int ioasid_iopt_add_domain(struct ioasid_iopt *iopt,
 			   struct iommu_domain *domain)
 {
 	unsigned long align = 1UL << __ffs(domain->pgsize_bitmap);
+	unsigned long lo = ULONG_MAX, hi = 0;
 	struct ioasid_area *area, *undo;
+	LIST_HEAD(batch);
 	u32 id;
 	int rc;
 
+	rc = iopt_queue_aperture(&batch, domain);
+	if (rc)
+		goto out_discard;
 	down_write(&iopt->rwsem);
 	for (area = ioasid_iopt_area_first(iopt, 0, ULONG_MAX); area;
 	     area = ioasid_iopt_area_next(area, 0, ULONG_MAX)) {
@@ -710,19 +917,23 @@ int ioasid_iopt_add_domain(struct ioasid_iopt *iopt,
 			goto out_unlock;
 		}
 	}
-	rc = iopt_reserve_aperture(iopt, domain);
+	rc = iopt_resv_commit(iopt, &batch);
 	if (rc)
-		goto err_unreserve;
+		goto out_unlock;
 	for (area = ioasid_iopt_area_first(iopt, 0, ULONG_MAX); area;
 	     area = ioasid_iopt_area_next(area, 0, ULONG_MAX)) {
 		rc = iopt_fill_area(iopt, area, domain);
 		if (rc)
 			goto err_unfill;
+		lo = min(lo, area->node.start);
+		hi = max(hi, area->node.last);
 	}
 	rc = xa_alloc(&iopt->domains, &id, domain, xa_limit_32b,
 		      GFP_KERNEL_ACCOUNT);
 	if (rc)
 		goto err_unfill;
+	if (lo <= hi)
+		iommu_sync_map(domain, lo, hi - lo + 1);
 	iopt->num_domains++;
 	iopt->iova_alignment = max(iopt->iova_alignment, align);
 	up_write(&iopt->rwsem);
@@ -732,10 +943,11 @@ err_unfill:
 	for (undo = ioasid_iopt_area_first(iopt, 0, ULONG_MAX); undo != area;
 	     undo = ioasid_iopt_area_next(undo, 0, ULONG_MAX))
 		iommu_unmap(domain, undo->node.start, area_length(undo));
-err_unreserve:
-	iopt_remove_reserved(iopt, domain);
+	iopt_resv_drop(iopt, domain);
 out_unlock:
 	up_write(&iopt->rwsem);
+out_discard:
+	iopt_resv_discard(&batch);
 	return rc;
 }
 
@@ -766,7 +978,7 @@ void ioasid_iopt_remove_domain(struct ioasid_iopt *iopt,
 		iommu_unmap_fast(domain, area->node.start, area_length(area),
 				 &gather);
 	iommu_iotlb_sync(domain, &gather);
-	iopt_remove_reserved(iopt, domain);
+	iopt_resv_drop(iopt, domain);
 	iopt_recalc_alignment(iopt);
 	up_write(&iopt->rwsem);
 }
@@ -775,31 +987,36 @@ void ioasid_iopt_remove_domain(struct ioasid_iopt *iopt,
  * ioasid_iopt_reserve_group() - reserve the IOVAs a group's devices cannot use
  * @iopt: the map
  * @group: the IOMMU group
- * @owner: tag to remove them by with ioasid_iopt_unreserve()
+ * @owner: tag to remove them by with ioasid_iopt_unreserve(); each
+ *	   attachment is its own owner, so two attachments of one device
+ *	   (during a replace) never take each other's ranges away
  *
- * Return: 0; -EADDRINUSE if a region intersects a mapping or an allowed
- * range, with nothing reserved.
+ * Context: process context; takes iopt.rwsem.
+ * Return: 0; -EADDRINUSE if a region meets a mapping or an allowed range;
+ * -ENOMEM. Nothing is reserved on failure.
  */
 int ioasid_iopt_reserve_group(struct ioasid_iopt *iopt,
 			      struct iommu_group *group, void *owner)
 {
-	struct iommu_resv_region *resv;
+	struct iommu_resv_region *region;
 	LIST_HEAD(regions);
+	LIST_HEAD(batch);
 	int rc;
 
 	rc = iommu_get_group_resv_regions(group, &regions);
 	if (rc)
 		return rc;
-	down_write(&iopt->rwsem);
-	list_for_each_entry(resv, &regions, list) {
-		rc = iopt_add_reserved(iopt, resv->start,
-				       resv->start + resv->length - 1, owner);
-		if (rc) {
-			iopt_remove_reserved(iopt, owner);
-			break;
-		}
+	list_for_each_entry(region, &regions, list) {
+		rc = iopt_resv_queue(&batch, region->start,
+				     region->start + region->length - 1, owner);
+		if (rc)
+			goto out_free;
 	}
+	down_write(&iopt->rwsem);
+	rc = iopt_resv_commit(iopt, &batch);
 	up_write(&iopt->rwsem);
+out_free:
+	iopt_resv_discard(&batch);
 	iommu_put_resv_regions(NULL, &regions);
 	return rc;
 }
@@ -807,20 +1024,26 @@ int ioasid_iopt_reserve_group(struct ioasid_iopt *iopt,
 /**
  * ioasid_iopt_reserve_range() - reserve one range for @owner
  * @iopt: the map
- * @start: first IOVA
+ * @first: first IOVA
  * @last: last IOVA, inclusive
  * @owner: tag to remove it by with ioasid_iopt_unreserve()
  *
+ * Context: process context; takes iopt.rwsem.
  * Return: 0, -EADDRINUSE or -ENOMEM.
  */
-int ioasid_iopt_reserve_range(struct ioasid_iopt *iopt, unsigned long start,
+int ioasid_iopt_reserve_range(struct ioasid_iopt *iopt, unsigned long first,
 			      unsigned long last, void *owner)
 {
+	LIST_HEAD(batch);
 	int rc;
 
+	rc = iopt_resv_queue(&batch, first, last, owner);
+	if (rc)
+		return rc;
 	down_write(&iopt->rwsem);
-	rc = iopt_add_reserved(iopt, start, last, owner);
+	rc = iopt_resv_commit(iopt, &batch);
 	up_write(&iopt->rwsem);
+	iopt_resv_discard(&batch);
 	return rc;
 }
 
@@ -828,11 +1051,13 @@ int ioasid_iopt_reserve_range(struct ioasid_iopt *iopt, unsigned long start,
  * ioasid_iopt_unreserve() - remove every reserved range of @owner
  * @iopt: the map
  * @owner: tag given when reserving
+ *
+ * Context: process context; takes iopt.rwsem.
  */
 void ioasid_iopt_unreserve(struct ioasid_iopt *iopt, void *owner)
 {
 	down_write(&iopt->rwsem);
-	iopt_remove_reserved(iopt, owner);
+	iopt_resv_drop(iopt, owner);
 	up_write(&iopt->rwsem);
 }
 
@@ -882,7 +1107,7 @@ static void iopt_emit_range(struct ioasid_iova_range *ranges, u32 max,
 			    u32 *num, unsigned long start, unsigned long last)
 {
 	if (*num < max) {
-		ranges[*num].start = start;
+		ranges[*num].first = start;
 		ranges[*num].last = last;
 	}
 	(*num)++;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The IOAS object and its ioctls: argument checking from userspace, then
- * the IOVA map (io_pagetable.c) does the work.
+ * The IOAS object and its commands. This layer checks what userspace
+ * passes (flags, sizes, alignment, wrap-around) and turns it into calls on
+ * the IOVA map (io_pagetable.c), which does the work.
  */
 #include <linux/interval_tree.h>
 #include <linux/overflow.h>
@@ -10,27 +11,7 @@
 
 #include "ioasid_private.h"
 
-/**
- * ioasid_get_ioas() - look up an IOAS and take a reference
- * @ictx: context
- * @id: ID from userspace
- *
- * Return: the IOAS or ERR_PTR(-ENOENT). Drop with ioasid_put_object().
- */
-struct ioasid_ioas *ioasid_get_ioas(struct ioasid_ctx *ictx, u32 id)
-{
-	struct ioasid_object *obj = ioasid_get_object(ictx, id, IOASID_OBJ_IOAS);
-
-	if (IS_ERR(obj))
-		return ERR_CAST(obj);
-	return container_of(obj, struct ioasid_ioas, obj);
-}
-
-/**
- * ioasid_ioas_destroy() - free an IOAS nothing depends on any more
- * @obj: the IOAS's header
- */
-void ioasid_ioas_destroy(struct ioasid_object *obj)
+static void ioasid_ioas_free(struct ioasid_object *obj)
 {
 	struct ioasid_ioas *ioas = container_of(obj, struct ioasid_ioas, obj);
 
@@ -41,17 +22,43 @@ void ioasid_ioas_destroy(struct ioasid_object *obj)
 	kfree(ioas);
 }
 
+/* An IOAS is complete as soon as it exists: abort and destroy agree. */
+const struct ioasid_obj_ops ioasid_ioas_ops = {
+	.name = "ioas",
+	.destroy = ioasid_ioas_free,
+	.abort = ioasid_ioas_free,
+};
+
 /**
- * ioasid_ioas_alloc() - make an empty IOAS
- * @ictx: context
+ * ioasid_get_ioas() - find an IOAS for the command in flight
+ * @ictx: the context
+ * @id: ID from userspace
  *
- * Return: the IOAS, reserved but not published, or an ERR_PTR.
+ * Context: any.
+ * Return: the IOAS, to be released with ioasid_obj_done(), or
+ * ERR_PTR(-ENOENT).
  */
-struct ioasid_ioas *ioasid_ioas_alloc(struct ioasid_ctx *ictx)
+struct ioasid_ioas *ioasid_get_ioas(struct ioasid_ctx *ictx, u32 id)
+{
+	struct ioasid_object *obj = ioasid_obj_find(ictx, id, &ioasid_ioas_ops);
+
+	return IS_ERR(obj) ? ERR_CAST(obj) :
+			     container_of(obj, struct ioasid_ioas, obj);
+}
+
+/**
+ * ioasid_ioas_new() - make an empty IOAS
+ * @ictx: the context
+ *
+ * Context: process context; may sleep.
+ * Return: the IOAS, not yet published (ioasid_obj_publish() or
+ * ioasid_obj_abort()), or an ERR_PTR from ioasid_obj_new().
+ */
+struct ioasid_ioas *ioasid_ioas_new(struct ioasid_ctx *ictx)
 {
 	struct ioasid_ioas *ioas;
 
-	ioas = ioasid_object_reserve(ictx, sizeof(*ioas), IOASID_OBJ_IOAS);
+	ioas = ioasid_obj_new(ictx, sizeof(*ioas), &ioasid_ioas_ops);
 	if (IS_ERR(ioas))
 		return ioas;
 	ioasid_iopt_init(&ioas->iopt);
@@ -61,80 +68,106 @@ struct ioasid_ioas *ioasid_ioas_alloc(struct ioasid_ctx *ictx)
 	return ioas;
 }
 
-int ioasid_ioas_alloc_ioctl(struct ioasid_ucmd *ucmd)
+int ioasid_ioas_create_ioctl(struct ioasid_call *call)
 {
-	struct ioasid_ioas_alloc *cmd = ucmd->cmd;
+	struct ioasid_ioas_create args;
 	struct ioasid_ioas *ioas;
 	int rc;
 
-	if (cmd->flags)
+	rc = ioasid_call_fetch(call, &args, sizeof(args), sizeof(args));
+	if (rc)
+		return rc;
+	if (args.flags || args.__rsvd)
 		return -EOPNOTSUPP;
-	ioas = ioasid_ioas_alloc(ucmd->ictx);
+	ioas = ioasid_ioas_new(call->ictx);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
-	cmd->out_ioas_id = ioas->obj.id;
-	rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+	args.out_ioas_id = ioas->obj.id;
+	rc = ioasid_call_reply(call, &args, sizeof(args));
 	if (rc) {
-		ioasid_iopt_destroy(&ioas->iopt);
-		mutex_destroy(&ioas->mutex);
-		ioasid_object_abort(ucmd->ictx, &ioas->obj);
+		ioasid_obj_abort(&ioas->obj);
 		return rc;
 	}
-	ioasid_object_publish(ucmd->ictx, &ioas->obj);
+	ioasid_obj_publish(&ioas->obj);
 	return 0;
 }
 
-int ioasid_ioas_iova_ranges_ioctl(struct ioasid_ucmd *ucmd)
+/* What IOAS_INFO reports besides the ranges, read under the lock. */
+static void ioas_info_counts(struct ioasid_ioas *ioas,
+			     struct ioasid_ioas_info *args)
 {
-	struct ioasid_ioas_iova_ranges *cmd = ucmd->cmd;
+	struct ioasid_iopt *iopt = &ioas->iopt;
+	struct ioasid_area *area;
+	u64 mapped = 0;
+
+	down_read(&iopt->rwsem);
+	for (area = ioasid_iopt_area_first(iopt, 0, ULONG_MAX); area;
+	     area = ioasid_iopt_area_next(area, 0, ULONG_MAX))
+		mapped += area->node.last - area->node.start + 1;
+	args->out_alignment = iopt->iova_alignment;
+	args->out_mapped = mapped;
+	args->out_nr_mappings = min_t(unsigned long, iopt->num_areas, U32_MAX);
+	args->out_nr_hwpts = iopt->num_domains;
+	up_read(&iopt->rwsem);
+}
+
+int ioasid_ioas_info_ioctl(struct ioasid_call *call)
+{
+	struct ioasid_ioas_info args;
 	struct ioasid_ioas *ioas;
 	int rc, rc2;
 
-	if (cmd->__reserved)
+	rc = ioasid_call_fetch(call, &args, sizeof(args), sizeof(args));
+	if (rc)
+		return rc;
+	if (args.flags)
 		return -EOPNOTSUPP;
-	ioas = ioasid_get_ioas(ucmd->ictx, cmd->ioas_id);
+	ioas = ioasid_get_ioas(call->ictx, args.ioas_id);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
-	rc = ioasid_iopt_usable_ranges(&ioas->iopt,
-				       u64_to_user_ptr(cmd->allowed_iovas),
-				       &cmd->num_iovas);
-	cmd->out_iova_alignment = ioas->iopt.iova_alignment;
-	ioasid_put_object(&ioas->obj);
+	rc = ioasid_iopt_usable_ranges(&ioas->iopt, u64_to_user_ptr(args.ranges),
+				       &args.nr_ranges);
+	ioas_info_counts(ioas, &args);
+	ioasid_obj_done(&ioas->obj);
 	if (rc && rc != -EMSGSIZE)
 		return rc;
-	/* EMSGSIZE still reports the number of ranges and the alignment. */
-	rc2 = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+	/* EMSGSIZE still tells how many ranges there are. */
+	rc2 = ioasid_call_reply(call, &args, sizeof(args));
 	return rc2 ? rc2 : rc;
 }
 
-static int ioas_read_allowed(struct ioasid_ioas_allow_iovas *cmd,
-			     unsigned long align, struct rb_root_cached *root)
+/* Read the user's ranges into a new interval tree, checking each. */
+static int ioas_limit_read(struct ioasid_ioas_limit *args, unsigned long align,
+			   struct rb_root_cached *root)
 {
-	struct ioasid_iova_range __user *uranges =
-		u64_to_user_ptr(cmd->allowed_iovas);
-	struct ioasid_iova_range range;
+	struct ioasid_iova_range __user *uranges = u64_to_user_ptr(args->ranges);
 	struct interval_tree_node *node;
+	struct ioasid_iova_range r;
+	u64 end;
 	u32 i;
 
-	for (i = 0; i < cmd->num_iovas; i++) {
-		if (copy_from_user(&range, &uranges[i], sizeof(range)))
+	for (i = 0; i < args->nr_ranges; i++) {
+		if (copy_from_user(&r, &uranges[i], sizeof(r)))
 			return -EFAULT;
-		if (range.start > range.last || range.last > ULONG_MAX ||
-		    range.start % align || (range.last + 1) % align)
+		if (r.first > r.last || r.last > ULONG_MAX)
 			return -EINVAL;
-		if (interval_tree_iter_first(root, range.start, range.last))
+		if (check_add_overflow(r.last, (u64)1, &end))
+			end = 0;	/* the range ends at the top */
+		if (r.first % align || end % align)
+			return -EINVAL;
+		if (interval_tree_iter_first(root, r.first, r.last))
 			return -EINVAL;
 		node = kzalloc(sizeof(*node), GFP_KERNEL_ACCOUNT);
 		if (!node)
 			return -ENOMEM;
-		node->start = range.start;
-		node->last = range.last;
+		node->start = r.first;
+		node->last = r.last;
 		interval_tree_insert(node, root);
 	}
 	return 0;
 }
 
-static void ioas_free_allowed(struct rb_root_cached *root)
+static void ioas_limit_free(struct rb_root_cached *root)
 {
 	struct interval_tree_node *node;
 
@@ -144,228 +177,370 @@ static void ioas_free_allowed(struct rb_root_cached *root)
 	}
 }
 
-int ioasid_ioas_allow_iovas_ioctl(struct ioasid_ucmd *ucmd)
+int ioasid_ioas_limit_ioctl(struct ioasid_call *call)
 {
-	struct ioasid_ioas_allow_iovas *cmd = ucmd->cmd;
-	struct rb_root_cached allowed = RB_ROOT_CACHED;
+	struct rb_root_cached tree = RB_ROOT_CACHED;
+	struct ioasid_ioas_limit args;
 	struct ioasid_ioas *ioas;
 	int rc;
 
-	if (cmd->__reserved)
+	rc = ioasid_call_fetch(call, &args, sizeof(args), sizeof(args));
+	if (rc)
+		return rc;
+	if (args.flags)
 		return -EOPNOTSUPP;
-	ioas = ioasid_get_ioas(ucmd->ictx, cmd->ioas_id);
+	ioas = ioasid_get_ioas(call->ictx, args.ioas_id);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
-	rc = ioas_read_allowed(cmd, ioas->iopt.iova_alignment, &allowed);
+	rc = ioas_limit_read(&args, ioas->iopt.iova_alignment, &tree);
 	if (!rc)
-		rc = ioasid_iopt_set_allowed(&ioas->iopt, &allowed);
-	ioas_free_allowed(&allowed);
-	ioasid_put_object(&ioas->obj);
+		rc = ioasid_iopt_set_allowed(&ioas->iopt, &tree);
+	ioas_limit_free(&tree);
+	ioasid_obj_done(&ioas->obj);
 	return rc;
 }
 
-static int ioas_map_prot(u32 flags, int *prot)
+/* IOMMU_READ/IOMMU_WRITE from enum ioasid_map_prot. */
+static int ioas_prot(u32 uprot, int *prot)
 {
+	if (!uprot)
+		return -EINVAL;
+	if (uprot & ~(IOASID_PROT_READ | IOASID_PROT_WRITE))
+		return -EOPNOTSUPP;
 	*prot = 0;
-	if (flags & IOASID_IOAS_MAP_WRITEABLE)
-		*prot |= IOMMU_WRITE;
-	if (flags & IOASID_IOAS_MAP_READABLE)
+	if (uprot & IOASID_PROT_READ)
 		*prot |= IOMMU_READ;
-	return *prot ? 0 : -EINVAL;
+	if (uprot & IOASID_PROT_WRITE)
+		*prot |= IOMMU_WRITE;
+	return 0;
 }
 
-#define IOAS_MAP_FLAGS                                                         \
-	(IOASID_IOAS_MAP_FIXED_IOVA | IOASID_IOAS_MAP_WRITEABLE |              \
-	 IOASID_IOAS_MAP_READABLE)
-
-/* The checks every IOVA range from userspace goes through. */
-static int ioas_check_range(u64 start, u64 length)
+/*
+ * Every address range from userspace goes through here: non-zero length,
+ * and no wrap past the end of a 64-bit or an unsigned long address space.
+ */
+static int ioas_check_span(u64 start, u64 length)
 {
-	u64 end;
+	u64 last;
 
 	if (!length)
 		return -EINVAL;
-	if (check_add_overflow(start, length - 1, &end) || end > ULONG_MAX)
+	if (check_add_overflow(start, length - 1, &last) || last > ULONG_MAX)
 		return -EOVERFLOW;
 	return 0;
 }
 
-/* Report a new mapping to userspace; undo it when that cannot be done. */
-static int ioas_respond_mapped(struct ioasid_ucmd *ucmd, size_t cmd_len,
-			       struct ioasid_iopt *iopt, unsigned long iova,
-			       unsigned long length)
+/* Check one user range of a map and turn it into a request. */
+static int ioas_map_req(const struct ioasid_map_range *r,
+			struct ioasid_map_req *req)
 {
-	unsigned long unmapped;
 	int rc;
 
-	rc = ioasid_ucmd_respond(ucmd, cmd_len);
+	if (r->flags & ~IOASID_MAP_FIXED)
+		return -EOPNOTSUPP;
+	rc = ioas_prot(r->prot, &req->prot);
 	if (rc)
-		ioasid_iopt_unmap(iopt, iova, length, &unmapped);
-	return rc;
+		return rc;
+	rc = ioas_check_span(r->uaddr, r->length);
+	if (!rc && (r->flags & IOASID_MAP_FIXED))
+		rc = ioas_check_span(r->iova, r->length);
+	if (rc)
+		return rc;
+	if (!PAGE_ALIGNED(r->uaddr) || !PAGE_ALIGNED(r->length))
+		return -EINVAL;
+	req->uptr = r->uaddr;
+	req->length = r->length;
+	req->iova = r->iova;
+	req->fixed = r->flags & IOASID_MAP_FIXED;
+	return 0;
 }
 
-int ioasid_ioas_map_ioctl(struct ioasid_ucmd *ucmd)
+/* Read and check the ranges of a map into @reqs. */
+static int ioas_map_read(struct ioasid_ioas_map *args,
+			 struct ioasid_map_range *ranges,
+			 struct ioasid_map_req *reqs)
 {
-	struct ioasid_ioas_map *cmd = ucmd->cmd;
-	struct ioasid_ioas *ioas;
-	unsigned long iova;
-	int prot, rc;
+	u32 i;
+	int rc;
 
-	if (cmd->flags & ~IOAS_MAP_FLAGS || cmd->__reserved)
-		return -EOPNOTSUPP;
-	rc = ioas_map_prot(cmd->flags, &prot);
-	if (rc)
-		return rc;
-	rc = ioas_check_range(cmd->user_va, cmd->length);
-	if (!rc && (cmd->flags & IOASID_IOAS_MAP_FIXED_IOVA))
-		rc = ioas_check_range(cmd->iova, cmd->length);
-	if (rc)
-		return rc;
-	if (!PAGE_ALIGNED(cmd->user_va) || !PAGE_ALIGNED(cmd->length))
-		return -EINVAL;
-
-	ioas = ioasid_get_ioas(ucmd->ictx, cmd->ioas_id);
-	if (IS_ERR(ioas))
-		return PTR_ERR(ioas);
-	iova = cmd->iova;
-	rc = ioasid_iopt_map_user(ucmd->ictx, &ioas->iopt, &iova, cmd->user_va,
-				  cmd->length, prot,
-				  cmd->flags & IOASID_IOAS_MAP_FIXED_IOVA,
-				  ucmd->ictx->account_mode);
-	if (rc)
-		goto out_put;
-	cmd->iova = iova;
-	rc = ioas_respond_mapped(ucmd, sizeof(*cmd), &ioas->iopt, iova,
-				 cmd->length);
-out_put:
-	ioasid_put_object(&ioas->obj);
-	return rc;
-}
-
-int ioasid_ioas_copy_ioctl(struct ioasid_ucmd *ucmd)
-{
-	struct ioasid_ioas_copy *cmd = ucmd->cmd;
-	struct ioasid_ioas *src, *dst;
-	unsigned long iova;
-	int prot, rc;
-
-	if (cmd->flags & ~IOAS_MAP_FLAGS)
-		return -EOPNOTSUPP;
-	rc = ioas_map_prot(cmd->flags, &prot);
-	if (rc)
-		return rc;
-	rc = ioas_check_range(cmd->src_iova, cmd->length);
-	if (!rc && (cmd->flags & IOASID_IOAS_MAP_FIXED_IOVA))
-		rc = ioas_check_range(cmd->dst_iova, cmd->length);
-	if (rc)
-		return rc;
-	if (!PAGE_ALIGNED(cmd->length))
-		return -EINVAL;
-
-	src = ioasid_get_ioas(ucmd->ictx, cmd->src_ioas_id);
-	if (IS_ERR(src))
-		return PTR_ERR(src);
-	dst = ioasid_get_ioas(ucmd->ictx, cmd->dst_ioas_id);
-	if (IS_ERR(dst)) {
-		rc = PTR_ERR(dst);
-		goto out_put_src;
+	if (copy_from_user(ranges, u64_to_user_ptr(args->ranges),
+			   array_size(args->nr_ranges, sizeof(*ranges))))
+		return -EFAULT;
+	for (i = 0; i < args->nr_ranges; i++) {
+		rc = ioas_map_req(&ranges[i], &reqs[i]);
+		if (rc) {
+			args->out_failed = i;
+			return rc;
+		}
 	}
-	iova = cmd->dst_iova;
-	rc = ioasid_iopt_copy(&dst->iopt, &src->iopt, &iova, cmd->src_iova,
-			      cmd->length, prot,
-			      cmd->flags & IOASID_IOAS_MAP_FIXED_IOVA);
-	if (rc)
-		goto out_put_dst;
-	cmd->dst_iova = iova;
-	rc = ioas_respond_mapped(ucmd, sizeof(*cmd), &dst->iopt, iova,
-				 cmd->length);
-out_put_dst:
-	ioasid_put_object(&dst->obj);
-out_put_src:
-	ioasid_put_object(&src->obj);
+	return 0;
+}
+
+/* Write the picked IOVAs back; on failure undo the whole map. */
+static int ioas_map_report(struct ioasid_call *call, struct ioasid_ioas *ioas,
+			   struct ioasid_ioas_map *args,
+			   struct ioasid_map_range *ranges,
+			   const struct ioasid_map_req *reqs)
+{
+	struct ioasid_iova_range *undo;
+	unsigned long unmapped;
+	unsigned int failed;
+	u32 i, n = args->nr_ranges;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		ranges[i].iova = reqs[i].iova;
+	rc = copy_to_user(u64_to_user_ptr(args->ranges), ranges,
+			  array_size(n, sizeof(*ranges))) ? -EFAULT : 0;
+	if (!rc)
+		rc = ioasid_call_reply(call, args, sizeof(*args));
+	if (!rc)
+		return 0;
+	/* The ranges array holds the IOVAs now; reuse it for the unmap. */
+	undo = (struct ioasid_iova_range *)ranges;
+	for (i = 0; i < n; i++) {
+		unsigned long iova = reqs[i].iova, len = reqs[i].length;
+
+		undo[i].first = iova;
+		undo[i].last = iova + len - 1;
+	}
+	IOASID_WARN_ON(ioasid_iopt_unmap_vec(&ioas->iopt, undo, n, &unmapped,
+					     &failed));
 	return rc;
+}
+
+int ioasid_ioas_map_ioctl(struct ioasid_call *call)
+{
+	struct ioasid_map_range *ranges = NULL;
+	struct ioasid_map_req *reqs = NULL;
+	struct ioasid_ioas_map args;
+	struct ioasid_ioas *ioas;
+	unsigned int failed;
+	int rc;
+
+	rc = ioasid_call_fetch(call, &args, sizeof(args), sizeof(args));
+	if (rc)
+		return rc;
+	if (args.flags || args.__rsvd)
+		return -EOPNOTSUPP;
+	if (!args.nr_ranges || args.nr_ranges > IOASID_MAP_MAX_RANGES)
+		return -EINVAL;
+	static_assert(sizeof(struct ioasid_map_range) >=
+		      sizeof(struct ioasid_iova_range));
+	ranges = kvcalloc(args.nr_ranges, sizeof(*ranges), GFP_KERNEL_ACCOUNT);
+	reqs = kvcalloc(args.nr_ranges, sizeof(*reqs), GFP_KERNEL_ACCOUNT);
+	if (!ranges || !reqs) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	args.out_failed = args.nr_ranges;
+	rc = ioas_map_read(&args, ranges, reqs);
+	if (rc)
+		goto out_fail;
+
+	ioas = ioasid_get_ioas(call->ictx, args.ioas_id);
+	if (IS_ERR(ioas)) {
+		rc = PTR_ERR(ioas);
+		goto out_free;
+	}
+	rc = ioasid_iopt_map_vec(call->ictx, &ioas->iopt, reqs, args.nr_ranges,
+				 call->ictx->account_mode, &failed);
+	if (rc)
+		args.out_failed = failed;
+	else
+		rc = ioas_map_report(call, ioas, &args, ranges, reqs);
+	ioasid_obj_done(&ioas->obj);
+	if (!rc)
+		goto out_free;
+out_fail:
+	if (rc != -EFAULT)
+		ioasid_call_reply(call, &args, sizeof(args));
+out_free:
+	kvfree(reqs);
+	kvfree(ranges);
+	return rc;
+}
+
+/* Read and check the ranges of an unmap. */
+static int ioas_unmap_read(struct ioasid_ioas_unmap *args,
+			   struct ioasid_iova_range *ranges)
+{
+	u32 i;
+
+	if (copy_from_user(ranges, u64_to_user_ptr(args->ranges),
+			   array_size(args->nr_ranges, sizeof(*ranges))))
+		return -EFAULT;
+	for (i = 0; i < args->nr_ranges; i++) {
+		/* first > last is what a wrapped iova + length gives. */
+		if (ranges[i].first > ranges[i].last ||
+		    ranges[i].last > ULONG_MAX) {
+			args->out_failed = i;
+			return -EOVERFLOW;
+		}
+	}
+	return 0;
 }
 
 /* How many times unmap asks accesses to let go before giving up. */
-#define IOAS_UNMAP_RETRIES 4
+#define IOAS_UNMAP_TRIES 4
 
-static int ioas_unmap(struct ioasid_ioas *ioas, struct ioasid_ioas_unmap *cmd,
-		      unsigned long *unmapped)
+/* Unmap, asking emulated devices that pin pages to let them go. */
+static int ioas_unmap(struct ioasid_ioas *ioas,
+		      struct ioasid_iova_range *ranges, u32 num,
+		      struct ioasid_ioas_unmap *args)
 {
-	bool all = cmd->flags & IOASID_IOAS_UNMAP_ALL;
-	unsigned long iova = all ? 0 : cmd->iova;
-	unsigned long length = all ? ULONG_MAX : cmd->length;
+	unsigned long unmapped = 0;
+	unsigned int failed = num;
 	int tries, rc;
+	u32 i;
 
-	for (tries = 0; tries < IOAS_UNMAP_RETRIES; tries++) {
-		if (all)
-			rc = ioasid_iopt_unmap_all(&ioas->iopt, unmapped);
-		else
-			rc = ioasid_iopt_unmap(&ioas->iopt, iova, length,
-					       unmapped);
+	for (tries = 0; tries < IOAS_UNMAP_TRIES; tries++) {
+		rc = ioasid_iopt_unmap_vec(&ioas->iopt, ranges, num, &unmapped,
+					   &failed);
 		if (rc != -EBUSY)
-			return rc;
-		/* Accesses pin pages in the range: ask them to unpin. */
-		ioasid_access_notify_unmap(ioas, iova, length);
+			break;
+		for (i = 0; i < num; i++)
+			ioasid_access_notify_unmap(ioas, ranges[i].first,
+						   ranges[i].last -
+						   ranges[i].first + 1);
 	}
+	args->out_unmapped = unmapped;
+	args->out_failed = rc ? failed : 0;
 	return rc;
 }
 
-int ioasid_ioas_unmap_ioctl(struct ioasid_ucmd *ucmd)
+int ioasid_ioas_unmap_ioctl(struct ioasid_call *call)
 {
-	struct ioasid_ioas_unmap *cmd = ucmd->cmd;
+	struct ioasid_iova_range everything = { .first = 0, .last = ULONG_MAX };
+	struct ioasid_iova_range *ranges = &everything;
+	struct ioasid_ioas_unmap args;
 	struct ioasid_ioas *ioas;
-	unsigned long unmapped;
+	u32 num = 1;
 	int rc;
 
-	if (cmd->flags & ~IOASID_IOAS_UNMAP_ALL || cmd->__reserved)
-		return -EOPNOTSUPP;
-	if (cmd->flags & IOASID_IOAS_UNMAP_ALL) {
-		if (cmd->iova || cmd->length)
-			return -EINVAL;
-	} else {
-		rc = ioas_check_range(cmd->iova, cmd->length);
-		if (rc)
-			return rc;
-	}
-	ioas = ioasid_get_ioas(ucmd->ictx, cmd->ioas_id);
-	if (IS_ERR(ioas))
-		return PTR_ERR(ioas);
-	rc = ioas_unmap(ioas, cmd, &unmapped);
-	ioasid_put_object(&ioas->obj);
+	rc = ioasid_call_fetch(call, &args, sizeof(args), sizeof(args));
 	if (rc)
 		return rc;
-	cmd->length = unmapped;
-	return ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+	if (args.flags & ~IOASID_UNMAP_EVERYTHING || args.__rsvd)
+		return -EOPNOTSUPP;
+	if (args.flags & IOASID_UNMAP_EVERYTHING) {
+		if (args.ranges || args.nr_ranges)
+			return -EINVAL;
+	} else {
+		if (args.nr_ranges > IOASID_MAP_MAX_RANGES)
+			return -EINVAL;
+		num = args.nr_ranges;
+		ranges = kvcalloc(max(num, 1U), sizeof(*ranges),
+				  GFP_KERNEL_ACCOUNT);
+		if (!ranges)
+			return -ENOMEM;
+		args.out_failed = num;
+		rc = ioas_unmap_read(&args, ranges);
+		if (rc)
+			goto out_reply;
+	}
+	ioas = ioasid_get_ioas(call->ictx, args.ioas_id);
+	if (IS_ERR(ioas)) {
+		rc = PTR_ERR(ioas);
+		goto out_free;
+	}
+	rc = num ? ioas_unmap(ioas, ranges, num, &args) : 0;
+	ioasid_obj_done(&ioas->obj);
+out_reply:
+	if (rc != -EFAULT) {
+		int rc2 = ioasid_call_reply(call, &args, sizeof(args));
+
+		rc = rc ? rc : rc2;
+	}
+out_free:
+	if (ranges != &everything)
+		kvfree(ranges);
+	return rc;
+}
+
+static int ioas_copy_check(const struct ioasid_ioas_copy *args, int *prot)
+{
+	int rc;
+
+	if (args->flags & ~IOASID_MAP_FIXED || args->__rsvd)
+		return -EOPNOTSUPP;
+	rc = ioas_prot(args->prot, prot);
+	if (rc)
+		return rc;
+	rc = ioas_check_span(args->src_iova, args->length);
+	if (!rc && (args->flags & IOASID_MAP_FIXED))
+		rc = ioas_check_span(args->dst_iova, args->length);
+	if (rc)
+		return rc;
+	return PAGE_ALIGNED(args->length) ? 0 : -EINVAL;
+}
+
+int ioasid_ioas_copy_ioctl(struct ioasid_call *call)
+{
+	struct ioasid_ioas *src, *dst;
+	struct ioasid_ioas_copy args;
+	unsigned long iova, unmapped;
+	int prot, rc;
+
+	rc = ioasid_call_fetch(call, &args, sizeof(args), sizeof(args));
+	if (rc)
+		return rc;
+	rc = ioas_copy_check(&args, &prot);
+	if (rc)
+		return rc;
+	src = ioasid_get_ioas(call->ictx, args.src_ioas_id);
+	if (IS_ERR(src))
+		return PTR_ERR(src);
+	dst = ioasid_get_ioas(call->ictx, args.dst_ioas_id);
+	if (IS_ERR(dst)) {
+		rc = PTR_ERR(dst);
+		goto out_src;
+	}
+	iova = args.dst_iova;
+	rc = ioasid_iopt_copy(&dst->iopt, &src->iopt, &iova, args.src_iova,
+			      args.length, prot, args.flags & IOASID_MAP_FIXED);
+	if (rc)
+		goto out_dst;
+	args.dst_iova = iova;
+	rc = ioasid_call_reply(call, &args, sizeof(args));
+	if (rc)
+		ioasid_iopt_unmap(&dst->iopt, iova, args.length, &unmapped);
+out_dst:
+	ioasid_obj_done(&dst->obj);
+out_src:
+	ioasid_obj_done(&src->obj);
+	return rc;
 }
 
 /**
- * ioasid_ioas_option() - IOASID_OPTION_HUGE_PAGES on an IOAS
- * @ucmd: the IOASID_OPTION command
+ * ioasid_ioas_opt_large_ioptes() - IOASID_OPT_LARGE_IOPTES of an IOAS
+ * @ictx: the context
+ * @args: the option command; @value is written when reading
  *
- * Return: 0 or an errno.
+ * Context: process context; takes iopt.rwsem.
+ * Return: 0; -ENOENT for an unknown IOAS; -EINVAL for a value other than
+ * 0 or 1; -EBUSY when writing while a HWPT mirrors the IOAS.
  */
-int ioasid_ioas_option(struct ioasid_ucmd *ucmd)
+int ioasid_ioas_opt_large_ioptes(struct ioasid_ctx *ictx,
+				 struct ioasid_option *args)
 {
-	struct ioasid_option *cmd = ucmd->cmd;
+	bool write = args->flags & IOASID_OPTION_WRITE;
 	struct ioasid_ioas *ioas;
 	int rc = 0;
 
-	ioas = ioasid_get_ioas(ucmd->ictx, cmd->object_id);
+	if (write && args->value > 1)
+		return -EINVAL;
+	ioas = ioasid_get_ioas(ictx, args->obj_id);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
 	down_write(&ioas->iopt.rwsem);
-	if (cmd->op == IOASID_OPTION_OP_GET)
-		cmd->val64 = !ioas->iopt.disable_large_pages;
-	else if (cmd->val64 > 1)
-		rc = -EINVAL;
+	if (!write)
+		args->value = !ioas->iopt.disable_large_pages;
 	else if (ioas->iopt.num_domains)
 		rc = -EBUSY;
 	else
-		ioas->iopt.disable_large_pages = !cmd->val64;
+		ioas->iopt.disable_large_pages = !args->value;
 	up_write(&ioas->iopt.rwsem);
-	ioasid_put_object(&ioas->obj);
-	if (!rc && cmd->op == IOASID_OPTION_OP_GET)
-		rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+	ioasid_obj_done(&ioas->obj);
 	return rc;
 }

@@ -17,13 +17,16 @@
  * Lock order, outermost first. Nothing else nests.
  *
  *   ctx.vfio_lock              the IOAS of VFIO's group path
- *   ioasid_group.lock          attachment of one IOMMU group
+ *   ioasid_group.lock          the attachments of one IOMMU group
  *     ioas.mutex               the IOAS's lists of HWPTs and accesses
+ *       iommu_group mutex      (6.1's IOMMU core, in attach and detach)
  *       iopt.rwsem             areas, reserved/allowed trees, domains
  *         ctx.objects xa_lock  object table (spinlock, never sleeps)
  *
  * Pages are pinned and unpinned with no lock held. Access unmap callbacks
- * run with ioas.mutex held and iopt.rwsem not held.
+ * run with ioas.mutex held and iopt.rwsem not held. Waiting for an
+ * object's commands in flight to finish (a destroy) is done with no core
+ * lock held, since those commands may need any of them.
  */
 #ifndef __IOASID_PRIVATE_H
 #define __IOASID_PRIVATE_H
@@ -42,40 +45,56 @@
 struct ioasid_ctx;
 struct ioasid_hwpt;
 
-/* Object table ----------------------------------------------------------- */
+/* Objects (main.c) ------------------------------------------------------- */
 
-enum ioasid_object_type {
-	IOASID_OBJ_NONE,
-	IOASID_OBJ_ANY = IOASID_OBJ_NONE,
-	IOASID_OBJ_IOAS,
-	IOASID_OBJ_HWPT,
-	IOASID_OBJ_DEVICE,
-	IOASID_OBJ_ACCESS,
-	IOASID_OBJ_NUM,
+struct ioasid_object;
+
+/**
+ * struct ioasid_obj_ops - what one type of object does
+ * @name: the type's name, for messages
+ * @destroy: free a published object that left the table; no holds and no
+ *	     active users remain
+ * @abort: free an object that was never published, undoing whatever part
+ *	   of its construction was done (fields not reached are zero)
+ */
+struct ioasid_obj_ops {
+	const char *name;
+	void (*destroy)(struct ioasid_object *obj);
+	void (*abort)(struct ioasid_object *obj);
 };
 
 /**
- * struct ioasid_object - header of every object in the table
- * @users: one for the table, one per lookup in flight and one per object
- *	   or driver depending on this object. Destroy needs exactly 1.
- * @type: enum ioasid_object_type
+ * struct ioasid_object - header of every object of a context
+ * @ops: its type; lookups compare it
+ * @ictx: the context whose table holds it
+ * @holds: long-lived references: one for the table while the object is
+ *	   in it, one per object or driver depending on it. 0 means it is
+ *	   being destroyed: no new hold and no new lookup succeeds.
+ * @active: commands in flight using it (lookups not yet done). Destroy
+ *	    waits for this to drop to 0; it is never a reason for EBUSY.
  * @id: the ID userspace names it by
+ * @driver_owned: a kernel driver made it and destroys it; userspace's
+ *		  IOASID_OBJ_DESTROY is refused
  */
 struct ioasid_object {
-	refcount_t users;
-	enum ioasid_object_type type;
+	const struct ioasid_obj_ops *ops;
+	struct ioasid_ctx *ictx;
+	refcount_t holds;
+	atomic_t active;
 	u32 id;
+	bool driver_owned;
 };
 
 /**
  * struct ioasid_ctx - one open /dev/ioasid
- * @file: the file; drivers that hold the context hold a file reference
+ * @file: the file; drivers that use the context hold a file reference
  * @objects: ID -> struct ioasid_object; XA_ZERO_ENTRY while being built
+ * @drain_wq: woken when an object's @active count drops to zero
  * @account_mode: enum ioasid_acct_mode for new pins
- * @locked_pages: pages this context accounted to RLIMIT_MEMLOCK
+ * @locked_pages: pages this context charged to RLIMIT_MEMLOCK
  * @pinned_pages: pages this context holds pinned
  * @vfio_lock: protects the VFIO state below
- * @vfio_ioas: the IOAS VFIO's group path attaches to, referenced, or NULL
+ * @vfio_ioas: the IOAS VFIO's group path attaches to, held, or NULL
  * @vfio_groups: struct ioasid_vfio_group of the VFIO groups using the file
  * @vfio_type: VFIO_TYPE1_IOMMU or VFIO_TYPE1v2_IOMMU once set, else 0
  * @vfio_dirty: VFIO dirty page tracking is on
@@ -83,6 +102,7 @@ struct ioasid_object {
 struct ioasid_ctx {
 	struct file *file;
 	struct xarray objects;
+	wait_queue_head_t drain_wq;
 	u8 account_mode;
 	atomic_long_t locked_pages;
 	atomic_long_t pinned_pages;
@@ -94,31 +114,40 @@ struct ioasid_ctx {
 };
 
 /**
- * struct ioasid_ucmd - one ioctl in flight
+ * struct ioasid_call - one ioctl in flight
  * @ictx: the context
- * @ubuffer: userspace copy of the command
- * @user_size: its size as userspace gave it
- * @cmd: kernel copy of the command
+ * @uarg: the user's argument structure
+ * @argsz: its size as the user gave it
  */
-struct ioasid_ucmd {
+struct ioasid_call {
 	struct ioasid_ctx *ictx;
-	void __user *ubuffer;
-	u32 user_size;
-	void *cmd;
+	void __user *uarg;
+	u32 argsz;
 };
 
-int ioasid_ucmd_respond(struct ioasid_ucmd *ucmd, size_t cmd_len);
+int ioasid_call_fetch(struct ioasid_call *call, void *args, size_t size,
+		      size_t minsz);
+int ioasid_call_reply(struct ioasid_call *call, const void *args,
+		      size_t size);
 
-void *ioasid_object_reserve(struct ioasid_ctx *ictx, size_t size,
-			    enum ioasid_object_type type);
-void ioasid_object_publish(struct ioasid_ctx *ictx, struct ioasid_object *obj);
-void ioasid_object_abort(struct ioasid_ctx *ictx, struct ioasid_object *obj);
-struct ioasid_object *ioasid_get_object(struct ioasid_ctx *ictx, u32 id,
-					enum ioasid_object_type type);
-void ioasid_put_object(struct ioasid_object *obj);
-int ioasid_object_remove(struct ioasid_ctx *ictx, struct ioasid_object *obj);
-void ioasid_object_remove_owned(struct ioasid_ctx *ictx,
-				struct ioasid_object *obj);
+void *ioasid_obj_new(struct ioasid_ctx *ictx, size_t size,
+		     const struct ioasid_obj_ops *ops);
+void ioasid_obj_publish(struct ioasid_object *obj);
+void ioasid_obj_abort(struct ioasid_object *obj);
+struct ioasid_object *ioasid_obj_find(struct ioasid_ctx *ictx, u32 id,
+				      const struct ioasid_obj_ops *ops);
+void ioasid_obj_done(struct ioasid_object *obj);
+int ioasid_obj_hold(struct ioasid_object *obj);
+void ioasid_obj_unhold(struct ioasid_object *obj);
+void ioasid_obj_unhold_auto(struct ioasid_object *obj);
+void ioasid_obj_destroy_owned(struct ioasid_object *obj);
+void ioasid_obj_disown(struct ioasid_object *obj);
+int ioasid_inject_fault(void);
+
+extern const struct ioasid_obj_ops ioasid_ioas_ops;
+extern const struct ioasid_obj_ops ioasid_hwpt_ops;
+extern const struct ioasid_obj_ops ioasid_device_ops;
+extern const struct ioasid_obj_ops ioasid_access_ops;
 
 /* pages.c ---------------------------------------------------------------- */
 
@@ -193,7 +222,8 @@ struct ioasid_iopt {
  * @prot: IOMMU_READ and/or IOMMU_WRITE
  * @num_access_pins: pages of this area pinned through accesses
  * @vaddr_invalid: VFIO_DMA_UNMAP_FLAG_VADDR withdrew its user address
- * @free_item: on a list of removed areas, once out of the tree
+ * @doomed: on a list of areas an unmap is about to remove
+ * @free_item: on that list, or on a list of removed areas
  */
 struct ioasid_area {
 	struct interval_tree_node node;
@@ -202,11 +232,37 @@ struct ioasid_area {
 	int prot;
 	atomic_long_t num_access_pins;
 	bool vaddr_invalid;
+	bool doomed;
 	struct list_head free_item;
+};
+
+/**
+ * struct ioasid_map_req - one range of a vector map
+ * @uptr: page-aligned user address
+ * @length: page-aligned length
+ * @iova: in when @fixed, out otherwise
+ * @prot: IOMMU_READ and/or IOMMU_WRITE
+ * @fixed: map at @iova rather than picking
+ * @pages: the pinned pages while the map is under way
+ */
+struct ioasid_map_req {
+	unsigned long uptr;
+	unsigned long length;
+	unsigned long iova;
+	int prot;
+	bool fixed;
+	struct ioasid_pages *pages;
 };
 
 void ioasid_iopt_init(struct ioasid_iopt *iopt);
 void ioasid_iopt_destroy(struct ioasid_iopt *iopt);
+int ioasid_iopt_map_vec(struct ioasid_ctx *ictx, struct ioasid_iopt *iopt,
+			struct ioasid_map_req *reqs, unsigned int num,
+			u8 acct_mode, unsigned int *failed);
+int ioasid_iopt_unmap_vec(struct ioasid_iopt *iopt,
+			  const struct ioasid_iova_range *ranges,
+			  unsigned int num, unsigned long *unmapped,
+			  unsigned int *failed);
 int ioasid_iopt_map_user(struct ioasid_ctx *ictx, struct ioasid_iopt *iopt,
 			 unsigned long *iova, unsigned long uptr,
 			 unsigned long length, int prot, bool fixed,
@@ -225,7 +281,7 @@ void ioasid_iopt_remove_domain(struct ioasid_iopt *iopt,
 			       struct iommu_domain *domain);
 int ioasid_iopt_reserve_group(struct ioasid_iopt *iopt,
 			      struct iommu_group *group, void *owner);
-int ioasid_iopt_reserve_range(struct ioasid_iopt *iopt, unsigned long start,
+int ioasid_iopt_reserve_range(struct ioasid_iopt *iopt, unsigned long first,
 			      unsigned long last, void *owner);
 void ioasid_iopt_unreserve(struct ioasid_iopt *iopt, void *owner);
 int ioasid_iopt_set_allowed(struct ioasid_iopt *iopt,
@@ -265,63 +321,98 @@ struct ioasid_ioas {
 };
 
 struct ioasid_ioas *ioasid_get_ioas(struct ioasid_ctx *ictx, u32 id);
-struct ioasid_ioas *ioasid_ioas_alloc(struct ioasid_ctx *ictx);
-void ioasid_ioas_destroy(struct ioasid_object *obj);
-int ioasid_ioas_alloc_ioctl(struct ioasid_ucmd *ucmd);
-int ioasid_ioas_iova_ranges_ioctl(struct ioasid_ucmd *ucmd);
-int ioasid_ioas_allow_iovas_ioctl(struct ioasid_ucmd *ucmd);
-int ioasid_ioas_map_ioctl(struct ioasid_ucmd *ucmd);
-int ioasid_ioas_copy_ioctl(struct ioasid_ucmd *ucmd);
-int ioasid_ioas_unmap_ioctl(struct ioasid_ucmd *ucmd);
-int ioasid_ioas_option(struct ioasid_ucmd *ucmd);
+struct ioasid_ioas *ioasid_ioas_new(struct ioasid_ctx *ictx);
+int ioasid_ioas_create_ioctl(struct ioasid_call *call);
+int ioasid_ioas_info_ioctl(struct ioasid_call *call);
+int ioasid_ioas_limit_ioctl(struct ioasid_call *call);
+int ioasid_ioas_map_ioctl(struct ioasid_call *call);
+int ioasid_ioas_unmap_ioctl(struct ioasid_call *call);
+int ioasid_ioas_copy_ioctl(struct ioasid_call *call);
+int ioasid_ioas_opt_large_ioptes(struct ioasid_ctx *ictx,
+				 struct ioasid_option *args);
 
 /* hw_pagetable.c --------------------------------------------------------- */
 
 /**
- * struct ioasid_hwpt - a hardware page table (IOMMU domain) of an IOAS
+ * struct ioasid_hwpt - what every kind of HWPT starts with
  * @obj: object header
- * @ioas: the IOAS it mirrors, referenced
+ * @kind: enum ioasid_hwpt_kind
  * @domain: the IOMMU domain
- * @auto_domain: made by attach to an IOAS; destroyed with its last device
- * @enforce_cache_coherency: no DMA can bypass IOMMU_CACHE
- * @item: in ioas.hwpt_list
  */
 struct ioasid_hwpt {
 	struct ioasid_object obj;
-	struct ioasid_ioas *ioas;
+	u32 kind;
 	struct iommu_domain *domain;
-	bool auto_domain;
-	bool enforce_cache_coherency;
-	struct list_head item;
 };
 
-struct ioasid_hwpt *ioasid_hwpt_alloc(struct ioasid_ctx *ictx,
-				      struct ioasid_ioas *ioas,
-				      struct device *dev,
-				      struct iommu_group *group,
-				      bool auto_domain);
-void ioasid_hwpt_abort(struct ioasid_ctx *ictx, struct ioasid_hwpt *hwpt);
-void ioasid_hwpt_destroy(struct ioasid_object *obj);
-int ioasid_hwpt_alloc_ioctl(struct ioasid_ucmd *ucmd);
+/**
+ * struct ioasid_hwpt_paging - a HWPT mirroring an IOAS
+ * @common: the common header
+ * @ioas: the IOAS, held
+ * @item: in ioas.hwpt_list once published
+ * @auto_domain: made by attach to an IOAS; dies with its last attachment
+ * @enforce_cache_coherency: no DMA can bypass IOMMU_CACHE
+ * @mirrored: the domain is among the IOAS's domains: filled and in sync
+ */
+struct ioasid_hwpt_paging {
+	struct ioasid_hwpt common;
+	struct ioasid_ioas *ioas;
+	struct list_head item;
+	bool auto_domain;
+	bool enforce_cache_coherency;
+	bool mirrored;
+};
+
+static inline struct ioasid_hwpt_paging *to_hwpt_paging(struct ioasid_hwpt *hwpt)
+{
+	return container_of(hwpt, struct ioasid_hwpt_paging, common);
+}
+
+struct ioasid_hwpt *ioasid_get_hwpt(struct ioasid_ctx *ictx, u32 id);
+struct ioasid_hwpt_paging *ioasid_hwpt_paging_new(struct ioasid_ctx *ictx,
+						  struct ioasid_ioas *ioas,
+						  struct device *dev,
+						  bool auto_domain);
+void ioasid_hwpt_paging_publish(struct ioasid_hwpt_paging *hwpt);
+bool ioasid_hwpt_paging_early(struct ioasid_hwpt_paging *hwpt);
+int ioasid_hwpt_paging_mirror(struct ioasid_hwpt_paging *hwpt);
+void ioasid_hwpt_paging_unmirror(struct ioasid_hwpt_paging *hwpt);
+void ioasid_hwpt_paging_enforce(struct ioasid_hwpt_paging *hwpt);
+int ioasid_hwpt_create_ioctl(struct ioasid_call *call);
 
 /* device.c --------------------------------------------------------------- */
 
 /**
  * struct ioasid_group - attachment state of one IOMMU group in a context
  * @kref: one per bound device of the group
- * @lock: serialises attach and detach of the group's devices
+ * @lock: serialises the attachments of the group's devices
  * @ictx: the context the group's devices are bound to
  * @group: the IOMMU group, referenced
- * @hwpt: what the group is attached to, or NULL
- * @num_attached: bound devices of the group attached to @hwpt
+ * @hwpt: the HWPT the group's RIDs are attached to, or NULL
+ * @num_attached: RID attachments of the group's devices to @hwpt
  */
 struct ioasid_group {
 	struct kref kref;
-	struct mutex lock; /* attachment of the group */
+	struct mutex lock; /* attachments of the group */
 	struct ioasid_ctx *ictx;
 	struct iommu_group *group;
-	struct ioasid_hwpt *hwpt;
+	struct ioasid_hwpt_paging *hwpt;
 	unsigned int num_attached;
+};
+
+/**
+ * struct ioasid_attach - what one (device, PASID) translates through
+ * @idev: the device
+ * @pasid: the PASID, or IOASID_PASID_RID
+ * @hwpt: the HWPT, held
+ *
+ * The attachment is also the owner tag of the reserved regions it put in
+ * its HWPT's IOAS.
+ */
+struct ioasid_attach {
+	struct ioasid_device *idev;
+	u32 pasid;
+	struct ioasid_hwpt_paging *hwpt;
 };
 
 /**
@@ -330,7 +421,7 @@ struct ioasid_group {
  * @ictx: the context, whose file the device holds
  * @dev: the device
  * @igroup: its group's attachment state
- * @hwpt: what it is attached to, or NULL
+ * @attaches: struct ioasid_attach by PASID, under @igroup's lock
  * @destroy_dev: for devices the core owns (mock devices), called after
  *		 unbind to remove the device
  */
@@ -339,14 +430,13 @@ struct ioasid_device {
 	struct ioasid_ctx *ictx;
 	struct device *dev;
 	struct ioasid_group *igroup;
-	struct ioasid_hwpt *hwpt;
+	struct xarray attaches;
 	void (*destroy_dev)(struct device *dev);
 };
 
 struct ioasid_device *ioasid_device_bind_common(struct ioasid_ctx *ictx,
 						struct device *dev,
 						bool driver_owned);
-void ioasid_device_destroy(struct ioasid_object *obj);
 struct ioasid_device *ioasid_get_device(struct ioasid_ctx *ictx, u32 id);
 
 /* access.c --------------------------------------------------------------- */
@@ -355,7 +445,7 @@ struct ioasid_device *ioasid_get_device(struct ioasid_ctx *ictx, u32 id);
  * struct ioasid_access - an emulated device reading memory by IOVA
  * @obj: object header
  * @ictx: the context
- * @ioas: the IOAS it is attached to, referenced, or NULL
+ * @ioas: the IOAS it is attached to, held, or NULL
  * @ops: the driver's callbacks
  * @data: passed to @ops
  * @item: in ioas.access_list
@@ -376,13 +466,12 @@ struct ioasid_access *
 ioasid_access_create_common(struct ioasid_ctx *ictx,
 			    const struct ioasid_access_ops *ops, void *data,
 			    bool driver_owned, u32 *id);
-void ioasid_access_obj_destroy(struct ioasid_object *obj);
 void ioasid_access_notify_unmap(struct ioasid_ioas *ioas, unsigned long iova,
 				unsigned long length);
 
 /* vfio_compat.c ---------------------------------------------------------- */
 
-int ioasid_vfio_ioas_ioctl(struct ioasid_ucmd *ucmd);
+int ioasid_vfio_ioas_ioctl(struct ioasid_call *call);
 void ioasid_vfio_compat_release(struct ioasid_ctx *ictx);
 long ioasid_vfio_ioctl(struct ioasid_ctx *ictx, unsigned int cmd,
 		       unsigned long arg);
@@ -390,16 +479,10 @@ long ioasid_vfio_ioctl(struct ioasid_ctx *ictx, unsigned int cmd,
 /* selftest.c ------------------------------------------------------------- */
 
 #ifdef CONFIG_IOASID_TEST
-int ioasid_test_ioctl(struct ioasid_ucmd *ucmd);
-int ioasid_test_should_fail(unsigned int point);
+int ioasid_test_ioctl(struct ioasid_call *call);
 int ioasid_test_init(void);
 void ioasid_test_exit(void);
 #else
-static inline int ioasid_test_should_fail(unsigned int point)
-{
-	return 0;
-}
-
 static inline int ioasid_test_init(void)
 {
 	return 0;
@@ -410,9 +493,10 @@ static inline void ioasid_test_exit(void)
 }
 #endif
 
-/* ioasid_object_reserve() returns the header, which starts each object. */
+/* ioasid_obj_new() allocates the whole object; the header comes first. */
 static_assert(offsetof(struct ioasid_ioas, obj) == 0);
 static_assert(offsetof(struct ioasid_hwpt, obj) == 0);
+static_assert(offsetof(struct ioasid_hwpt_paging, common) == 0);
 static_assert(offsetof(struct ioasid_device, obj) == 0);
 static_assert(offsetof(struct ioasid_access, obj) == 0);
 

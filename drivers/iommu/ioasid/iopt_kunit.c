@@ -157,11 +157,11 @@ static void iopt_test_usable(struct kunit *test)
 	rc = iopt_collect_usable(&iopt, ranges, &num);
 	KUNIT_ASSERT_EQ(test, rc, 0);
 	KUNIT_ASSERT_EQ(test, num, 3);
-	KUNIT_EXPECT_EQ(test, ranges[0].start, 0);
+	KUNIT_EXPECT_EQ(test, ranges[0].first, 0);
 	KUNIT_EXPECT_EQ(test, ranges[0].last, 0xfedfffff);
-	KUNIT_EXPECT_EQ(test, ranges[1].start, 0xff000000);
+	KUNIT_EXPECT_EQ(test, ranges[1].first, 0xff000000);
 	KUNIT_EXPECT_EQ(test, ranges[1].last, 0xffffffff);
-	KUNIT_EXPECT_EQ(test, ranges[2].start, 1UL << 40);
+	KUNIT_EXPECT_EQ(test, ranges[2].first, 1UL << 40);
 	num = 1;
 	KUNIT_EXPECT_EQ(test, iopt_collect_usable(&iopt, ranges, &num),
 			-EMSGSIZE);

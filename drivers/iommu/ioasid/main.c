@@ -1,48 +1,128 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * /dev/ioasid: the file, the object table and ioctl dispatch.
+ * /dev/ioasid: the file, its objects, and the commands that reach them.
  *
- * Every object lives in the per-file xarray under a u32 ID. Creation has
- * three steps: ioasid_object_reserve() takes an ID and holds it with
- * XA_ZERO_ENTRY, which lookups cannot see; the caller builds the object;
- * ioasid_object_publish() stores the pointer. A failed build calls
- * ioasid_object_abort(), which frees the ID. So userspace never reaches a
- * half-built object.
+ * Objects
+ * -------
+ * Every object of a context sits in ictx->objects under its ID. An object
+ * is born in three steps, so no command ever sees half of one:
+ * ioasid_obj_new() allocates it and takes an ID that lookups skip (the
+ * slot holds XA_ZERO_ENTRY); the type's code builds it; ioasid_obj_publish()
+ * puts it in the slot. A build that fails calls ioasid_obj_abort(), which
+ * frees the ID and lets the type undo what it had built.
  *
- * obj->users counts the table's own reference, lookups in flight and
- * dependents (a HWPT holds its IOAS, a device its HWPT, a driver its
- * device). Destroy succeeds only when the table's reference is the last,
- * so an object in use stays and the caller gets EBUSY.
+ * Two counts keep an object alive, and they mean different things:
+ *
+ *  - @holds are dependencies: the table's own, one per object built on it
+ *    (a HWPT holds its IOAS, an attachment its HWPT) and one for a driver
+ *    that made it. IOASID_OBJ_DESTROY succeeds only when the table's hold
+ *    is the last; otherwise the object is in use: EBUSY.
+ *  - @active counts commands in flight that found it by ID. They never make
+ *    a destroy fail; the destroy waits for them, killable and bounded.
+ *
+ * A destroy takes the table's hold away first (@holds 1 -> 0, under the
+ * table's lock), which closes the door: lookups and new holds fail from
+ * then on. Then it waits for @active to drain, and only then frees. If
+ * the wait is cut short, the hold is given back and the object lives on.
+ *
+ * Dropping a hold or an active count never touches the object afterwards:
+ * once the count is gone, another thread may free it. A caller that must
+ * learn something from an object reads it before letting go.
+ *
+ * Objects a driver made for its own device (a VFIO device, an emulated
+ * device's access) carry @driver_owned: userspace cannot destroy them in
+ * any interleaving, and the driver's unbind removes them.
+ *
+ * Commands
+ * --------
+ * Every command's structure begins with argsz and flags. The handler reads
+ * it with ioasid_call_fetch(), which takes any size from the smallest
+ * version the kernel knows upwards, and writes results back with
+ * ioasid_call_reply().
  */
+#include <linux/debugfs.h>
+#include <linux/fault-inject.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
-#include <linux/wait_bit.h>
+#include <linux/wait.h>
 #include <uapi/linux/ioasid.h>
 #include <uapi/linux/vfio.h>
 
 #include "ioasid_private.h"
 #include "ioasid_test.h"
 
-static void (*const ioasid_destroy_fns[IOASID_OBJ_NUM])(struct ioasid_object *) = {
-	[IOASID_OBJ_IOAS] = ioasid_ioas_destroy,
-	[IOASID_OBJ_HWPT] = ioasid_hwpt_destroy,
-	[IOASID_OBJ_DEVICE] = ioasid_device_destroy,
-	[IOASID_OBJ_ACCESS] = ioasid_access_obj_destroy,
-};
+/* How long IOASID_OBJ_DESTROY waits for other threads' commands. */
+#define IOASID_DRAIN_TIMEOUT	HZ
+
+/* Fault injection ------------------------------------------------------- */
+
+#ifdef CONFIG_FAULT_INJECTION
+static DECLARE_FAULT_ATTR(fail_ioasid);
+static struct dentry *fail_ioasid_dir;
 
 /**
- * ioasid_object_reserve() - allocate an object and reserve an ID for it
- * @ictx: context
- * @size: size of the containing structure, whose first member is the header
- * @type: its type
+ * ioasid_inject_fault() - should this pin, map or attach fail now?
  *
- * Return: the header, not yet visible to lookups, or an ERR_PTR.
+ * The fault_attr "fail_ioasid" (debugfs knobs, and the task's fail-nth)
+ * decides. Called at every point where the core pins pages, maps into a
+ * domain or attaches a device, before doing it.
+ *
+ * Context: process context.
+ * Return: 0, or -ENOMEM when a failure is injected.
  */
-void *ioasid_object_reserve(struct ioasid_ctx *ictx, size_t size,
-			    enum ioasid_object_type type)
+int ioasid_inject_fault(void)
+{
+	return should_fail(&fail_ioasid, 1) ? -ENOMEM : 0;
+}
+
+static void ioasid_fault_init(void)
+{
+	if (IS_ENABLED(CONFIG_FAULT_INJECTION_DEBUG_FS))
+		fail_ioasid_dir = fault_create_debugfs_attr("fail_ioasid", NULL,
+							    &fail_ioasid);
+}
+
+static void ioasid_fault_exit(void)
+{
+	if (!IS_ERR_OR_NULL(fail_ioasid_dir))
+		debugfs_remove_recursive(fail_ioasid_dir);
+}
+#else
+int ioasid_inject_fault(void)
+{
+	return 0;
+}
+
+static void ioasid_fault_init(void)
+{
+}
+
+static void ioasid_fault_exit(void)
+{
+}
+#endif
+
+/* Objects --------------------------------------------------------------- */
+
+/**
+ * ioasid_obj_new() - allocate an object and take an ID for it
+ * @ictx: the context
+ * @size: size of the containing structure; the header comes first in it
+ * @ops: the object's type
+ *
+ * The ID is taken but not visible: lookups fail on it until
+ * ioasid_obj_publish(). Undo with ioasid_obj_abort().
+ *
+ * Context: process context; may sleep.
+ * Return: the object, zeroed but for its header, or ERR_PTR(-ENOMEM) or
+ * ERR_PTR(-EBUSY) when the context has no free ID left.
+ */
+void *ioasid_obj_new(struct ioasid_ctx *ictx, size_t size,
+		     const struct ioasid_obj_ops *ops)
 {
 	struct ioasid_object *obj;
 	int rc;
@@ -50,8 +130,9 @@ void *ioasid_object_reserve(struct ioasid_ctx *ictx, size_t size,
 	obj = kzalloc(size, GFP_KERNEL_ACCOUNT);
 	if (!obj)
 		return ERR_PTR(-ENOMEM);
-	obj->type = type;
-	refcount_set(&obj->users, 1);
+	obj->ops = ops;
+	obj->ictx = ictx;
+	refcount_set(&obj->holds, 1);
 	rc = xa_alloc(&ictx->objects, &obj->id, XA_ZERO_ENTRY, xa_limit_31b,
 		      GFP_KERNEL_ACCOUNT);
 	if (rc) {
@@ -62,267 +143,352 @@ void *ioasid_object_reserve(struct ioasid_ctx *ictx, size_t size,
 }
 
 /**
- * ioasid_object_publish() - make a fully built object visible
- * @ictx: context
- * @obj: object from ioasid_object_reserve()
- */
-void ioasid_object_publish(struct ioasid_ctx *ictx, struct ioasid_object *obj)
-{
-	void *old;
-
-	old = xa_store(&ictx->objects, obj->id, obj, GFP_KERNEL);
-	IOASID_WARN_ON(old);
-}
-
-/**
- * ioasid_object_abort() - free a reserved, never published object
- * @ictx: context
- * @obj: object from ioasid_object_reserve(), with nothing left in it
- */
-void ioasid_object_abort(struct ioasid_ctx *ictx, struct ioasid_object *obj)
-{
-	xa_erase(&ictx->objects, obj->id);
-	kfree(obj);
-}
-
-/**
- * ioasid_get_object() - look up an object and take a reference on it
- * @ictx: context
- * @id: ID from userspace
- * @type: the type wanted, or IOASID_OBJ_ANY
+ * ioasid_obj_publish() - make a fully built object visible to lookups
+ * @obj: from ioasid_obj_new()
  *
+ * Context: process context. Cannot fail: the slot exists already.
+ */
+void ioasid_obj_publish(struct ioasid_object *obj)
+{
+	void *was;
+
+	was = xa_store(&obj->ictx->objects, obj->id, obj, GFP_KERNEL);
+	IOASID_WARN_ON(was);
+}
+
+/**
+ * ioasid_obj_abort() - give up an object that was never published
+ * @obj: from ioasid_obj_new()
+ *
+ * Frees the ID, then lets the type undo its partial build and free it.
+ *
+ * Context: process context; may sleep.
+ */
+void ioasid_obj_abort(struct ioasid_object *obj)
+{
+	xa_erase(&obj->ictx->objects, obj->id);
+	obj->ops->abort(obj);
+}
+
+/**
+ * ioasid_obj_find() - look up an object by ID for the command in flight
+ * @ictx: the context
+ * @id: ID from userspace
+ * @ops: the type wanted, or NULL for any
+ *
+ * The object stays valid until ioasid_obj_done(). Finding it does not
+ * hold it: a destroy in another thread waits for the command to finish.
+ *
+ * Context: any; takes the table's spinlock.
  * Return: the object, or ERR_PTR(-ENOENT).
  */
-struct ioasid_object *ioasid_get_object(struct ioasid_ctx *ictx, u32 id,
-					enum ioasid_object_type type)
+struct ioasid_object *ioasid_obj_find(struct ioasid_ctx *ictx, u32 id,
+				      const struct ioasid_obj_ops *ops)
 {
 	struct ioasid_object *obj;
 
 	xa_lock(&ictx->objects);
 	obj = xa_load(&ictx->objects, id);
-	if (!obj || (type != IOASID_OBJ_ANY && obj->type != type) ||
-	    !refcount_inc_not_zero(&obj->users))
+	if (!obj || (ops && obj->ops != ops) || !refcount_read(&obj->holds))
 		obj = ERR_PTR(-ENOENT);
+	else
+		atomic_inc(&obj->active);
 	xa_unlock(&ictx->objects);
 	return obj;
 }
 
 /**
- * ioasid_put_object() - drop a reference from ioasid_get_object()
- * @obj: object
+ * ioasid_obj_done() - end a use begun by ioasid_obj_find()
+ * @obj: the object; the caller must not touch it afterwards
  *
- * The table always holds one reference, so this never frees. Wakes up a
- * driver waiting in unbind for lookups to finish.
+ * Context: any.
  */
-void ioasid_put_object(struct ioasid_object *obj)
+void ioasid_obj_done(struct ioasid_object *obj)
 {
-	IOASID_WARN_ON(refcount_dec_and_test(&obj->users));
-	/* Someone may wait for the object to be unused, see unbind. */
-	wake_up_var(&obj->users);
+	struct ioasid_ctx *ictx = obj->ictx;
+
+	if (atomic_dec_and_test(&obj->active))
+		wake_up_all(&ictx->drain_wq);
 }
 
 /**
- * ioasid_object_remove() - take an unused object out of the table
- * @ictx: context
- * @obj: object; the caller holds no reference of its own
+ * ioasid_obj_hold() - make another object or a driver depend on @obj
+ * @obj: an object the caller found, or already holds
  *
- * Return: 0 when removed (the caller destroys it), -EBUSY when in use.
+ * Context: any.
+ * Return: 0, or -ENOENT when @obj is being destroyed.
  */
-int ioasid_object_remove(struct ioasid_ctx *ictx, struct ioasid_object *obj)
+int ioasid_obj_hold(struct ioasid_object *obj)
 {
-	int rc = 0;
-
-	xa_lock(&ictx->objects);
-	if (!refcount_dec_if_one(&obj->users))
-		rc = -EBUSY;
-	else
-		__xa_erase(&ictx->objects, obj->id);
-	xa_unlock(&ictx->objects);
-	return rc;
+	return refcount_inc_not_zero(&obj->holds) ? 0 : -ENOENT;
 }
 
 /**
- * ioasid_object_remove_owned() - take out an object its driver held
- * @ictx: context
- * @obj: object created for a driver, which held one reference on it
+ * ioasid_obj_unhold() - drop a hold from ioasid_obj_hold()
+ * @obj: the object; the caller must not touch it afterwards
  *
- * Drops the driver's reference and waits for lookups in flight to end,
- * then takes the object out of the table; the caller destroys it.
+ * Never frees: the table keeps its own hold until a destroy.
+ *
+ * Context: any.
  */
-void ioasid_object_remove_owned(struct ioasid_ctx *ictx,
-				struct ioasid_object *obj)
+void ioasid_obj_unhold(struct ioasid_object *obj)
 {
-	refcount_dec(&obj->users);
-	while (ioasid_object_remove(ictx, obj))
-		wait_var_event(&obj->users, refcount_read(&obj->users) == 1);
+	refcount_dec(&obj->holds);
 }
 
-static void ioasid_object_destroy(struct ioasid_object *obj)
+/* Wait, unkillably, until no command uses @obj. No lock may be held. */
+static void ioasid_obj_drain(struct ioasid_object *obj)
 {
-	ioasid_destroy_fns[obj->type](obj);
+	wait_event(obj->ictx->drain_wq, !atomic_read(&obj->active));
 }
 
-static int ioasid_destroy(struct ioasid_ucmd *ucmd)
+/**
+ * ioasid_obj_unhold_auto() - drop a hold and destroy @obj if it was the last
+ * @obj: an object that lives only as long as something depends on it (an
+ *	 automatic HWPT); the caller must not touch it afterwards
+ *
+ * Dropping the hold and taking the table's away happen under the table's
+ * lock, so a concurrent IOASID_OBJ_DESTROY either ran before (and saw
+ * EBUSY) or finds nothing.
+ *
+ * Context: process context; may sleep. No core lock may be held: the
+ * destroy waits for commands in flight, which may need them.
+ */
+void ioasid_obj_unhold_auto(struct ioasid_object *obj)
 {
-	struct ioasid_destroy *cmd = ucmd->cmd;
-	struct xarray *objects = &ucmd->ictx->objects;
+	struct xarray *objects = &obj->ictx->objects;
+	bool last;
+
+	xa_lock(objects);
+	refcount_dec(&obj->holds);
+	last = refcount_dec_if_one(&obj->holds);
+	if (last)
+		__xa_erase(objects, obj->id);
+	xa_unlock(objects);
+	if (!last)
+		return;
+	ioasid_obj_drain(obj);
+	obj->ops->destroy(obj);
+}
+
+/**
+ * ioasid_obj_destroy_owned() - destroy an object a driver made
+ * @obj: published with @driver_owned and the driver's hold
+ *
+ * Drops the driver's hold, takes the object out of the table, waits for
+ * commands in flight that found it, and destroys it.
+ *
+ * Context: process context; may sleep. No core lock may be held.
+ */
+void ioasid_obj_destroy_owned(struct ioasid_object *obj)
+{
+	struct xarray *objects = &obj->ictx->objects;
+
+	xa_lock(objects);
+	refcount_dec(&obj->holds);
+	/* Nothing depends on a device or an access but its driver. */
+	IOASID_WARN_ON(!refcount_dec_if_one(&obj->holds));
+	__xa_erase(objects, obj->id);
+	xa_unlock(objects);
+	ioasid_obj_drain(obj);
+	obj->ops->destroy(obj);
+}
+
+/**
+ * ioasid_obj_disown() - hand an object a driver built over to userspace
+ * @obj: published with @driver_owned and the driver's hold
+ *
+ * Used by test code that builds an object as its owner, so that a failure
+ * half way can still remove it, and then lets userspace destroy it.
+ *
+ * Context: any.
+ */
+void ioasid_obj_disown(struct ioasid_object *obj)
+{
+	xa_lock(&obj->ictx->objects);
+	obj->driver_owned = false;
+	refcount_dec(&obj->holds);
+	xa_unlock(&obj->ictx->objects);
+}
+
+/* Close the door on @obj: the table's hold goes, if it is the only one. */
+static int ioasid_obj_seal(struct ioasid_ctx *ictx, u32 id,
+			   struct ioasid_object **out)
+{
 	struct ioasid_object *obj;
 	int rc = 0;
 
-	/* Look up and remove in one critical section: two destroys race. */
-	xa_lock(objects);
-	obj = xa_load(objects, cmd->id);
-	if (!obj)
+	xa_lock(&ictx->objects);
+	obj = xa_load(&ictx->objects, id);
+	if (!obj || !refcount_read(&obj->holds))
 		rc = -ENOENT;
-	else if (!refcount_dec_if_one(&obj->users))
+	else if (obj->driver_owned)
+		rc = -EPERM;
+	else if (!refcount_dec_if_one(&obj->holds))
 		rc = -EBUSY;
-	else
-		__xa_erase(objects, obj->id);
-	xa_unlock(objects);
+	xa_unlock(&ictx->objects);
+	*out = obj;
+	return rc;
+}
+
+static void ioasid_obj_unseal(struct ioasid_object *obj)
+{
+	xa_lock(&obj->ictx->objects);
+	refcount_set(&obj->holds, 1);
+	xa_unlock(&obj->ictx->objects);
+}
+
+static int ioasid_obj_destroy_ioctl(struct ioasid_call *call)
+{
+	struct ioasid_ctx *ictx = call->ictx;
+	struct ioasid_obj_destroy args;
+	struct ioasid_object *obj;
+	long left;
+	int rc;
+
+	rc = ioasid_call_fetch(call, &args, sizeof(args), sizeof(args));
 	if (rc)
 		return rc;
-	ioasid_object_destroy(obj);
-	return 0;
-}
-
-static int ioasid_option_rlimit_mode(struct ioasid_ucmd *ucmd)
-{
-	struct ioasid_option *cmd = ucmd->cmd;
-	struct ioasid_ctx *ictx = ucmd->ictx;
-
-	if (cmd->object_id)
-		return -EINVAL;
-	if (cmd->op == IOASID_OPTION_OP_GET) {
-		cmd->val64 = ictx->account_mode;
-		return ioasid_ucmd_respond(ucmd, sizeof(*cmd));
-	}
-	if (cmd->val64 > IOASID_ACCT_MM)
-		return -EINVAL;
-	if (atomic_long_read(&ictx->pinned_pages))
+	if (args.flags || args.__rsvd)
+		return -EOPNOTSUPP;
+	rc = ioasid_obj_seal(ictx, args.obj_id, &obj);
+	if (rc)
+		return rc;
+	left = wait_event_killable_timeout(ictx->drain_wq,
+					   !atomic_read(&obj->active),
+					   IOASID_DRAIN_TIMEOUT);
+	if (left <= 0) {
+		ioasid_obj_unseal(obj);
 		return -EBUSY;
-	ictx->account_mode = cmd->val64;
+	}
+	xa_erase(&ictx->objects, obj->id);
+	obj->ops->destroy(obj);
 	return 0;
 }
 
-static int ioasid_option(struct ioasid_ucmd *ucmd)
-{
-	struct ioasid_option *cmd = ucmd->cmd;
+/* Commands -------------------------------------------------------------- */
 
-	if (cmd->__reserved)
-		return -EOPNOTSUPP;
-	if (cmd->op != IOASID_OPTION_OP_SET && cmd->op != IOASID_OPTION_OP_GET)
-		return -EOPNOTSUPP;
-	switch (cmd->option_id) {
-	case IOASID_OPTION_RLIMIT_MODE:
-		return ioasid_option_rlimit_mode(ucmd);
-	case IOASID_OPTION_HUGE_PAGES:
-		return ioasid_ioas_option(ucmd);
-	}
-	return -EOPNOTSUPP;
+/**
+ * ioasid_call_fetch() - copy a command's structure in from userspace
+ * @call: the command in flight
+ * @args: kernel buffer of @size bytes
+ * @size: the structure as this kernel knows it
+ * @minsz: its first version's size; a smaller argsz is EINVAL
+ *
+ * Context: process context; may fault.
+ * Return: 0; -EFAULT; -EINVAL when argsz < @minsz; -E2BIG when argsz is
+ * larger than @size and the extra bytes are not all zero.
+ */
+int ioasid_call_fetch(struct ioasid_call *call, void *args, size_t size,
+		      size_t minsz)
+{
+	if (get_user(call->argsz, (u32 __user *)call->uarg))
+		return -EFAULT;
+	if (call->argsz < minsz)
+		return -EINVAL;
+	return copy_struct_from_user(args, size, call->uarg, call->argsz);
 }
 
 /**
- * ioasid_ucmd_respond() - copy the command back to userspace
- * @ucmd: command in flight
- * @cmd_len: the kernel's size of the command
+ * ioasid_call_reply() - copy a command's structure back to userspace
+ * @call: the command in flight, fetched
+ * @args: kernel buffer
+ * @size: its size; no more than the user's argsz is written
  *
+ * Context: process context; may fault.
  * Return: 0 or -EFAULT.
  */
-int ioasid_ucmd_respond(struct ioasid_ucmd *ucmd, size_t cmd_len)
+int ioasid_call_reply(struct ioasid_call *call, const void *args,
+		      size_t size)
 {
-	if (copy_to_user(ucmd->ubuffer, ucmd->cmd,
-			 min_t(size_t, ucmd->user_size, cmd_len)))
-		return -EFAULT;
+	size_t len = min_t(size_t, size, call->argsz);
+
+	return copy_to_user(call->uarg, args, len) ? -EFAULT : 0;
+}
+
+static int ioasid_opt_accounting(struct ioasid_ctx *ictx,
+				 struct ioasid_option *args)
+{
+	if (args->obj_id)
+		return -EINVAL;
+	if (!(args->flags & IOASID_OPTION_WRITE)) {
+		args->value = ictx->account_mode;
+		return 0;
+	}
+	if (args->value > IOASID_ACCT_MM)
+		return -EINVAL;
+	if (atomic_long_read(&ictx->pinned_pages))
+		return -EBUSY;
+	ictx->account_mode = args->value;
 	return 0;
 }
 
-union ioasid_ucmd_buffer {
-	struct ioasid_destroy destroy;
-	struct ioasid_ioas_alloc alloc;
-	struct ioasid_ioas_iova_ranges iova_ranges;
-	struct ioasid_ioas_allow_iovas allow_iovas;
-	struct ioasid_ioas_map map;
-	struct ioasid_ioas_copy copy;
-	struct ioasid_ioas_unmap unmap;
-	struct ioasid_option option;
-	struct ioasid_hwpt_alloc hwpt_alloc;
-	struct ioasid_vfio_ioas vfio_ioas;
-#ifdef CONFIG_IOASID_TEST
-	struct ioasid_test test;
-#endif
-};
+static int ioasid_option_ioctl(struct ioasid_call *call)
+{
+	struct ioasid_option args;
+	int rc;
 
-struct ioasid_ioctl_op {
-	unsigned int size;
-	unsigned int min_size;
-	int (*execute)(struct ioasid_ucmd *ucmd);
-};
-
-#define IOCTL_OP(_ioctl, _fn, _struct, _last)                                  \
-	[_IOC_NR(_ioctl) - IOASID_CMD_BASE] = {                                \
-		.size = sizeof(_struct) +                                      \
-			BUILD_BUG_ON_ZERO(sizeof(union ioasid_ucmd_buffer) <   \
-					  sizeof(_struct)),                    \
-		.min_size = offsetofend(_struct, _last),                       \
-		.execute = _fn,                                                \
+	rc = ioasid_call_fetch(call, &args, sizeof(args), sizeof(args));
+	if (rc)
+		return rc;
+	if (args.flags & ~IOASID_OPTION_WRITE)
+		return -EOPNOTSUPP;
+	switch (args.key) {
+	case IOASID_OPT_ACCOUNTING:
+		rc = ioasid_opt_accounting(call->ictx, &args);
+		break;
+	case IOASID_OPT_LARGE_IOPTES:
+		rc = ioasid_ioas_opt_large_ioptes(call->ictx, &args);
+		break;
+	default:
+		return -EOPNOTSUPP;
 	}
-
-static const struct ioasid_ioctl_op ioasid_ioctl_ops[] = {
-	IOCTL_OP(IOASID_DESTROY, ioasid_destroy, struct ioasid_destroy, id),
-	IOCTL_OP(IOASID_IOAS_ALLOC, ioasid_ioas_alloc_ioctl,
-		 struct ioasid_ioas_alloc, out_ioas_id),
-	IOCTL_OP(IOASID_IOAS_IOVA_RANGES, ioasid_ioas_iova_ranges_ioctl,
-		 struct ioasid_ioas_iova_ranges, out_iova_alignment),
-	IOCTL_OP(IOASID_IOAS_ALLOW_IOVAS, ioasid_ioas_allow_iovas_ioctl,
-		 struct ioasid_ioas_allow_iovas, allowed_iovas),
-	IOCTL_OP(IOASID_IOAS_MAP, ioasid_ioas_map_ioctl, struct ioasid_ioas_map,
-		 iova),
-	IOCTL_OP(IOASID_IOAS_COPY, ioasid_ioas_copy_ioctl,
-		 struct ioasid_ioas_copy, src_iova),
-	IOCTL_OP(IOASID_IOAS_UNMAP, ioasid_ioas_unmap_ioctl,
-		 struct ioasid_ioas_unmap, length),
-	IOCTL_OP(IOASID_OPTION, ioasid_option, struct ioasid_option, val64),
-	IOCTL_OP(IOASID_HWPT_ALLOC, ioasid_hwpt_alloc_ioctl,
-		 struct ioasid_hwpt_alloc, __reserved),
-	IOCTL_OP(IOASID_VFIO_IOAS, ioasid_vfio_ioas_ioctl,
-		 struct ioasid_vfio_ioas, __reserved),
-#ifdef CONFIG_IOASID_TEST
-	IOCTL_OP(IOASID_TEST, ioasid_test_ioctl, struct ioasid_test, fail),
-#endif
-};
+	if (rc || (args.flags & IOASID_OPTION_WRITE))
+		return rc;
+	return ioasid_call_reply(call, &args, sizeof(args));
+}
 
 static long ioasid_fops_ioctl(struct file *filp, unsigned int cmd,
 			      unsigned long arg)
 {
-	const struct ioasid_ioctl_op *op;
-	union ioasid_ucmd_buffer buf;
-	struct ioasid_ucmd ucmd = {};
-	unsigned int nr = _IOC_NR(cmd);
-	int rc;
+	struct ioasid_call call = {
+		.ictx = filp->private_data,
+		.uarg = (void __user *)arg,
+	};
 
 	if (_IOC_TYPE(cmd) == VFIO_TYPE)
-		return ioasid_vfio_ioctl(filp->private_data, cmd, arg);
-	if (_IOC_TYPE(cmd) != IOASID_TYPE || nr < IOASID_CMD_BASE ||
-	    nr - IOASID_CMD_BASE >= ARRAY_SIZE(ioasid_ioctl_ops))
-		return -ENOTTY;
-	op = &ioasid_ioctl_ops[nr - IOASID_CMD_BASE];
-	if (!op->execute || cmd != _IO(IOASID_TYPE, nr))
-		return -ENOTTY;
+		return ioasid_vfio_ioctl(call.ictx, cmd, arg);
 
-	ucmd.ictx = filp->private_data;
-	ucmd.ubuffer = (void __user *)arg;
-	rc = get_user(ucmd.user_size, (u32 __user *)ucmd.ubuffer);
-	if (rc)
-		return rc;
-	if (ucmd.user_size < op->min_size)
-		return -EINVAL;
-	ucmd.cmd = &buf;
-	rc = copy_struct_from_user(ucmd.cmd, op->size, ucmd.ubuffer,
-				   ucmd.user_size);
-	if (rc)
-		return rc;
-	return op->execute(&ucmd);
+	switch (cmd) {
+	case IOASID_OBJ_DESTROY:
+		return ioasid_obj_destroy_ioctl(&call);
+	case IOASID_OPTION:
+		return ioasid_option_ioctl(&call);
+	case IOASID_IOAS_CREATE:
+		return ioasid_ioas_create_ioctl(&call);
+	case IOASID_IOAS_INFO:
+		return ioasid_ioas_info_ioctl(&call);
+	case IOASID_IOAS_LIMIT:
+		return ioasid_ioas_limit_ioctl(&call);
+	case IOASID_IOAS_MAP:
+		return ioasid_ioas_map_ioctl(&call);
+	case IOASID_IOAS_UNMAP:
+		return ioasid_ioas_unmap_ioctl(&call);
+	case IOASID_IOAS_COPY:
+		return ioasid_ioas_copy_ioctl(&call);
+	case IOASID_HWPT_CREATE:
+		return ioasid_hwpt_create_ioctl(&call);
+	case IOASID_VFIO_IOAS:
+		return ioasid_vfio_ioas_ioctl(&call);
+#ifdef CONFIG_IOASID_TEST
+	case IOASID_TEST:
+		return ioasid_test_ioctl(&call);
+#endif
+	}
+	return -ENOTTY;
 }
+
+/* The file -------------------------------------------------------------- */
 
 static int ioasid_fops_open(struct inode *inode, struct file *filp)
 {
@@ -332,6 +498,7 @@ static int ioasid_fops_open(struct inode *inode, struct file *filp)
 	if (!ictx)
 		return -ENOMEM;
 	xa_init_flags(&ictx->objects, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
+	init_waitqueue_head(&ictx->drain_wq);
 	mutex_init(&ictx->vfio_lock);
 	INIT_LIST_HEAD(&ictx->vfio_groups);
 	ictx->file = filp;
@@ -340,24 +507,27 @@ static int ioasid_fops_open(struct inode *inode, struct file *filp)
 }
 
 /*
- * Destroy every object, dependents first: each pass destroys the objects
- * nothing else holds, which releases what they held for the next pass.
+ * No command runs and no driver holds the file any more. Objects that
+ * others depend on cannot go first, so sweep the table repeatedly, each
+ * time destroying what no other object holds; that releases the holds
+ * those objects had, for the next sweep.
  */
-static void ioasid_ctx_destroy_objects(struct ioasid_ctx *ictx)
+static void ioasid_ctx_empty(struct ioasid_ctx *ictx)
 {
 	struct ioasid_object *obj;
-	unsigned long index;
-	bool progress;
+	unsigned long id;
+	unsigned int freed;
 
 	do {
-		progress = false;
-		xa_for_each(&ictx->objects, index, obj) {
-			if (ioasid_object_remove(ictx, obj))
+		freed = 0;
+		xa_for_each(&ictx->objects, id, obj) {
+			if (!refcount_dec_if_one(&obj->holds))
 				continue;
-			ioasid_object_destroy(obj);
-			progress = true;
+			xa_erase(&ictx->objects, id);
+			obj->ops->destroy(obj);
+			freed++;
 		}
-	} while (progress);
+	} while (freed);
 	IOASID_WARN_ON(!xa_empty(&ictx->objects));
 }
 
@@ -366,7 +536,7 @@ static int ioasid_fops_release(struct inode *inode, struct file *filp)
 	struct ioasid_ctx *ictx = filp->private_data;
 
 	ioasid_vfio_compat_release(ictx);
-	ioasid_ctx_destroy_objects(ictx);
+	ioasid_ctx_empty(ictx);
 	IOASID_WARN_ON(atomic_long_read(&ictx->pinned_pages));
 	xa_destroy(&ictx->objects);
 	mutex_destroy(&ictx->vfio_lock);
@@ -384,10 +554,12 @@ static const struct file_operations ioasid_fops = {
 
 /**
  * ioasid_ctx_from_file() - the context behind a /dev/ioasid file
- * @file: a file from userspace
+ * @file: a file userspace passed to a driver
  *
- * Return: the context, with a reference the caller drops with
- * ioasid_ctx_put(), or ERR_PTR(-EBADFD) when @file is not /dev/ioasid.
+ * Context: any.
+ * Return: the context, which holds a new reference on @file that the caller
+ * drops with ioasid_ctx_put(); ERR_PTR(-EBADFD) when @file is not a
+ * /dev/ioasid file.
  */
 struct ioasid_ctx *ioasid_ctx_from_file(struct file *file)
 {
@@ -399,28 +571,30 @@ struct ioasid_ctx *ioasid_ctx_from_file(struct file *file)
 EXPORT_SYMBOL_NS_GPL(ioasid_ctx_from_file, IOASID);
 
 /**
- * ioasid_ctx_from_fd() - the context behind a /dev/ioasid file descriptor
- * @fd: descriptor from userspace
+ * ioasid_ctx_from_fd() - the context behind a file descriptor
+ * @fd: a descriptor userspace passed to a driver
  *
- * Return: as ioasid_ctx_from_file(), or ERR_PTR(-EBADF).
+ * Context: process context.
+ * Return: as ioasid_ctx_from_file(); ERR_PTR(-EBADF) for a bad descriptor.
  */
 struct ioasid_ctx *ioasid_ctx_from_fd(int fd)
 {
 	struct ioasid_ctx *ictx;
-	struct file *file;
+	struct fd f = fdget(fd);
 
-	file = fget(fd);
-	if (!file)
+	if (!f.file)
 		return ERR_PTR(-EBADF);
-	ictx = ioasid_ctx_from_file(file);
-	fput(file);
+	ictx = ioasid_ctx_from_file(f.file);
+	fdput(f);
 	return ictx;
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_ctx_from_fd, IOASID);
 
 /**
  * ioasid_ctx_get() - take another reference on a context
- * @ictx: context
+ * @ictx: a context the caller holds
+ *
+ * Context: any.
  */
 void ioasid_ctx_get(struct ioasid_ctx *ictx)
 {
@@ -430,7 +604,9 @@ EXPORT_SYMBOL_NS_GPL(ioasid_ctx_get, IOASID);
 
 /**
  * ioasid_ctx_put() - drop a reference on a context
- * @ictx: context
+ * @ictx: the context; the last reference closes it
+ *
+ * Context: process context.
  */
 void ioasid_ctx_put(struct ioasid_ctx *ictx)
 {
@@ -438,58 +614,63 @@ void ioasid_ctx_put(struct ioasid_ctx *ictx)
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_ctx_put, IOASID);
 
-static struct miscdevice ioasid_misc_dev = {
+/* Module ---------------------------------------------------------------- */
+
+static struct miscdevice ioasid_dev = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = "ioasid",
-	.fops = &ioasid_fops,
 	.nodename = "ioasid",
 	.mode = 0660,
+	.fops = &ioasid_fops,
 };
 
-/* /dev/vfio/vfio, when ioasid.vfio_container=1: unprivileged, as in VFIO. */
-static struct miscdevice ioasid_vfio_misc_dev = {
+/*
+ * /dev/vfio/vfio served by the core (ioasid.vfio_container=1). VFIO's own
+ * node is world-accessible; so is this one.
+ */
+static struct miscdevice ioasid_vfio_dev = {
 	.minor = VFIO_MINOR,
 	.name = "vfio",
-	.fops = &ioasid_fops,
 	.nodename = "vfio/vfio",
 	.mode = 0666,
+	.fops = &ioasid_fops,
 };
 
-static int __init ioasid_init(void)
+static int __init ioasid_module_init(void)
 {
+	bool vfio = ioasid_vfio_container_served();
 	int rc;
 
-	rc = misc_register(&ioasid_misc_dev);
+	rc = misc_register(&ioasid_dev);
 	if (rc)
 		return rc;
-	if (ioasid_vfio_container_served()) {
-		rc = misc_register(&ioasid_vfio_misc_dev);
-		if (rc)
-			goto err_misc;
-	}
+	rc = vfio ? misc_register(&ioasid_vfio_dev) : 0;
+	if (rc)
+		goto out_dev;
 	rc = ioasid_test_init();
 	if (rc)
-		goto err_vfio_misc;
+		goto out_vfio;
+	ioasid_fault_init();
 	return 0;
 
-err_vfio_misc:
-	if (ioasid_vfio_container_served())
-		misc_deregister(&ioasid_vfio_misc_dev);
-err_misc:
-	misc_deregister(&ioasid_misc_dev);
+out_vfio:
+	if (vfio)
+		misc_deregister(&ioasid_vfio_dev);
+out_dev:
+	misc_deregister(&ioasid_dev);
 	return rc;
 }
+module_init(ioasid_module_init);
 
-static void __exit ioasid_exit(void)
+static void __exit ioasid_module_exit(void)
 {
+	ioasid_fault_exit();
 	ioasid_test_exit();
 	if (ioasid_vfio_container_served())
-		misc_deregister(&ioasid_vfio_misc_dev);
-	misc_deregister(&ioasid_misc_dev);
+		misc_deregister(&ioasid_vfio_dev);
+	misc_deregister(&ioasid_dev);
 }
-
-module_init(ioasid_init);
-module_exit(ioasid_exit);
+module_exit(ioasid_module_exit);
 
 MODULE_DESCRIPTION("/dev/ioasid: user-visible I/O address spaces");
 MODULE_LICENSE("GPL");

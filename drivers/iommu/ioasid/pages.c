@@ -101,11 +101,9 @@ static int ioasid_pages_pin_all(struct ioasid_pages *pages,
 		int batch = min_t(unsigned long, pages->npages - done,
 				  IOASID_PIN_BATCH);
 
-		if (done) {
-			rc = ioasid_test_should_fail(IOASID_FAIL_PIN);
-			if (rc)
-				goto err_unpin;
-		}
+		rc = ioasid_inject_fault();
+		if (rc)
+			goto err_unpin;
 		rc = pin_user_pages_fast(uptr + done * PAGE_SIZE, batch,
 					 gup_flags, pages->pages + done);
 		if (rc <= 0) {

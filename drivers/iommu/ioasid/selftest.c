@@ -312,38 +312,6 @@ static const struct iommu_ops mock_ops = {
 	.default_domain_ops = &mock_domain_ops,
 };
 
-/* Failure points ---------------------------------------------------------- */
-
-static struct {
-	atomic_t nth;
-	int err;
-} fail_points[IOASID_FAIL_NUM];
-
-/**
- * ioasid_test_should_fail() - is this the moment a failure point fires?
- * @point: enum ioasid_test_fail_point
- *
- * Return: 0, or the negative errno armed with IOASID_TEST_OP_FAIL_POINT.
- */
-int ioasid_test_should_fail(unsigned int point)
-{
-	if (atomic_read(&fail_points[point].nth) <= 0)
-		return 0;
-	if (atomic_dec_return(&fail_points[point].nth))
-		return 0;
-	return -fail_points[point].err;
-}
-
-static int test_fail_point(struct ioasid_test *cmd)
-{
-	if (cmd->fail.point >= IOASID_FAIL_NUM || cmd->fail.err > MAX_ERRNO ||
-	    (cmd->fail.nth && !cmd->fail.err))
-		return -EINVAL;
-	fail_points[cmd->fail.point].err = cmd->fail.err;
-	atomic_set(&fail_points[cmd->fail.point].nth, cmd->fail.nth);
-	return 0;
-}
-
 /* Mock devices ----------------------------------------------------------- */
 
 static void mock_dev_release(struct device *dev)
@@ -401,19 +369,18 @@ err_put:
 	return ERR_PTR(rc);
 }
 
-static int test_mock_device(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
+static int test_mock_device(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
 {
 	struct ioasid_device *idev;
 	struct mock_dev *mdev;
-	u32 pt_id = cmd->id;
+	u32 pt_id = cmd->obj_id;
 	int rc;
 
-	if (cmd->mock.flags)
-		return -EOPNOTSUPP;
 	mdev = mock_dev_create();
 	if (IS_ERR(mdev))
 		return PTR_ERR(mdev);
-	idev = ioasid_device_bind_common(ucmd->ictx, &mdev->dev, false);
+	/* Owned by this function until it is complete, then by the user. */
+	idev = ioasid_device_bind_common(call->ictx, &mdev->dev, true);
 	if (IS_ERR(idev)) {
 		mock_dev_destroy(&mdev->dev);
 		return PTR_ERR(idev);
@@ -425,14 +392,14 @@ static int test_mock_device(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
 		goto err_destroy;
 	cmd->mock.out_dev_id = idev->obj.id;
 	cmd->mock.out_hwpt_id = pt_id;
-	rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+	rc = ioasid_call_reply(call, cmd, sizeof(*cmd));
 	if (rc)
 		goto err_destroy;
+	ioasid_obj_disown(&idev->obj);
 	return 0;
 
 err_destroy:
-	if (!ioasid_object_remove(ucmd->ictx, &idev->obj))
-		ioasid_device_destroy(&idev->obj);
+	ioasid_obj_destroy_owned(&idev->obj);
 	return rc;
 }
 
@@ -443,45 +410,45 @@ static struct mock_dev *test_get_mock_dev(struct ioasid_ctx *ictx, u32 id,
 	if (IS_ERR(*idev))
 		return ERR_CAST(*idev);
 	if ((*idev)->dev->bus != &mock_bus) {
-		ioasid_put_object(&(*idev)->obj);
+		ioasid_obj_done(&(*idev)->obj);
 		return ERR_PTR(-EINVAL);
 	}
 	return container_of((*idev)->dev, struct mock_dev, dev);
 }
 
-static int test_mock_replace(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
+static int test_mock_replace(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
 {
 	struct ioasid_device *idev;
 	struct mock_dev *mdev;
-	u32 pt_id = cmd->replace.pt_id;
+	u32 pt_id = cmd->move.pt_id;
 	int rc;
 
-	mdev = test_get_mock_dev(ucmd->ictx, cmd->id, &idev);
+	mdev = test_get_mock_dev(call->ictx, cmd->obj_id, &idev);
 	if (IS_ERR(mdev))
 		return PTR_ERR(mdev);
 	rc = ioasid_device_replace(idev, &pt_id);
 	if (!rc) {
-		cmd->replace.out_hwpt_id = pt_id;
-		rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+		cmd->move.out_hwpt_id = pt_id;
+		rc = ioasid_call_reply(call, cmd, sizeof(*cmd));
 	}
-	ioasid_put_object(&idev->obj);
+	ioasid_obj_done(&idev->obj);
 	return rc;
 }
 
-static int test_add_reserved(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
+static int test_add_reserved(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
 {
 	struct iommu_resv_region *resv;
 	struct ioasid_device *idev;
 	struct mock_dev *mdev;
 	int rc = 0;
 
-	if (cmd->resv.start > cmd->resv.last || cmd->resv.last > ULONG_MAX)
+	if (cmd->resv.first > cmd->resv.last || cmd->resv.last > ULONG_MAX)
 		return -EINVAL;
-	mdev = test_get_mock_dev(ucmd->ictx, cmd->id, &idev);
+	mdev = test_get_mock_dev(call->ictx, cmd->obj_id, &idev);
 	if (IS_ERR(mdev))
 		return PTR_ERR(mdev);
-	resv = iommu_alloc_resv_region(cmd->resv.start,
-				       cmd->resv.last - cmd->resv.start + 1, 0,
+	resv = iommu_alloc_resv_region(cmd->resv.first,
+				       cmd->resv.last - cmd->resv.first + 1, 0,
 				       IOMMU_RESV_RESERVED, GFP_KERNEL_ACCOUNT);
 	if (!resv) {
 		rc = -ENOMEM;
@@ -491,7 +458,7 @@ static int test_add_reserved(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
 	list_add_tail(&resv->list, &mdev->resv);
 	mutex_unlock(&mdev->resv_lock);
 out_put:
-	ioasid_put_object(&idev->obj);
+	ioasid_obj_done(&idev->obj);
 	return rc;
 }
 
@@ -518,21 +485,21 @@ static int test_page_pins(unsigned long uptr, unsigned int *pins, bool *large)
 	return 0;
 }
 
-static int test_check_refs(struct ioasid_test *cmd)
+static int test_check_refs(struct ioasid_test_cmd *cmd)
 {
-	unsigned long uptr = cmd->refs.uptr, end;
+	unsigned long uptr = cmd->pins.uaddr, end;
 	unsigned int pins, want;
 	bool large;
 	int rc;
 
-	if (!PAGE_ALIGNED(uptr) || !PAGE_ALIGNED(cmd->refs.length) ||
-	    check_add_overflow(uptr, (unsigned long)cmd->refs.length, &end))
+	if (!PAGE_ALIGNED(uptr) || !PAGE_ALIGNED(cmd->pins.length) ||
+	    check_add_overflow(uptr, (unsigned long)cmd->pins.length, &end))
 		return -EINVAL;
 	for (; uptr < end; uptr += PAGE_SIZE) {
 		rc = test_page_pins(uptr, &pins, &large);
 		if (rc)
 			return rc;
-		want = large ? !!cmd->refs.refs : cmd->refs.refs;
+		want = large ? !!cmd->pins.count : cmd->pins.count;
 		if (pins != want)
 			return -EINVAL;
 	}
@@ -574,10 +541,10 @@ static int test_dma_translate(struct iommu_domain *domain, unsigned long iova,
 	return rc;
 }
 
-static int test_dma(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
+static int test_dma(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
 {
 	bool write = cmd->dma.dir == IOASID_TEST_DMA_WRITE;
-	void __user *uptr = u64_to_user_ptr(cmd->dma.uptr);
+	void __user *uptr = u64_to_user_ptr(cmd->dma.uaddr);
 	struct ioasid_device *idev;
 	struct mock_dev *mdev;
 	unsigned long iova = cmd->dma.iova;
@@ -586,13 +553,13 @@ static int test_dma(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
 	void *buf;
 	int rc = 0;
 
-	if (cmd->dma.dir > IOASID_TEST_DMA_WRITE || cmd->dma.__reserved)
+	if (cmd->dma.dir > IOASID_TEST_DMA_WRITE)
 		return -EINVAL;
 	if (cmd->dma.length &&
 	    (check_add_overflow(cmd->dma.iova, cmd->dma.length - 1, &last) ||
 	     last > ULONG_MAX))
 		return -EOVERFLOW;
-	mdev = test_get_mock_dev(ucmd->ictx, cmd->id, &idev);
+	mdev = test_get_mock_dev(call->ictx, cmd->obj_id, &idev);
 	if (IS_ERR(mdev))
 		return PTR_ERR(mdev);
 	buf = kmalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
@@ -623,15 +590,15 @@ static int test_dma(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
 	kfree(buf);
 	cmd->dma.out_done = done;
 	if (rc == -EFAULT)
-		ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+		ioasid_call_reply(call, cmd, sizeof(*cmd));
 	else if (!rc)
-		rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+		rc = ioasid_call_reply(call, cmd, sizeof(*cmd));
 out_put:
-	ioasid_put_object(&idev->obj);
+	ioasid_obj_done(&idev->obj);
 	return rc;
 }
 
-static int test_iopte(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
+static int test_iopte(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
 {
 	struct ioasid_object *obj;
 	struct mock_domain *md;
@@ -639,10 +606,10 @@ static int test_iopte(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
 	int level, rc = 0;
 	u64 *pte;
 
-	obj = ioasid_get_object(ucmd->ictx, cmd->id, IOASID_OBJ_HWPT);
-	if (IS_ERR(obj))
-		return PTR_ERR(obj);
-	hwpt = container_of(obj, struct ioasid_hwpt, obj);
+	hwpt = ioasid_get_hwpt(call->ictx, cmd->obj_id);
+	if (IS_ERR(hwpt))
+		return PTR_ERR(hwpt);
+	obj = &hwpt->obj;
 	if (hwpt->domain->ops != &mock_domain_ops) {
 		rc = -EINVAL;
 		goto out_put;
@@ -651,17 +618,17 @@ static int test_iopte(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
 	mutex_lock(&md->lock);
 	pte = mock_walk(md, cmd->iopte.iova, &level);
 	if (pte) {
-		cmd->iopte.out_page_size = 1UL << mock_shift(level);
+		cmd->iopte.out_size = 1UL << mock_shift(level);
 		cmd->iopte.out_phys = (*pte & MOCK_PTE_ADDR) +
-			(cmd->iopte.iova & (cmd->iopte.out_page_size - 1));
+			(cmd->iopte.iova & (cmd->iopte.out_size - 1));
 	} else {
 		rc = -ENOENT;
 	}
 	mutex_unlock(&md->lock);
 	if (!rc)
-		rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+		rc = ioasid_call_reply(call, cmd, sizeof(*cmd));
 out_put:
-	ioasid_put_object(obj);
+	ioasid_obj_done(obj);
 	return rc;
 }
 
@@ -711,7 +678,7 @@ static const struct ioasid_access_ops mock_access_ops = {
 	.unmap = mock_access_unmap,
 };
 
-static int test_access_create(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
+static int test_access_create(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
 {
 	struct ioasid_access *access;
 	struct mock_access *ma;
@@ -723,8 +690,9 @@ static int test_access_create(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
 		return -ENOMEM;
 	mutex_init(&ma->lock);
 	INIT_LIST_HEAD(&ma->pins);
-	access = ioasid_access_create_common(ucmd->ictx, &mock_access_ops, ma,
-					     false, &id);
+	/* Owned by this function until it is complete, then by the user. */
+	access = ioasid_access_create_common(call->ictx, &mock_access_ops, ma,
+					     true, &id);
 	if (IS_ERR(access)) {
 		mutex_destroy(&ma->lock);
 		kfree(ma);
@@ -732,13 +700,15 @@ static int test_access_create(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
 	}
 	ma->access = access;
 	access->destroy_data = mock_access_destroy;
-	rc = ioasid_access_attach(access, cmd->id);
+	rc = ioasid_access_attach(access, cmd->obj_id);
 	if (!rc) {
 		cmd->access.out_access_id = id;
-		rc = ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+		rc = ioasid_call_reply(call, cmd, sizeof(*cmd));
 	}
-	if (rc && !ioasid_object_remove(ucmd->ictx, &access->obj))
-		ioasid_access_obj_destroy(&access->obj);
+	if (rc)
+		ioasid_obj_destroy_owned(&access->obj);
+	else
+		ioasid_obj_disown(&access->obj);
 	return rc;
 }
 
@@ -747,18 +717,18 @@ static struct mock_access *test_get_access(struct ioasid_ctx *ictx, u32 id,
 {
 	struct ioasid_access *access;
 
-	*obj = ioasid_get_object(ictx, id, IOASID_OBJ_ACCESS);
+	*obj = ioasid_obj_find(ictx, id, &ioasid_access_ops);
 	if (IS_ERR(*obj))
 		return ERR_CAST(*obj);
 	access = container_of(*obj, struct ioasid_access, obj);
 	if (access->ops != &mock_access_ops) {
-		ioasid_put_object(*obj);
+		ioasid_obj_done(*obj);
 		return ERR_PTR(-EINVAL);
 	}
 	return access->data;
 }
 
-static int test_access_pin(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
+static int test_access_pin(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
 {
 	struct ioasid_object *obj;
 	struct mock_access *ma;
@@ -769,7 +739,7 @@ static int test_access_pin(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
 	if (!PAGE_ALIGNED(cmd->access.length) || !cmd->access.length ||
 	    cmd->access.length > SZ_64M)
 		return -EINVAL;
-	ma = test_get_access(ucmd->ictx, cmd->id, &obj);
+	ma = test_get_access(call->ictx, cmd->obj_id, &obj);
 	if (IS_ERR(ma))
 		return PTR_ERR(ma);
 	pin = kzalloc(sizeof(*pin), GFP_KERNEL_ACCOUNT);
@@ -792,14 +762,14 @@ static int test_access_pin(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
 out_free:
 	kvfree(pages);
 	kfree(pin);
-	ioasid_put_object(obj);
+	ioasid_obj_done(obj);
 	return rc;
 }
 
-static int test_access_rw(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
+static int test_access_rw(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
 {
 	bool write = cmd->access.dir == IOASID_TEST_DMA_WRITE;
-	void __user *uptr = u64_to_user_ptr(cmd->access.uptr);
+	void __user *uptr = u64_to_user_ptr(cmd->access.uaddr);
 	struct ioasid_object *obj;
 	struct mock_access *ma;
 	void *buf;
@@ -808,7 +778,7 @@ static int test_access_rw(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
 	if (cmd->access.dir > IOASID_TEST_DMA_WRITE || !cmd->access.length ||
 	    cmd->access.length > SZ_1M)
 		return -EINVAL;
-	ma = test_get_access(ucmd->ictx, cmd->id, &obj);
+	ma = test_get_access(call->ictx, cmd->obj_id, &obj);
 	if (IS_ERR(ma))
 		return PTR_ERR(ma);
 	buf = kvzalloc(cmd->access.length, GFP_KERNEL_ACCOUNT);
@@ -827,54 +797,63 @@ static int test_access_rw(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
 		rc = -EFAULT;
 	kvfree(buf);
 out_put:
-	ioasid_put_object(obj);
+	ioasid_obj_done(obj);
 	return rc;
 }
 
-static int test_accounting(struct ioasid_ucmd *ucmd, struct ioasid_test *cmd)
+static int test_charges(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
 {
-	cmd->acct.out_locked_pages = atomic_long_read(&ucmd->ictx->locked_pages);
-	cmd->acct.out_pinned_pages = atomic_long_read(&ucmd->ictx->pinned_pages);
-	return ioasid_ucmd_respond(ucmd, sizeof(*cmd));
+	cmd->charges.out_locked = atomic_long_read(&call->ictx->locked_pages);
+	cmd->charges.out_pinned = atomic_long_read(&call->ictx->pinned_pages);
+	return ioasid_call_reply(call, cmd, sizeof(*cmd));
+}
+
+static int test_run(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
+{
+	switch (cmd->op) {
+	case IOASID_TEST_MOCK_DEVICE:
+		return test_mock_device(call, cmd);
+	case IOASID_TEST_RESERVE:
+		return test_add_reserved(call, cmd);
+	case IOASID_TEST_PIN_COUNT:
+		return test_check_refs(cmd);
+	case IOASID_TEST_DMA:
+		return test_dma(call, cmd);
+	case IOASID_TEST_IOPTE:
+		return test_iopte(call, cmd);
+	case IOASID_TEST_CHARGES:
+		return test_charges(call, cmd);
+	case IOASID_TEST_ACCESS_CREATE:
+		return test_access_create(call, cmd);
+	case IOASID_TEST_ACCESS_PIN:
+		return test_access_pin(call, cmd);
+	case IOASID_TEST_ACCESS_RW:
+		return test_access_rw(call, cmd);
+	case IOASID_TEST_MOCK_MOVE:
+		return test_mock_replace(call, cmd);
+	}
+	return -EOPNOTSUPP;
 }
 
 /**
  * ioasid_test_ioctl() - IOASID_TEST
- * @ucmd: the command
+ * @call: the command in flight
  *
+ * Context: process context; may sleep.
  * Return: 0 or an errno; see enum ioasid_test_op.
  */
-int ioasid_test_ioctl(struct ioasid_ucmd *ucmd)
+int ioasid_test_ioctl(struct ioasid_call *call)
 {
-	struct ioasid_test *cmd = ucmd->cmd;
+	struct ioasid_test_cmd cmd;
+	int rc;
 
-	if (cmd->__reserved)
+	/* Not a stable ABI: the whole structure, always. */
+	rc = ioasid_call_fetch(call, &cmd, sizeof(cmd), sizeof(cmd));
+	if (rc)
+		return rc;
+	if (cmd.flags || cmd.__rsvd)
 		return -EOPNOTSUPP;
-	switch (cmd->op) {
-	case IOASID_TEST_OP_MOCK_DEVICE:
-		return test_mock_device(ucmd, cmd);
-	case IOASID_TEST_OP_ADD_RESERVED:
-		return test_add_reserved(ucmd, cmd);
-	case IOASID_TEST_OP_MD_CHECK_REFS:
-		return test_check_refs(cmd);
-	case IOASID_TEST_OP_DMA:
-		return test_dma(ucmd, cmd);
-	case IOASID_TEST_OP_IOPTE:
-		return test_iopte(ucmd, cmd);
-	case IOASID_TEST_OP_ACCOUNTING:
-		return test_accounting(ucmd, cmd);
-	case IOASID_TEST_OP_ACCESS_CREATE:
-		return test_access_create(ucmd, cmd);
-	case IOASID_TEST_OP_ACCESS_PIN:
-		return test_access_pin(ucmd, cmd);
-	case IOASID_TEST_OP_ACCESS_RW:
-		return test_access_rw(ucmd, cmd);
-	case IOASID_TEST_OP_FAIL_POINT:
-		return test_fail_point(cmd);
-	case IOASID_TEST_OP_MOCK_REPLACE:
-		return test_mock_replace(ucmd, cmd);
-	}
-	return -EOPNOTSUPP;
+	return test_run(call, &cmd);
 }
 
 /**

@@ -83,11 +83,12 @@ static struct ioasid_ioas *vfio_compat_ioas_locked(struct ioasid_ctx *ictx)
 	lockdep_assert_held(&ictx->vfio_lock);
 	if (ictx->vfio_ioas)
 		return ictx->vfio_ioas;
-	ioas = ioasid_ioas_alloc(ictx);
+	ioas = ioasid_ioas_new(ictx);
 	if (IS_ERR(ioas))
 		return ioas;
-	refcount_inc(&ioas->obj.users);
-	ioasid_object_publish(ictx, &ioas->obj);
+	/* The context's hold, besides the table's. */
+	refcount_inc(&ioas->obj.holds);
+	ioasid_obj_publish(&ioas->obj);
 	ictx->vfio_ioas = ioas;
 	return ioas;
 }
@@ -115,7 +116,7 @@ int ioasid_vfio_compat_ioas_id(struct ioasid_ctx *ictx, u32 *ioas_id)
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_vfio_compat_ioas_id, IOASID);
 
-/* The VFIO IOAS with a reference, once VFIO_SET_IOMMU was done. */
+/* The VFIO IOAS, held, once VFIO_SET_IOMMU was done. */
 static struct ioasid_ioas *vfio_compat_get(struct ioasid_ctx *ictx,
 					   bool *v2)
 {
@@ -124,14 +125,15 @@ static struct ioasid_ioas *vfio_compat_get(struct ioasid_ctx *ictx,
 	mutex_lock(&ictx->vfio_lock);
 	if (ictx->vfio_type && ictx->vfio_ioas) {
 		ioas = ictx->vfio_ioas;
-		refcount_inc(&ioas->obj.users);
+		/* The context holds it: this hold cannot fail. */
+		IOASID_WARN_ON(ioasid_obj_hold(&ioas->obj));
 		*v2 = ictx->vfio_type == VFIO_TYPE1v2_IOMMU;
 	}
 	mutex_unlock(&ictx->vfio_lock);
 	return ioas;
 }
 
-/* Replace the context's IOAS by @ioas, whose reference it takes over. */
+/* Replace the context's IOAS by @ioas, whose hold it takes over. */
 static int vfio_compat_set(struct ioasid_ctx *ictx, struct ioasid_ioas *ioas)
 {
 	struct ioasid_ioas *old;
@@ -141,14 +143,14 @@ static int vfio_compat_set(struct ioasid_ctx *ictx, struct ioasid_ioas *ioas)
 		/* The container's groups have their regions reserved in it. */
 		mutex_unlock(&ictx->vfio_lock);
 		if (ioas)
-			ioasid_put_object(&ioas->obj);
+			ioasid_obj_unhold(&ioas->obj);
 		return -EBUSY;
 	}
 	old = ictx->vfio_ioas;
 	ictx->vfio_ioas = ioas;
 	mutex_unlock(&ictx->vfio_lock);
 	if (old)
-		ioasid_put_object(&old->obj);
+		ioasid_obj_unhold(&old->obj);
 	return 0;
 }
 
@@ -163,25 +165,30 @@ void ioasid_vfio_compat_release(struct ioasid_ctx *ictx)
 	vfio_compat_set(ictx, NULL);
 }
 
-int ioasid_vfio_ioas_ioctl(struct ioasid_ucmd *ucmd)
+int ioasid_vfio_ioas_ioctl(struct ioasid_call *call)
 {
-	struct ioasid_vfio_ioas *cmd = ucmd->cmd;
+	struct ioasid_vfio_ioas args;
 	struct ioasid_ioas *ioas;
 	int rc;
 
-	if (cmd->__reserved)
+	rc = ioasid_call_fetch(call, &args, sizeof(args), sizeof(args));
+	if (rc)
+		return rc;
+	if (args.flags)
 		return -EOPNOTSUPP;
-	switch (cmd->op) {
-	case IOASID_VFIO_IOAS_GET:
-		rc = ioasid_vfio_compat_ioas_id(ucmd->ictx, &cmd->ioas_id);
-		return rc ? rc : ioasid_ucmd_respond(ucmd, sizeof(*cmd));
-	case IOASID_VFIO_IOAS_SET:
-		ioas = ioasid_get_ioas(ucmd->ictx, cmd->ioas_id);
+	switch (args.op) {
+	case IOASID_VFIO_IOAS_QUERY:
+		rc = ioasid_vfio_compat_ioas_id(call->ictx, &args.ioas_id);
+		return rc ? rc : ioasid_call_reply(call, &args, sizeof(args));
+	case IOASID_VFIO_IOAS_ASSIGN:
+		ioas = ioasid_get_ioas(call->ictx, args.ioas_id);
 		if (IS_ERR(ioas))
 			return PTR_ERR(ioas);
-		return vfio_compat_set(ucmd->ictx, ioas);
-	case IOASID_VFIO_IOAS_CLEAR:
-		return vfio_compat_set(ucmd->ictx, NULL);
+		rc = ioasid_obj_hold(&ioas->obj);
+		ioasid_obj_done(&ioas->obj);
+		return rc ? rc : vfio_compat_set(call->ictx, ioas);
+	case IOASID_VFIO_IOAS_FORGET:
+		return vfio_compat_set(call->ictx, NULL);
 	}
 	return -EOPNOTSUPP;
 }
@@ -347,7 +354,7 @@ static int vfio_compat_coherent(struct ioasid_ctx *ictx)
 {
 	struct ioasid_ioas *ioas = ictx->vfio_ioas;
 	struct ioasid_vfio_group *vgroup;
-	struct ioasid_hwpt *hwpt;
+	struct ioasid_hwpt_paging *hwpt;
 	bool any = false;
 	int ret = 1;
 
@@ -545,7 +552,7 @@ static int vfio_compat_build_caps(struct ioasid_ioas *ioas,
 	if (iova_cap) {
 		iova_cap->nr_iovas = num;
 		for (i = 0; i < num; i++) {
-			iova_cap->iova_ranges[i].start = ranges[i].start;
+			iova_cap->iova_ranges[i].start = ranges[i].first;
 			iova_cap->iova_ranges[i].end = ranges[i].last;
 		}
 	}
@@ -1036,6 +1043,6 @@ long ioasid_vfio_ioctl(struct ioasid_ctx *ictx, unsigned int cmd,
 	default:
 		rc = -ENOTTY;
 	}
-	ioasid_put_object(&ioas->obj);
+	ioasid_obj_unhold(&ioas->obj);
 	return rc;
 }

@@ -2,8 +2,34 @@
 /*
  * /dev/ioasid: user-visible I/O address spaces.
  *
- * See Documentation/userspace-api/ioasid.rst for the model, the object
- * life cycle and the meaning of each errno.
+ * The model, the object life cycle, the lock order and the meaning of each
+ * errno are in Documentation/userspace-api/ioasid.rst.
+ *
+ * Conventions shared by every command:
+ *
+ * - An ioctl's argument is a structure that begins with "__u32 argsz", the
+ *   size of the structure as the caller's header defines it, and
+ *   "__u32 flags". 64-bit members come next, then 32-bit ones, so that no
+ *   padding is ever implied. A newer kernel accepts an older, shorter
+ *   structure; an older kernel accepts a longer one only when every byte
+ *   it does not know is zero (otherwise E2BIG).
+ * - Objects are named by a __u32 ID, unique in the file and never 0.
+ * - Lengths and addresses are in bytes. A range is inclusive: [first, last].
+ * - Output members are named out_*; they are written only on success unless
+ *   the command says otherwise.
+ *
+ * Errors every command can return:
+ *
+ *  ENOTTY      not a command of this file
+ *  EINVAL      argsz smaller than the first version of the structure, or a
+ *              value out of range (zero length, unaligned address, ...)
+ *  E2BIG       argsz larger than the kernel knows, with non-zero extra bytes
+ *  EOPNOTSUPP  an unknown flag, or a reserved member that is not zero
+ *  EFAULT      a user pointer could not be read or written
+ *  ENOENT      no object of the needed type has that ID
+ *  EOVERFLOW   an address plus a length passes the end of the address space
+ *  ENOMEM      out of memory, or RLIMIT_MEMLOCK would be exceeded
+ *  EBUSY       another object depends on the one named
  */
 #ifndef _UAPI_LINUX_IOASID_H
 #define _UAPI_LINUX_IOASID_H
@@ -14,341 +40,391 @@
 #define IOASID_TYPE	0xB9
 
 /*
- * Every ioctl takes a pointer to a structure whose first member is a __u32
- * "size" holding sizeof() the structure as userspace knows it. Common
- * errors, for every command:
- *
- *  ENOTTY      unknown ioctl number
- *  EINVAL      size smaller than the first version of the structure, or a
- *              value out of range (zero length, unaligned IOVA, ...)
- *  E2BIG       size larger than the kernel knows, with non-zero extra bytes
- *  EOPNOTSUPP  an unknown flag bit, or a non-zero reserved member
- *  EFAULT      a user pointer could not be read or written
- *  ENOENT      no object of the needed type has that ID
- *  EOVERFLOW   an address plus a length wraps around 64 bits
- *  ENOMEM      out of memory, or RLIMIT_MEMLOCK would be exceeded
- *  EBUSY       the object is in use by another object
+ * Command numbers, grouped by the object they act on: 0x0_ the file and any
+ * object, 0x1_ IOAS, 0x2_ HWPT, 0x6_ VFIO compatibility, 0x7f testing.
  */
-enum {
-	IOASID_CMD_BASE = 0x80,
-	IOASID_CMD_DESTROY = IOASID_CMD_BASE,
-	IOASID_CMD_IOAS_ALLOC,
-	IOASID_CMD_IOAS_IOVA_RANGES,
-	IOASID_CMD_IOAS_ALLOW_IOVAS,
-	IOASID_CMD_IOAS_MAP,
-	IOASID_CMD_IOAS_COPY,
-	IOASID_CMD_IOAS_UNMAP,
-	IOASID_CMD_OPTION,
-	IOASID_CMD_HWPT_ALLOC,
-	IOASID_CMD_VFIO_IOAS,
-};
+#define IOASID_NR_OBJ_DESTROY	0x00
+#define IOASID_NR_OPTION	0x01
+#define IOASID_NR_IOAS_CREATE	0x10
+#define IOASID_NR_IOAS_INFO	0x11
+#define IOASID_NR_IOAS_LIMIT	0x12
+#define IOASID_NR_IOAS_MAP	0x13
+#define IOASID_NR_IOAS_UNMAP	0x14
+#define IOASID_NR_IOAS_COPY	0x15
+#define IOASID_NR_HWPT_CREATE	0x20
+#define IOASID_NR_VFIO_IOAS	0x60
+#define IOASID_NR_TEST		0x7f
 
 /**
- * struct ioasid_destroy - ioctl(IOASID_DESTROY)
- * @size: sizeof(struct ioasid_destroy)
- * @id: ID of the object to destroy
- *
- * Destroy any object. Fails with EBUSY while another object (an attached
- * device, a hardware page table, an access) depends on it; nothing is
- * changed then.
- */
-struct ioasid_destroy {
-	__u32 size;
-	__u32 id;
-};
-
-#define IOASID_DESTROY _IO(IOASID_TYPE, IOASID_CMD_DESTROY)
-
-/**
- * struct ioasid_ioas_alloc - ioctl(IOASID_IOAS_ALLOC)
- * @size: sizeof(struct ioasid_ioas_alloc)
+ * struct ioasid_obj_destroy - ioctl(IOASID_OBJ_DESTROY)
+ * @argsz: sizeof(struct ioasid_obj_destroy)
  * @flags: must be 0
- * @out_ioas_id: the ID of the new, empty IOAS
+ * @obj_id: the object to destroy
+ * @__rsvd: must be 0
+ *
+ * Destroy an object the caller created. Fails with EBUSY, changing nothing,
+ * while another object depends on it (a device attached to a HWPT, a HWPT
+ * built over an IOAS, an access on an IOAS). Objects a kernel driver made
+ * for its own device (a VFIO device bound to the file, the access of an
+ * emulated device) are destroyed by closing that device, never by this
+ * command: EPERM. While other threads are still using the object in a
+ * command of their own, the call waits for them to finish, at most about a
+ * second, and can be interrupted by a fatal signal; EBUSY then too.
  */
-struct ioasid_ioas_alloc {
-	__u32 size;
+struct ioasid_obj_destroy {
+	__u32 argsz;
 	__u32 flags;
-	__u32 out_ioas_id;
+	__u32 obj_id;
+	__u32 __rsvd;
 };
 
-#define IOASID_IOAS_ALLOC _IO(IOASID_TYPE, IOASID_CMD_IOAS_ALLOC)
+#define IOASID_OBJ_DESTROY	_IO(IOASID_TYPE, IOASID_NR_OBJ_DESTROY)
 
 /**
- * struct ioasid_iova_range - an inclusive range of IOVAs
- * @start: first IOVA
- * @last: last IOVA, inclusive
+ * enum ioasid_option_key - what IOASID_OPTION reads or writes
+ * @IOASID_OPT_ACCOUNTING: @obj_id 0 (the file). @value 0: pinned pages are
+ *	charged to the user's RLIMIT_MEMLOCK (the default); 1: to the mm's,
+ *	as VFIO type1 does. Changeable only while nothing is pinned through
+ *	this file (EBUSY). Other values: EINVAL.
+ * @IOASID_OPT_LARGE_IOPTES: @obj_id an IOAS. @value 1 (default): mappings
+ *	may use IOPTEs larger than PAGE_SIZE; 0: they may not. Changeable only
+ *	while no HWPT mirrors the IOAS (EBUSY).
  */
-struct ioasid_iova_range {
-	__aligned_u64 start;
-	__aligned_u64 last;
-};
-
-/**
- * struct ioasid_ioas_iova_ranges - ioctl(IOASID_IOAS_IOVA_RANGES)
- * @size: sizeof(struct ioasid_ioas_iova_ranges)
- * @ioas_id: IOAS to query
- * @num_iovas: in, how many entries @allowed_iovas has room for; out, how
- *             many ranges there are
- * @__reserved: must be 0
- * @allowed_iovas: user pointer to an array of struct ioasid_iova_range
- * @out_iova_alignment: every map, copy and unmap must use IOVAs and lengths
- *                      that are multiples of this
- *
- * The IOVAs a mapping may use now: the intersection of every attached
- * domain's aperture, less every attached device's reserved regions, less
- * what the allow-list excludes. The set changes as devices attach and
- * detach. When @num_iovas is too small, the call fills what fits, sets
- * @num_iovas to the total and fails with EMSGSIZE.
- */
-struct ioasid_ioas_iova_ranges {
-	__u32 size;
-	__u32 ioas_id;
-	__u32 num_iovas;
-	__u32 __reserved;
-	__aligned_u64 allowed_iovas;
-	__aligned_u64 out_iova_alignment;
-};
-
-#define IOASID_IOAS_IOVA_RANGES _IO(IOASID_TYPE, IOASID_CMD_IOAS_IOVA_RANGES)
-
-/**
- * struct ioasid_ioas_allow_iovas - ioctl(IOASID_IOAS_ALLOW_IOVAS)
- * @size: sizeof(struct ioasid_ioas_allow_iovas)
- * @ioas_id: IOAS to restrict
- * @num_iovas: number of entries in @allowed_iovas; 0 lifts the restriction
- * @__reserved: must be 0
- * @allowed_iovas: user pointer to an array of struct ioasid_iova_range
- *
- * Restrict the IOVAs the kernel may choose and the devices may later
- * reserve: a kernel-chosen IOVA is taken only from the allowed ranges, and
- * attaching a device whose reserved regions intersect an allowed range
- * fails. Ranges must be aligned, have start <= last and not overlap each
- * other (EINVAL). Fails with EBUSY if an existing mapping lies outside the
- * new allow-list, and with EADDRINUSE if an allowed range intersects a
- * reserved region of an attached device.
- */
-struct ioasid_ioas_allow_iovas {
-	__u32 size;
-	__u32 ioas_id;
-	__u32 num_iovas;
-	__u32 __reserved;
-	__aligned_u64 allowed_iovas;
-};
-
-#define IOASID_IOAS_ALLOW_IOVAS _IO(IOASID_TYPE, IOASID_CMD_IOAS_ALLOW_IOVAS)
-
-/**
- * enum ioasid_ioas_map_flags - flags of map and copy
- * @IOASID_IOAS_MAP_FIXED_IOVA: use the IOVA given; otherwise the kernel
- *                              chooses one and returns it
- * @IOASID_IOAS_MAP_WRITEABLE: devices may write the memory
- * @IOASID_IOAS_MAP_READABLE: devices may read the memory
- */
-enum ioasid_ioas_map_flags {
-	IOASID_IOAS_MAP_FIXED_IOVA = 1 << 0,
-	IOASID_IOAS_MAP_WRITEABLE = 1 << 1,
-	IOASID_IOAS_MAP_READABLE = 1 << 2,
+enum ioasid_option_key {
+	IOASID_OPT_ACCOUNTING = 1,
+	IOASID_OPT_LARGE_IOPTES = 2,
 };
 
 /**
- * struct ioasid_ioas_map - ioctl(IOASID_IOAS_MAP)
- * @size: sizeof(struct ioasid_ioas_map)
- * @flags: combination of enum ioasid_ioas_map_flags; at least one of
- *         READABLE and WRITEABLE
- * @ioas_id: IOAS to map into
- * @__reserved: must be 0
- * @user_va: userspace address of the memory
- * @length: bytes to map, a non-zero multiple of the IOVA alignment
- * @iova: in with FIXED_IOVA, the IOVA to map at; out otherwise, the IOVA
- *        the kernel chose, aligned like @user_va up to the largest page
- *        size the IOMMU supports, so large IOPTEs stay possible
- *
- * Pin the memory, account it against RLIMIT_MEMLOCK, and map it into
- * every domain the IOAS is attached to. @user_va, @length and @iova must
- * be multiples of the IOVA alignment (EINVAL). A fixed IOVA range must not
- * overlap a mapping (EEXIST), nor a reserved region or IOVAs outside the
- * allow-list (EADDRINUSE; see IOASID_IOAS_IOVA_RANGES). When the kernel
- * chooses, ENOSPC means no hole is large enough. @user_va + @length and
- * @iova + @length must not wrap (EOVERFLOW). On any failure nothing stays
- * pinned or accounted.
+ * enum ioasid_option_flags - direction of IOASID_OPTION
+ * @IOASID_OPTION_WRITE: set the option to @value; without it the option is
+ *	read into @value
  */
-struct ioasid_ioas_map {
-	__u32 size;
-	__u32 flags;
-	__u32 ioas_id;
-	__u32 __reserved;
-	__aligned_u64 user_va;
-	__aligned_u64 length;
-	__aligned_u64 iova;
-};
-
-#define IOASID_IOAS_MAP _IO(IOASID_TYPE, IOASID_CMD_IOAS_MAP)
-
-/**
- * struct ioasid_ioas_copy - ioctl(IOASID_IOAS_COPY)
- * @size: sizeof(struct ioasid_ioas_copy)
- * @flags: as for map; READABLE/WRITEABLE beyond what every source mapping
- *         allows fail with EPERM
- * @dst_ioas_id: IOAS to map into
- * @src_ioas_id: IOAS holding the source mappings (may equal @dst_ioas_id)
- * @length: bytes to copy
- * @dst_iova: as @iova of struct ioasid_ioas_map
- * @src_iova: start of the source; the source range must be fully mapped,
- *            possibly by several mappings (ENOENT otherwise)
- *
- * Map, in the destination, the pages already pinned for the source, with
- * no second pin and no second accounting. The copy lives on after the
- * source is unmapped.
- */
-struct ioasid_ioas_copy {
-	__u32 size;
-	__u32 flags;
-	__u32 dst_ioas_id;
-	__u32 src_ioas_id;
-	__aligned_u64 length;
-	__aligned_u64 dst_iova;
-	__aligned_u64 src_iova;
-};
-
-#define IOASID_IOAS_COPY _IO(IOASID_TYPE, IOASID_CMD_IOAS_COPY)
-
-/**
- * enum ioasid_ioas_unmap_flags - flags of unmap
- * @IOASID_IOAS_UNMAP_ALL: unmap every mapping; @iova and @length must be 0
- */
-enum ioasid_ioas_unmap_flags {
-	IOASID_IOAS_UNMAP_ALL = 1 << 0,
-};
-
-/**
- * struct ioasid_ioas_unmap - ioctl(IOASID_IOAS_UNMAP)
- * @size: sizeof(struct ioasid_ioas_unmap)
- * @ioas_id: IOAS to unmap from
- * @flags: combination of enum ioasid_ioas_unmap_flags
- * @__reserved: must be 0
- * @iova: first IOVA of the range
- * @length: in, bytes in the range; out, bytes actually unmapped
- *
- * Remove every mapping inside the range. A mapping that crosses either end
- * of the range is not split: the call fails with ENOENT and unmaps
- * nothing. A range with no mapping in it succeeds with @length 0. @iova
- * and @length must be aligned (EINVAL) and must not wrap (EOVERFLOW).
- * With IOASID_IOAS_UNMAP_ALL, non-zero @iova or @length fail with EINVAL.
- */
-struct ioasid_ioas_unmap {
-	__u32 size;
-	__u32 ioas_id;
-	__u32 flags;
-	__u32 __reserved;
-	__aligned_u64 iova;
-	__aligned_u64 length;
-};
-
-#define IOASID_IOAS_UNMAP _IO(IOASID_TYPE, IOASID_CMD_IOAS_UNMAP)
-
-/**
- * enum ioasid_option_id - what IOASID_OPTION sets or gets
- * @IOASID_OPTION_RLIMIT_MODE: object_id 0; val64 0 accounts pinned pages to
- *                             the user (the default), 1 to the mm, as VFIO
- *                             type1 does. Changeable only while nothing
- *                             is pinned through this file (EBUSY); other
- *                             values fail with EINVAL.
- * @IOASID_OPTION_HUGE_PAGES: object_id an IOAS; val64 1 (default) lets
- *                            mappings use IOPTEs larger than PAGE_SIZE, 0
- *                            forbids it. Changeable only while the IOAS
- *                            is attached to no domain (EBUSY).
- */
-enum ioasid_option_id {
-	IOASID_OPTION_RLIMIT_MODE = 0,
-	IOASID_OPTION_HUGE_PAGES = 1,
-};
-
-/**
- * enum ioasid_option_op - set or get
- * @IOASID_OPTION_OP_SET: set the option to val64
- * @IOASID_OPTION_OP_GET: return the option in val64
- */
-enum ioasid_option_op {
-	IOASID_OPTION_OP_SET = 0,
-	IOASID_OPTION_OP_GET = 1,
+enum ioasid_option_flags {
+	IOASID_OPTION_WRITE = 1 << 0,
 };
 
 /**
  * struct ioasid_option - ioctl(IOASID_OPTION)
- * @size: sizeof(struct ioasid_option)
- * @option_id: one of enum ioasid_option_id
- * @op: one of enum ioasid_option_op
- * @__reserved: must be 0
- * @object_id: the object the option applies to, or 0 for the file
- * @val64: the value, in for SET, out for GET
+ * @argsz: sizeof(struct ioasid_option)
+ * @flags: enum ioasid_option_flags
+ * @value: in when writing, out when reading
+ * @key: one of enum ioasid_option_key
+ * @obj_id: the object the option belongs to, 0 for the file
  */
 struct ioasid_option {
-	__u32 size;
-	__u32 option_id;
-	__u16 op;
-	__u16 __reserved;
-	__u32 object_id;
-	__aligned_u64 val64;
+	__u32 argsz;
+	__u32 flags;
+	__aligned_u64 value;
+	__u32 key;
+	__u32 obj_id;
 };
 
-#define IOASID_OPTION _IO(IOASID_TYPE, IOASID_CMD_OPTION)
+#define IOASID_OPTION		_IO(IOASID_TYPE, IOASID_NR_OPTION)
 
 /**
- * struct ioasid_hwpt_alloc - ioctl(IOASID_HWPT_ALLOC)
- * @size: sizeof(struct ioasid_hwpt_alloc)
+ * struct ioasid_ioas_create - ioctl(IOASID_IOAS_CREATE)
+ * @argsz: sizeof(struct ioasid_ioas_create)
  * @flags: must be 0
- * @dev_id: a bound device, whose IOMMU builds the page table
- * @pt_id: the IOAS the page table mirrors
- * @out_hwpt_id: the ID of the new hardware page table
- * @__reserved: must be 0
- *
- * Allocate a paging domain for @dev_id explicitly, filled from @pt_id and
- * kept in sync with it. Devices attach to it by its ID. It holds a
- * reference on the IOAS: destroying the IOAS first fails with EBUSY.
+ * @out_ioas_id: the new, empty IOAS
+ * @__rsvd: must be 0
  */
-struct ioasid_hwpt_alloc {
-	__u32 size;
+struct ioasid_ioas_create {
+	__u32 argsz;
 	__u32 flags;
-	__u32 dev_id;
-	__u32 pt_id;
-	__u32 out_hwpt_id;
-	__u32 __reserved;
+	__u32 out_ioas_id;
+	__u32 __rsvd;
 };
 
-#define IOASID_HWPT_ALLOC _IO(IOASID_TYPE, IOASID_CMD_HWPT_ALLOC)
+#define IOASID_IOAS_CREATE	_IO(IOASID_TYPE, IOASID_NR_IOAS_CREATE)
+
+/**
+ * struct ioasid_iova_range - an inclusive range of IOVAs
+ * @first: first IOVA
+ * @last: last IOVA
+ */
+struct ioasid_iova_range {
+	__aligned_u64 first;
+	__aligned_u64 last;
+};
+
+/**
+ * struct ioasid_ioas_info - ioctl(IOASID_IOAS_INFO)
+ * @argsz: sizeof(struct ioasid_ioas_info)
+ * @flags: must be 0
+ * @ranges: user pointer to an array of struct ioasid_iova_range
+ * @out_alignment: every IOVA and length given to map, copy and unmap must
+ *	be a multiple of this
+ * @out_mapped: bytes mapped in the IOAS now
+ * @ioas_id: the IOAS
+ * @nr_ranges: in, how many entries @ranges has room for; out, how many
+ *	usable ranges there are (written on EMSGSIZE too)
+ * @out_nr_mappings: mappings in the IOAS now
+ * @out_nr_hwpts: HWPTs mirroring the IOAS now
+ *
+ * Report the IOVAs a new mapping may use now: the intersection of the
+ * apertures of every HWPT mirroring the IOAS, less the reserved regions of
+ * every device attached to it, less what the limit (IOASID_IOAS_LIMIT)
+ * excludes. The set changes as devices attach and detach. When @nr_ranges
+ * is too small, the ranges that fit are written, @nr_ranges and the out_*
+ * members are set, and the call fails with EMSGSIZE.
+ */
+struct ioasid_ioas_info {
+	__u32 argsz;
+	__u32 flags;
+	__aligned_u64 ranges;
+	__aligned_u64 out_alignment;
+	__aligned_u64 out_mapped;
+	__u32 ioas_id;
+	__u32 nr_ranges;
+	__u32 out_nr_mappings;
+	__u32 out_nr_hwpts;
+};
+
+#define IOASID_IOAS_INFO	_IO(IOASID_TYPE, IOASID_NR_IOAS_INFO)
+
+/**
+ * struct ioasid_ioas_limit - ioctl(IOASID_IOAS_LIMIT)
+ * @argsz: sizeof(struct ioasid_ioas_limit)
+ * @flags: must be 0
+ * @ranges: user pointer to an array of struct ioasid_iova_range
+ * @ioas_id: the IOAS
+ * @nr_ranges: entries in @ranges; 0 lifts the limit
+ *
+ * Limit the IOAS to the given ranges: IOVAs the kernel picks come only from
+ * them, and a device whose reserved regions intersect them cannot attach
+ * (EADDRINUSE). Ranges must be aligned, have first <= last and not overlap
+ * (EINVAL). Fails with EBUSY when a mapping lies outside the new ranges, and
+ * with EADDRINUSE when a range meets a reserved region of an attached
+ * device; the old limit stays then.
+ */
+struct ioasid_ioas_limit {
+	__u32 argsz;
+	__u32 flags;
+	__aligned_u64 ranges;
+	__u32 ioas_id;
+	__u32 nr_ranges;
+};
+
+#define IOASID_IOAS_LIMIT	_IO(IOASID_TYPE, IOASID_NR_IOAS_LIMIT)
+
+/**
+ * enum ioasid_map_prot - what devices may do with a mapping
+ * @IOASID_PROT_READ: devices may read the memory
+ * @IOASID_PROT_WRITE: devices may write the memory
+ */
+enum ioasid_map_prot {
+	IOASID_PROT_READ = 1 << 0,
+	IOASID_PROT_WRITE = 1 << 1,
+};
+
+/**
+ * enum ioasid_map_range_flags - per-range flags of map and copy
+ * @IOASID_MAP_FIXED: map at the IOVA given in the range; without it the
+ *	kernel picks the IOVA and writes it back into the range
+ */
+enum ioasid_map_range_flags {
+	IOASID_MAP_FIXED = 1 << 0,
+};
+
+/**
+ * struct ioasid_map_range - one range of IOASID_IOAS_MAP
+ * @uaddr: user address of the memory, page aligned
+ * @length: bytes, a non-zero multiple of the IOAS's alignment
+ * @iova: in with IOASID_MAP_FIXED; otherwise out, the IOVA picked, which
+ *	shares @uaddr's offset within the largest IOPTE size that fits, so
+ *	that large IOPTEs stay possible
+ * @prot: enum ioasid_map_prot, at least one bit
+ * @flags: enum ioasid_map_range_flags
+ */
+struct ioasid_map_range {
+	__aligned_u64 uaddr;
+	__aligned_u64 length;
+	__aligned_u64 iova;
+	__u32 prot;
+	__u32 flags;
+};
+
+/**
+ * struct ioasid_ioas_map - ioctl(IOASID_IOAS_MAP)
+ * @argsz: sizeof(struct ioasid_ioas_map)
+ * @flags: must be 0
+ * @ranges: user pointer to an array of struct ioasid_map_range
+ * @ioas_id: the IOAS
+ * @nr_ranges: entries in @ranges, 1 to IOASID_MAP_MAX_RANGES
+ * @out_failed: on failure, the index of the range that failed, or
+ *	@nr_ranges when the failure was not one range's (written on failure
+ *	only, and only when the range array itself could be read)
+ * @__rsvd: must be 0
+ *
+ * Pin the memory of every range, charge it to RLIMIT_MEMLOCK once, and map
+ * it into every HWPT mirroring the IOAS, with one IOTLB sync per HWPT for
+ * the whole call. All or nothing: on any failure no range stays mapped,
+ * pinned or charged. Ranges of one call must not overlap each other in
+ * IOVA (EEXIST, as for an existing mapping). Per range: EINVAL for an
+ * unaligned address or length or no @prot bit; EOVERFLOW when @uaddr or
+ * @iova plus @length wraps; EEXIST when a fixed range overlaps a mapping;
+ * EADDRINUSE when it meets a reserved region or lies outside the limit;
+ * ENOSPC when no hole is large enough for a range the kernel places.
+ */
+struct ioasid_ioas_map {
+	__u32 argsz;
+	__u32 flags;
+	__aligned_u64 ranges;
+	__u32 ioas_id;
+	__u32 nr_ranges;
+	__u32 out_failed;
+	__u32 __rsvd;
+};
+
+#define IOASID_MAP_MAX_RANGES	4096
+#define IOASID_IOAS_MAP		_IO(IOASID_TYPE, IOASID_NR_IOAS_MAP)
+
+/**
+ * enum ioasid_unmap_flags - flags of IOASID_IOAS_UNMAP
+ * @IOASID_UNMAP_EVERYTHING: unmap every mapping of the IOAS; @ranges and
+ *	@nr_ranges must be 0 (EINVAL)
+ */
+enum ioasid_unmap_flags {
+	IOASID_UNMAP_EVERYTHING = 1 << 0,
+};
+
+/**
+ * struct ioasid_ioas_unmap - ioctl(IOASID_IOAS_UNMAP)
+ * @argsz: sizeof(struct ioasid_ioas_unmap)
+ * @flags: enum ioasid_unmap_flags
+ * @ranges: user pointer to an array of struct ioasid_iova_range
+ * @out_unmapped: bytes unmapped by the whole call
+ * @ioas_id: the IOAS
+ * @nr_ranges: entries in @ranges, 0 to IOASID_MAP_MAX_RANGES
+ * @out_failed: on failure, the index of the range that failed, or
+ *	@nr_ranges when the failure was not one range's
+ * @__rsvd: must be 0
+ *
+ * Remove every mapping that lies inside one of the ranges, with one IOTLB
+ * sync per HWPT for the whole call. All or nothing: a mapping that crosses
+ * either end of a range is not split, and the call then fails with ENOENT,
+ * unmapping nothing. A range holding no mapping is not an error. IOVAs
+ * must be aligned (EINVAL); a range whose @last is below its @first, as a
+ * wrapped "iova + length - 1" gives, or beyond the address space, is
+ * EOVERFLOW. EBUSY when an
+ * emulated device keeps pages of a range pinned after being asked to let
+ * them go.
+ */
+struct ioasid_ioas_unmap {
+	__u32 argsz;
+	__u32 flags;
+	__aligned_u64 ranges;
+	__aligned_u64 out_unmapped;
+	__u32 ioas_id;
+	__u32 nr_ranges;
+	__u32 out_failed;
+	__u32 __rsvd;
+};
+
+#define IOASID_IOAS_UNMAP	_IO(IOASID_TYPE, IOASID_NR_IOAS_UNMAP)
+
+/**
+ * struct ioasid_ioas_copy - ioctl(IOASID_IOAS_COPY)
+ * @argsz: sizeof(struct ioasid_ioas_copy)
+ * @flags: enum ioasid_map_range_flags: with IOASID_MAP_FIXED, @dst_iova is
+ *	in; otherwise the kernel picks it and writes it back
+ * @src_iova: start of the source, which must be mapped throughout, possibly
+ *	by several mappings (ENOENT otherwise)
+ * @dst_iova: see @flags
+ * @length: bytes
+ * @src_ioas_id: the IOAS holding the source mappings
+ * @dst_ioas_id: the IOAS to map into; may be @src_ioas_id
+ * @prot: enum ioasid_map_prot; a bit the source does not allow is EPERM
+ * @__rsvd: must be 0
+ *
+ * Map into the destination the pages already pinned for the source: no
+ * second pin, no second charge. The copy lives on after the source is
+ * unmapped. Errors as for one range of IOASID_IOAS_MAP.
+ */
+struct ioasid_ioas_copy {
+	__u32 argsz;
+	__u32 flags;
+	__aligned_u64 src_iova;
+	__aligned_u64 dst_iova;
+	__aligned_u64 length;
+	__u32 src_ioas_id;
+	__u32 dst_ioas_id;
+	__u32 prot;
+	__u32 __rsvd;
+};
+
+#define IOASID_IOAS_COPY	_IO(IOASID_TYPE, IOASID_NR_IOAS_COPY)
+
+/**
+ * enum ioasid_hwpt_kind - what a HWPT is
+ * @IOASID_HWPT_PAGING: an IOMMU paging domain that the kernel fills from an
+ *	IOAS and keeps in sync with it
+ */
+enum ioasid_hwpt_kind {
+	IOASID_HWPT_PAGING = 1,
+};
+
+/**
+ * struct ioasid_hwpt_create - ioctl(IOASID_HWPT_CREATE)
+ * @argsz: sizeof(struct ioasid_hwpt_create)
+ * @flags: must be 0
+ * @kind: one of enum ioasid_hwpt_kind; anything else is EOPNOTSUPP
+ * @dev_id: a bound device whose IOMMU builds the page table
+ * @parent_id: for IOASID_HWPT_PAGING, the IOAS the page table mirrors
+ * @out_hwpt_id: the new HWPT
+ *
+ * Create a HWPT explicitly, so devices can attach to it by its ID and
+ * several IOMMU domains of one IOAS can be told apart. The HWPT depends on
+ * its IOAS: destroying the IOAS first fails with EBUSY. A paging HWPT is
+ * filled from the IOAS when the first device attaches to it; until then it
+ * takes no mapping, as some IOMMU drivers finish a domain only at its first
+ * attach.
+ */
+struct ioasid_hwpt_create {
+	__u32 argsz;
+	__u32 flags;
+	__u32 kind;
+	__u32 dev_id;
+	__u32 parent_id;
+	__u32 out_hwpt_id;
+};
+
+#define IOASID_HWPT_CREATE	_IO(IOASID_TYPE, IOASID_NR_HWPT_CREATE)
 
 /**
  * enum ioasid_vfio_ioas_op - what IOASID_VFIO_IOAS does
- * @IOASID_VFIO_IOAS_GET: return the IOAS, making an empty one if none is set
- * @IOASID_VFIO_IOAS_SET: make @ioas_id the IOAS
- * @IOASID_VFIO_IOAS_CLEAR: forget the IOAS (devices stay attached to it)
+ * @IOASID_VFIO_IOAS_QUERY: return the IOAS, creating an empty one if there is
+ *	none
+ * @IOASID_VFIO_IOAS_ASSIGN: make @ioas_id the IOAS
+ * @IOASID_VFIO_IOAS_FORGET: forget the IOAS; attached devices stay attached
  */
 enum ioasid_vfio_ioas_op {
-	IOASID_VFIO_IOAS_GET = 0,
-	IOASID_VFIO_IOAS_SET = 1,
-	IOASID_VFIO_IOAS_CLEAR = 2,
+	IOASID_VFIO_IOAS_QUERY = 1,
+	IOASID_VFIO_IOAS_ASSIGN = 2,
+	IOASID_VFIO_IOAS_FORGET = 3,
 };
 
 /**
  * struct ioasid_vfio_ioas - ioctl(IOASID_VFIO_IOAS)
- * @size: sizeof(struct ioasid_vfio_ioas)
- * @ioas_id: out for GET, in for SET
+ * @argsz: sizeof(struct ioasid_vfio_ioas)
+ * @flags: must be 0
  * @op: one of enum ioasid_vfio_ioas_op
- * @__reserved: must be 0
+ * @ioas_id: out for QUERY, in for ASSIGN
  *
- * The IOAS that devices opened through the VFIO group path attach to.
- * VFIO_GROUP_SET_CONTAINER accepts a /dev/ioasid file descriptor in place
- * of a container; each device of the group is then bound to that file
- * when it is opened and attached to this IOAS, which userspace maps with
- * IOASID_IOAS_MAP.
+ * The IOAS that devices opened through the VFIO group path attach to, and
+ * that the VFIO type1 container ioctls of this file act on.
+ * VFIO_GROUP_SET_CONTAINER accepts a /dev/ioasid file descriptor in place of
+ * a container; each device of the group is then bound to the file when it
+ * is opened and attached to this IOAS.
  */
 struct ioasid_vfio_ioas {
-	__u32 size;
+	__u32 argsz;
+	__u32 flags;
+	__u32 op;
 	__u32 ioas_id;
-	__u16 op;
-	__u16 __reserved;
 };
 
-#define IOASID_VFIO_IOAS _IO(IOASID_TYPE, IOASID_CMD_VFIO_IOAS)
+#define IOASID_VFIO_IOAS	_IO(IOASID_TYPE, IOASID_NR_VFIO_IOAS)
 
 #endif

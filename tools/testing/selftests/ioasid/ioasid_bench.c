@@ -57,9 +57,6 @@ static double now_ms(void)
 static int bench_open(struct bench *b, enum bench_path path, const char *bdf,
 		      int group)
 {
-	struct ioasid_vfio_ioas vioas = {
-		.size = sizeof(vioas), .op = IOASID_VFIO_IOAS_GET,
-	};
 	char name[64];
 	int dev_fd;
 
@@ -79,9 +76,10 @@ static int bench_open(struct bench *b, enum bench_path path, const char *bdf,
 	    ioctl(b->fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
 		return -errno;
 	if (path == PATH_IOASID) {
-		if (ioctl(b->fd, IOASID_VFIO_IOAS, &vioas))
-			return -errno;
-		b->ioas = vioas.ioas_id;
+		int ret = vfio_ioas(b->fd, IOASID_VFIO_IOAS_QUERY, &b->ioas);
+
+		if (ret)
+			return ret;
 	}
 	dev_fd = ioctl(b->group_fd, VFIO_GROUP_GET_DEVICE_FD, bdf);
 	if (dev_fd < 0)

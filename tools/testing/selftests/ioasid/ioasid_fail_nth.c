@@ -4,12 +4,14 @@
  *
  * For each scenario and N = 1, 2, 3, ... a child builds some objects (the
  * setup), arms /proc/self/task/<tid>/fail-nth with N so that the Nth fault
- * injection site reached (failslab, fail_page_alloc, ...) fails, runs a
+ * injection site reached (fail_ioasid at the core's pins, domain maps and
+ * attaches, failslab, fail_page_alloc, ...) fails, runs a
  * few ioctls (the body) and disarms. Whatever the body returned, the state
  * must be consistent: a failed body succeeds when rerun without a fault,
  * nothing stays accounted or pinned once unmapped, no object or ID is left
  * once every known object is destroyed, and no page stays pinned once the
- * file is closed. The sweep ends when the body no longer reaches site N.
+ * file is closed. The sweep ends when the body no longer reaches site N;
+ * each scenario prints "# scenario NAME: N iterations".
  */
 #include <dirent.h>
 #include <stdarg.h>
@@ -24,6 +26,9 @@
 #define DEBUGFS_DIR		"/sys/kernel/debug"
 #define ID_SCAN			16	/* object IDs checked after teardown */
 #define STACK_PREFAULT		(128 * 1024)
+/* Where the vector scenarios map their ranges */
+#define VEC_IOVA		0x40000000ULL
+#define VEC_RANGES		3
 
 /* What a child reports through its exit status */
 enum {
@@ -49,6 +54,7 @@ struct nth_ctx {
 	__u32 access;
 	__u32 gone[2];		/* IDs the body destroyed */
 	__u64 unmapped;
+	__u64 viova[VEC_RANGES];	/* where the vector map put each range */
 	bool rw_written;	/* access_rw: the write step is done */
 	bool retried;		/* the body is being run a second time */
 };
@@ -59,7 +65,9 @@ struct nth_scenario {
 	enum buf_kind kind;
 	unsigned int has;	/* what the setup builds, HAS_* */
 	int (*body)(struct nth_ctx *c);
+	int (*prep)(struct nth_ctx *c);		/* after the setup, unarmed */
 	int (*verify)(struct nth_ctx *c);
+	int (*after_fail)(struct nth_ctx *c);	/* state after a failed body */
 	int dma_dev;		/* if > 0, dev[dma_dev - 1] must read buf */
 	bool retry;		/* a failed body must succeed when rerun */
 };
@@ -154,6 +162,48 @@ static int body_map(struct nth_ctx *c)
 	return add_map(c, 0);
 }
 
+/*
+ * Three ranges of buf: a quarter at VEC_IOVA, a quarter where the kernel
+ * likes, the second half at VEC_IOVA + len.
+ */
+static void vec_ranges(struct nth_ctx *c, struct ioasid_map_range *r)
+{
+	size_t q = c->len / 4;
+
+	map_range_set(&r[0], c->buf, q, VEC_IOVA, MAP_RW | MAP_FIXED_IOVA);
+	map_range_set(&r[1], (char *)c->buf + q, q, 0, MAP_RW);
+	map_range_set(&r[2], (char *)c->buf + 2 * q, 2 * q, VEC_IOVA + c->len,
+		      MAP_RW | MAP_FIXED_IOVA);
+}
+
+static int body_map_vec(struct nth_ctx *c)
+{
+	struct ioasid_map_range r[VEC_RANGES];
+	int i, rc;
+
+	vec_ranges(c, r);
+	rc = ioas_map_vec(c->fd, c->ioas[0], r, VEC_RANGES, NULL);
+	if (!rc)
+		for (i = 0; i < VEC_RANGES; i++)
+			c->viova[i] = r[i].iova;
+	return rc;
+}
+
+static int body_unmap_vec(struct nth_ctx *c)
+{
+	struct ioasid_map_range m[VEC_RANGES];
+	struct ioasid_iova_range r[VEC_RANGES];
+	int i;
+
+	vec_ranges(c, m);
+	for (i = 0; i < VEC_RANGES; i++) {
+		r[i].first = c->viova[i];
+		r[i].last = c->viova[i] + m[i].length - 1;
+	}
+	return ioas_unmap_vec(c->fd, c->ioas[0], r, VEC_RANGES, &c->unmapped,
+			      NULL);
+}
+
 static int body_copy(struct nth_ctx *c)
 {
 	return ioas_copy(c->fd, c->ioas[1], &c->iova[1], c->ioas[0],
@@ -175,7 +225,7 @@ static int body_hwpt(struct nth_ctx *c)
 	int rc;
 
 	if (!c->hwpt) {
-		rc = hwpt_alloc(c->fd, c->dev[0], c->ioas[1], &c->hwpt);
+		rc = hwpt_create(c->fd, c->dev[0], c->ioas[1], &c->hwpt);
 		if (rc)
 			return rc;
 	}
@@ -237,6 +287,15 @@ static int body_destroy(struct nth_ctx *c)
 	return 0;
 }
 
+static int body_detach(struct nth_ctx *c)
+{
+	int rc = 0;
+
+	if (c->dev[0])
+		rc = destroy_step(c, &c->dev[0], &c->gone[0]);
+	return rc;
+}
+
 static int body_close(struct nth_ctx *c)
 {
 	int rc = close(c->fd);
@@ -282,6 +341,105 @@ static int verify_unmap(struct nth_ctx *c)
 		return complain("unmap reported %llu bytes instead of %zu",
 				(unsigned long long)c->unmapped, c->len);
 	return 0;
+}
+
+/* The IOAS holds @nr mappings, and the file charges @pages pages */
+static int expect_state(struct nth_ctx *c, __u32 nr, __u64 pages)
+{
+	__u64 locked = ~0ULL, pinned = ~0ULL;
+	__u32 got = ~0U;
+	int rc;
+
+	rc = ioas_stats(c->fd, c->ioas[0], &got, NULL, NULL);
+	if (rc)
+		return complain("IOAS_INFO: %s", strerror(-rc));
+	if (got != nr)
+		return complain("%u mappings instead of %u", got, nr);
+	rc = mock_accounting(c->fd, &locked, &pinned);
+	if (rc)
+		return complain("CHARGES: %s", strerror(-rc));
+	if (locked != pages || pinned != pages)
+		return complain("%llu pages charged, %llu pinned instead of %llu",
+				(unsigned long long)locked,
+				(unsigned long long)pinned,
+				(unsigned long long)pages);
+	return 0;
+}
+
+/* Device 0 reads each range of the vector map */
+static int verify_map_vec(struct nth_ctx *c)
+{
+	struct ioasid_map_range r[VEC_RANGES];
+	__u64 done = 0;
+	int i, rc;
+
+	vec_ranges(c, r);
+	for (i = 0; i < VEC_RANGES; i++) {
+		memset(c->scratch, 0, r[i].length);
+		rc = mock_dma(c->fd, c->dev[0], c->viova[i], c->scratch,
+			      r[i].length, IOASID_TEST_DMA_READ, &done);
+		if (rc)
+			return complain("DMA from range %d at 0x%llx: %s", i,
+					(unsigned long long)c->viova[i],
+					strerror(-rc));
+		if (memcmp(c->scratch, (void *)(uintptr_t)r[i].uaddr,
+			   r[i].length))
+			return complain("range %d reads wrong data", i);
+	}
+	return expect_state(c, VEC_RANGES, c->len / SZ_4K);
+}
+
+/* A failed vector map maps, pins and charges nothing */
+static int after_fail_map_vec(struct nth_ctx *c)
+{
+	return expect_state(c, 0, 0);
+}
+
+/* A failed vector unmap unmaps nothing */
+static int after_fail_unmap_vec(struct nth_ctx *c)
+{
+	return expect_state(c, VEC_RANGES, c->len / SZ_4K);
+}
+
+/* Every range went in one call, whether or not a first try failed */
+static int verify_unmap_vec(struct nth_ctx *c)
+{
+	__u64 iova;
+	int rc;
+
+	if (c->unmapped != c->len)
+		return complain("vector unmap reported %llu bytes instead of %zu",
+				(unsigned long long)c->unmapped, c->len);
+	for (iova = VEC_IOVA; iova < VEC_IOVA + 2 * c->len; iova += SZ_4K) {
+		rc = mock_iopte(c->fd, c->dev_hwpt[0], iova, NULL, NULL);
+		if (rc != -ENOENT)
+			return complain("IOVA 0x%llx translates after unmap (%s)",
+					(unsigned long long)iova,
+					strerror(-rc));
+	}
+	return expect_state(c, 0, 0);
+}
+
+/* The device is gone, and so is its automatic HWPT */
+static int verify_detach(struct nth_ctx *c)
+{
+	__u32 nhwpts = ~0U;
+	int rc;
+
+	rc = ioasid_destroy(c->fd, c->gone[0]);
+	if (rc != -ENOENT)
+		return complain("device %u: destroy again: %s", c->gone[0],
+				strerror(-rc));
+	rc = mock_iopte(c->fd, c->dev_hwpt[0], c->iova[0], NULL, NULL);
+	if (rc != -ENOENT)
+		return complain("HWPT %u still translates: %s", c->dev_hwpt[0],
+				strerror(-rc));
+	c->dev_hwpt[0] = 0;
+	rc = ioas_stats(c->fd, c->ioas[0], NULL, NULL, &nhwpts);
+	if (rc || nhwpts)
+		return complain("IOAS still has %u HWPTs (%s)", nhwpts,
+				strerror(-rc));
+	return expect_state(c, 1, c->len / SZ_4K);
 }
 
 static int verify_hwpt(struct nth_ctx *c)
@@ -383,7 +541,7 @@ static int scan_ids(struct nth_ctx *c)
 	for (id = 1; id <= ID_SCAN; id++) {
 		rc = ioas_alloc(c->fd, &got);
 		if (rc)
-			return complain("IOAS_ALLOC after teardown: %s",
+			return complain("IOAS_CREATE after teardown: %s",
 					strerror(-rc));
 		if (got != id)
 			return complain("ID %u is still taken: a new IOAS got %u",
@@ -409,7 +567,7 @@ static int teardown_and_check(struct nth_ctx *c)
 		}
 		rc = mock_accounting(c->fd, &locked, &pinned);
 		if (rc)
-			bad = complain("ACCOUNTING: %s", strerror(-rc));
+			bad = complain("CHARGES: %s", strerror(-rc));
 		else if (locked || pinned)
 			bad = complain("%llu pages locked, %llu pinned with nothing mapped",
 				       (unsigned long long)locked,
@@ -461,6 +619,8 @@ static int child_prepare(const struct nth_scenario *sc, struct nth_ctx *c)
 	fill_pattern(c->buf, c->len, 1);
 	fill_pattern(c->wdata, c->len, 2);
 	rc = nth_setup(c, sc->has);
+	if (!rc && sc->prep)
+		rc = sc->prep(c);
 	if (rc)
 		return complain("setup: %s", strerror(-rc));
 	return 0;
@@ -520,6 +680,8 @@ static int child_run(const struct nth_scenario *sc, unsigned int nth)
 			 strerror(-body_rc));
 		return NTH_BROKEN;
 	}
+	if (body_rc && sc->after_fail && sc->after_fail(&c))
+		return NTH_BROKEN;
 	if (body_rc && sc->retry) {
 		c.retried = true;
 		rc = sc->body(&c);
@@ -582,7 +744,8 @@ static void nth_sweep(struct __test_metadata *_metadata, bool ready,
 		ASSERT_TRUE(WIFEXITED(status));
 		code = WEXITSTATUS(status);
 		if (code == NTH_NOT_REACHED) {
-			TH_LOG("%s: %u iterations", sc->name, nth);
+			printf("# scenario %s: %u iterations\n", sc->name, nth);
+			fflush(stdout);
 			return;
 		}
 		if (code == NTH_NO_SETUP)
@@ -695,6 +858,24 @@ FIXTURE(fail_nth) {
 	struct knob_store knobs;
 };
 
+/*
+ * fail_ioasid as fail_ioasid_setup() leaves it, the old values saved so
+ * that the teardown puts them back.
+ */
+static int setup_fail_ioasid(struct knob_store *ks)
+{
+	char times[32];
+	int rc;
+
+	snprintf(times, sizeof(times), "%ld", FAIL_IOASID_TIMES);
+	rc = set_knob(ks, "fail_ioasid", "probability", "0");
+	if (!rc)
+		rc = set_knob(ks, "fail_ioasid", "verbose", "0");
+	if (!rc)
+		rc = set_knob(ks, "fail_ioasid", "times", times);
+	return rc ? rc : fail_ioasid_setup();
+}
+
 FIXTURE_SETUP(fail_nth)
 {
 	const char *why = ioasid_unusable();
@@ -711,7 +892,11 @@ FIXTURE_SETUP(fail_nth)
 	if (access(DEBUGFS_DIR "/failslab", F_OK) ||
 	    access(DEBUGFS_DIR "/fail_page_alloc", F_OK))
 		SKIP(return, "no failslab or fail_page_alloc in " DEBUGFS_DIR);
-	rc = setup_knobs(&self->knobs);
+	if (access(FAIL_IOASID_DIR, F_OK))
+		SKIP(return, "no %s in the kernel", FAIL_IOASID_DIR);
+	rc = setup_fail_ioasid(&self->knobs);
+	if (!rc)
+		rc = setup_knobs(&self->knobs);
 	if (rc)
 		SKIP(return, "cannot configure fault injection: %s",
 		     strerror(-rc));
@@ -744,6 +929,14 @@ NTH_TEST(map, SMALL, .retry = true, .has = HAS_IOAS0 | HAS_DEV0,
 NTH_TEST(map_huge, .len = SZ_4M, .kind = BUF_THP, .retry = true,
 	 .has = HAS_IOAS0 | HAS_DEV0, .body = body_map, .dma_dev = 1)
 
+NTH_TEST(map_vec, SMALL, .retry = true, .has = HAS_IOAS0 | HAS_DEV0,
+	 .body = body_map_vec, .verify = verify_map_vec,
+	 .after_fail = after_fail_map_vec)
+
+NTH_TEST(unmap_vec, SMALL, .retry = true, .has = HAS_IOAS0 | HAS_DEV0,
+	 .prep = body_map_vec, .body = body_unmap_vec,
+	 .verify = verify_unmap_vec, .after_fail = after_fail_unmap_vec)
+
 NTH_TEST(copy, SMALL, .retry = true,
 	 .has = HAS_IOAS0 | HAS_MAP0 | HAS_IOAS1 | HAS_DEV1,
 	 .body = body_copy, .dma_dev = 2)
@@ -754,7 +947,7 @@ NTH_TEST(unmap, SMALL, .retry = true, .has = HAS_IOAS0 | HAS_DEV0 | HAS_MAP0,
 NTH_TEST(attach, SMALL, .retry = true, .has = HAS_IOAS0 | HAS_MAP0,
 	 .body = body_attach, .dma_dev = 1)
 
-NTH_TEST(hwpt_alloc, SMALL, .retry = true,
+NTH_TEST(hwpt_create, SMALL, .retry = true,
 	 .has = HAS_IOAS0 | HAS_DEV0 | HAS_IOAS1 | HAS_MAP1,
 	 .body = body_hwpt, .verify = verify_hwpt, .dma_dev = 2)
 
@@ -772,6 +965,9 @@ NTH_TEST(access_rw, SMALL, .retry = true,
 
 NTH_TEST(destroy, SMALL, .retry = true, .has = HAS_IOAS0 | HAS_DEV0 | HAS_MAP0,
 	 .body = body_destroy, .verify = verify_destroy)
+
+NTH_TEST(detach, SMALL, .retry = true, .has = HAS_IOAS0 | HAS_DEV0 | HAS_MAP0,
+	 .body = body_detach, .verify = verify_detach)
 
 /* no rerun: after close() only the pins can be checked, from the 2nd file */
 NTH_TEST(close, SMALL, .has = HAS_IOAS0 | HAS_DEV0 | HAS_MAP0,

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <linux/ioasid.h>
@@ -45,7 +47,15 @@
 
 #define IOASID_DEV_PATH		"/dev/ioasid"
 
-#define MAP_RW	(IOASID_IOAS_MAP_READABLE | IOASID_IOAS_MAP_WRITEABLE)
+/*
+ * Map flags of the wrappers below (test-local): the protection bits of
+ * struct ioasid_map_range, plus MAP_FIXED_IOVA, which the wrappers turn
+ * into the range's IOASID_MAP_FIXED.
+ */
+#define MAP_FIXED_IOVA		0x80000000U
+#define MAP_READ		IOASID_PROT_READ
+#define MAP_WRITE		IOASID_PROT_WRITE
+#define MAP_RW			(MAP_READ | MAP_WRITE)
 
 #ifndef MAP_HUGE_SHIFT
 #define MAP_HUGE_SHIFT		26
@@ -53,6 +63,11 @@
 #ifndef MAP_HUGE_2MB
 #define MAP_HUGE_2MB		(21 << MAP_HUGE_SHIFT)
 #endif
+
+/* Where the kernel's fault_attr "fail_ioasid" lives */
+#define DEBUGFS_MNT		"/sys/kernel/debug"
+#define FAIL_IOASID_DIR		DEBUGFS_MNT "/fail_ioasid"
+#define FAIL_IOASID_TIMES	1000000000L
 
 static inline int ioasid_do(int fd, unsigned long cmd, void *arg)
 {
@@ -69,20 +84,20 @@ static inline int ioasid_open(void)
 
 static inline int ioasid_destroy(int fd, __u32 id)
 {
-	struct ioasid_destroy cmd = {
-		.size = sizeof(cmd),
-		.id = id,
+	struct ioasid_obj_destroy cmd = {
+		.argsz = sizeof(cmd),
+		.obj_id = id,
 	};
 
-	return ioasid_do(fd, IOASID_DESTROY, &cmd);
+	return ioasid_do(fd, IOASID_OBJ_DESTROY, &cmd);
 }
 
 static inline int ioas_alloc(int fd, __u32 *ioas_id)
 {
-	struct ioasid_ioas_alloc cmd = {
-		.size = sizeof(cmd),
+	struct ioasid_ioas_create cmd = {
+		.argsz = sizeof(cmd),
 	};
-	int ret = ioasid_do(fd, IOASID_IOAS_ALLOC, &cmd);
+	int ret = ioasid_do(fd, IOASID_IOAS_CREATE, &cmd);
 
 	if (!ret)
 		*ioas_id = cmd.out_ioas_id;
@@ -90,24 +105,53 @@ static inline int ioas_alloc(int fd, __u32 *ioas_id)
 }
 
 /*
- * Map @length bytes at @va. With IOASID_IOAS_MAP_FIXED_IOVA in @flags,
- * *@iova is the IOVA to use; otherwise the kernel's choice is stored there.
+ * Map @nr ranges in one call. On failure *@failed (may be NULL) gets the
+ * kernel's out_failed, or ~0U if the kernel did not write it. Kernel-picked
+ * IOVAs are written back into @r on success.
+ */
+static inline int ioas_map_vec(int fd, __u32 ioas_id, struct ioasid_map_range *r,
+			       __u32 nr, __u32 *failed)
+{
+	struct ioasid_ioas_map cmd = {
+		.argsz = sizeof(cmd),
+		.ranges = (uintptr_t)r,
+		.ioas_id = ioas_id,
+		.nr_ranges = nr,
+		.out_failed = ~0U,
+	};
+	int ret = ioasid_do(fd, IOASID_IOAS_MAP, &cmd);
+
+	if (ret && failed)
+		*failed = cmd.out_failed;
+	return ret;
+}
+
+/* Fill one map range from the wrappers' @flags (MAP_FIXED_IOVA | MAP_RW) */
+static inline void map_range_set(struct ioasid_map_range *r, const void *va,
+				 __u64 length, __u64 iova, __u32 flags)
+{
+	memset(r, 0, sizeof(*r));
+	r->uaddr = (uintptr_t)va;
+	r->length = length;
+	r->iova = (flags & MAP_FIXED_IOVA) ? iova : 0;
+	r->prot = flags & ~MAP_FIXED_IOVA;
+	r->flags = (flags & MAP_FIXED_IOVA) ? IOASID_MAP_FIXED : 0;
+}
+
+/*
+ * Map @length bytes at @va. With MAP_FIXED_IOVA in @flags, *@iova is the
+ * IOVA to use; otherwise the kernel's choice is stored there.
  */
 static inline int ioas_map(int fd, __u32 ioas_id, const void *va,
 			   __u64 length, __u64 *iova, __u32 flags)
 {
-	struct ioasid_ioas_map cmd = {
-		.size = sizeof(cmd),
-		.flags = flags,
-		.ioas_id = ioas_id,
-		.user_va = (uintptr_t)va,
-		.length = length,
-		.iova = (flags & IOASID_IOAS_MAP_FIXED_IOVA) ? *iova : 0,
-	};
-	int ret = ioasid_do(fd, IOASID_IOAS_MAP, &cmd);
+	struct ioasid_map_range r;
+	int ret;
 
+	map_range_set(&r, va, length, *iova, flags);
+	ret = ioas_map_vec(fd, ioas_id, &r, 1, NULL);
 	if (!ret)
-		*iova = cmd.iova;
+		*iova = r.iova;
 	return ret;
 }
 
@@ -115,53 +159,78 @@ static inline int ioas_map_fixed(int fd, __u32 ioas_id, const void *va,
 				 __u64 length, __u64 iova, __u32 flags)
 {
 	return ioas_map(fd, ioas_id, va, length, &iova,
-			flags | IOASID_IOAS_MAP_FIXED_IOVA);
+			flags | MAP_FIXED_IOVA);
 }
 
-/* *@unmapped (may be NULL) gets the bytes unmapped */
-static inline int ioas_unmap(int fd, __u32 ioas_id, __u64 iova, __u64 length,
-			     __u64 *unmapped)
+/*
+ * Unmap every mapping inside one of @nr ranges. *@unmapped (may be NULL)
+ * gets the bytes unmapped on success; *@failed (may be NULL) the kernel's
+ * out_failed on failure, or ~0U if it did not write it.
+ */
+static inline int ioas_unmap_vec(int fd, __u32 ioas_id,
+				 struct ioasid_iova_range *r, __u32 nr,
+				 __u64 *unmapped, __u32 *failed)
 {
 	struct ioasid_ioas_unmap cmd = {
-		.size = sizeof(cmd),
+		.argsz = sizeof(cmd),
+		.ranges = (uintptr_t)r,
 		.ioas_id = ioas_id,
-		.iova = iova,
-		.length = length,
+		.nr_ranges = nr,
+		.out_failed = ~0U,
 	};
 	int ret = ioasid_do(fd, IOASID_IOAS_UNMAP, &cmd);
 
 	if (!ret && unmapped)
-		*unmapped = cmd.length;
+		*unmapped = cmd.out_unmapped;
+	if (ret && failed)
+		*failed = cmd.out_failed;
 	return ret;
+}
+
+/*
+ * Unmap [@iova, @iova + @length); *@unmapped (may be NULL) gets the bytes
+ * unmapped. A zero @length or a wrapping range is sent as a range whose
+ * last IOVA is @iova + @length - 1 anyway, so that the kernel judges it.
+ */
+static inline int ioas_unmap(int fd, __u32 ioas_id, __u64 iova, __u64 length,
+			     __u64 *unmapped)
+{
+	struct ioasid_iova_range r = {
+		.first = iova,
+		.last = iova + length - 1,
+	};
+
+	return ioas_unmap_vec(fd, ioas_id, &r, 1, unmapped, NULL);
 }
 
 static inline int ioas_unmap_all(int fd, __u32 ioas_id, __u64 *unmapped)
 {
 	struct ioasid_ioas_unmap cmd = {
-		.size = sizeof(cmd),
+		.argsz = sizeof(cmd),
+		.flags = IOASID_UNMAP_EVERYTHING,
 		.ioas_id = ioas_id,
-		.flags = IOASID_IOAS_UNMAP_ALL,
 	};
 	int ret = ioasid_do(fd, IOASID_IOAS_UNMAP, &cmd);
 
 	if (!ret && unmapped)
-		*unmapped = cmd.length;
+		*unmapped = cmd.out_unmapped;
 	return ret;
 }
 
-/* Like ioas_map(): *@dst_iova is in with FIXED_IOVA, out otherwise */
+/* Like ioas_map(): *@dst_iova is in with MAP_FIXED_IOVA, out otherwise */
 static inline int ioas_copy(int fd, __u32 dst_ioas, __u64 *dst_iova,
 			    __u32 src_ioas, __u64 src_iova, __u64 length,
 			    __u32 flags)
 {
 	struct ioasid_ioas_copy cmd = {
-		.size = sizeof(cmd),
-		.flags = flags,
-		.dst_ioas_id = dst_ioas,
-		.src_ioas_id = src_ioas,
-		.length = length,
-		.dst_iova = (flags & IOASID_IOAS_MAP_FIXED_IOVA) ? *dst_iova : 0,
+		.argsz = sizeof(cmd),
+		.flags = (flags & MAP_FIXED_IOVA) ? IOASID_MAP_FIXED : 0,
 		.src_iova = src_iova,
+		.dst_iova = (flags & MAP_FIXED_IOVA) ? *dst_iova : 0,
+		.length = length,
+		.src_ioas_id = src_ioas,
+		.dst_ioas_id = dst_ioas,
+		.prot = flags & ~MAP_FIXED_IOVA,
 	};
 	int ret = ioasid_do(fd, IOASID_IOAS_COPY, &cmd);
 
@@ -175,7 +244,46 @@ static inline int ioas_copy_fixed(int fd, __u32 dst_ioas, __u64 dst_iova,
 				  __u32 flags)
 {
 	return ioas_copy(fd, dst_ioas, &dst_iova, src_ioas, src_iova, length,
-			 flags | IOASID_IOAS_MAP_FIXED_IOVA);
+			 flags | MAP_FIXED_IOVA);
+}
+
+/*
+ * IOASID_IOAS_INFO. The caller sets @info->ranges and @info->nr_ranges (both
+ * may be 0); argsz, flags and ioas_id are filled in here. The kernel's
+ * answer is left in *@info, on EMSGSIZE too.
+ */
+static inline int ioas_info(int fd, __u32 ioas_id,
+			    struct ioasid_ioas_info *info)
+{
+	info->argsz = sizeof(*info);
+	info->flags = 0;
+	info->ioas_id = ioas_id;
+	return ioasid_do(fd, IOASID_IOAS_INFO, info);
+}
+
+/*
+ * The introspection counters of an IOAS, whatever the number of usable
+ * ranges: every pointer may be NULL.
+ */
+static inline int ioas_stats(int fd, __u32 ioas_id, __u32 *nr_mappings,
+			     __u64 *mapped, __u32 *nr_hwpts)
+{
+	struct ioasid_iova_range ranges[16];
+	struct ioasid_ioas_info info = {
+		.ranges = (uintptr_t)ranges,
+		.nr_ranges = 16,
+	};
+	int ret = ioas_info(fd, ioas_id, &info);
+
+	if (ret && ret != -EMSGSIZE)
+		return ret;
+	if (nr_mappings)
+		*nr_mappings = info.out_nr_mappings;
+	if (mapped)
+		*mapped = info.out_mapped;
+	if (nr_hwpts)
+		*nr_hwpts = info.out_nr_hwpts;
+	return 0;
 }
 
 /*
@@ -186,85 +294,114 @@ static inline int ioas_iova_ranges(int fd, __u32 ioas_id,
 				   struct ioasid_iova_range *ranges,
 				   __u32 *num, __u64 *alignment)
 {
-	struct ioasid_ioas_iova_ranges cmd = {
-		.size = sizeof(cmd),
-		.ioas_id = ioas_id,
-		.num_iovas = *num,
-		.allowed_iovas = (uintptr_t)ranges,
+	struct ioasid_ioas_info info = {
+		.ranges = (uintptr_t)ranges,
+		.nr_ranges = *num,
 	};
-	int ret = ioasid_do(fd, IOASID_IOAS_IOVA_RANGES, &cmd);
+	int ret = ioas_info(fd, ioas_id, &info);
 
 	if (!ret || ret == -EMSGSIZE)
-		*num = cmd.num_iovas;
+		*num = info.nr_ranges;
 	if (!ret && alignment)
-		*alignment = cmd.out_iova_alignment;
+		*alignment = info.out_alignment;
 	return ret;
 }
 
+/* IOASID_IOAS_LIMIT; @num 0 lifts the limit */
 static inline int ioas_allow_iovas(int fd, __u32 ioas_id,
 				   const struct ioasid_iova_range *ranges,
 				   __u32 num)
 {
-	struct ioasid_ioas_allow_iovas cmd = {
-		.size = sizeof(cmd),
+	struct ioasid_ioas_limit cmd = {
+		.argsz = sizeof(cmd),
+		.ranges = (uintptr_t)ranges,
 		.ioas_id = ioas_id,
-		.num_iovas = num,
-		.allowed_iovas = (uintptr_t)ranges,
+		.nr_ranges = num,
 	};
 
-	return ioasid_do(fd, IOASID_IOAS_ALLOW_IOVAS, &cmd);
+	return ioasid_do(fd, IOASID_IOAS_LIMIT, &cmd);
 }
 
-static inline int ioasid_option_set(int fd, __u32 option_id, __u32 object_id,
+static inline int ioas_limit(int fd, __u32 ioas_id,
+			     const struct ioasid_iova_range *ranges, __u32 num)
+{
+	return ioas_allow_iovas(fd, ioas_id, ranges, num);
+}
+
+/* @key: IOASID_OPT_*; @object_id: 0 for the file */
+static inline int ioasid_option_set(int fd, __u32 key, __u32 object_id,
 				    __u64 val)
 {
 	struct ioasid_option cmd = {
-		.size = sizeof(cmd),
-		.option_id = option_id,
-		.op = IOASID_OPTION_OP_SET,
-		.object_id = object_id,
-		.val64 = val,
+		.argsz = sizeof(cmd),
+		.flags = IOASID_OPTION_WRITE,
+		.value = val,
+		.key = key,
+		.obj_id = object_id,
 	};
 
 	return ioasid_do(fd, IOASID_OPTION, &cmd);
 }
 
-static inline int ioasid_option_get(int fd, __u32 option_id, __u32 object_id,
+static inline int ioasid_option_get(int fd, __u32 key, __u32 object_id,
 				    __u64 *val)
 {
 	struct ioasid_option cmd = {
-		.size = sizeof(cmd),
-		.option_id = option_id,
-		.op = IOASID_OPTION_OP_GET,
-		.object_id = object_id,
+		.argsz = sizeof(cmd),
+		.key = key,
+		.obj_id = object_id,
 	};
 	int ret = ioasid_do(fd, IOASID_OPTION, &cmd);
 
 	if (!ret)
-		*val = cmd.val64;
+		*val = cmd.value;
 	return ret;
 }
 
-static inline int hwpt_alloc(int fd, __u32 dev_id, __u32 pt_id,
-			     __u32 *hwpt_id)
+/* A paging HWPT over IOAS @ioas_id, built by device @dev_id's IOMMU */
+static inline int hwpt_create(int fd, __u32 dev_id, __u32 ioas_id,
+			      __u32 *hwpt_id)
 {
-	struct ioasid_hwpt_alloc cmd = {
-		.size = sizeof(cmd),
+	struct ioasid_hwpt_create cmd = {
+		.argsz = sizeof(cmd),
+		.kind = IOASID_HWPT_PAGING,
 		.dev_id = dev_id,
-		.pt_id = pt_id,
+		.parent_id = ioas_id,
 	};
-	int ret = ioasid_do(fd, IOASID_HWPT_ALLOC, &cmd);
+	int ret = ioasid_do(fd, IOASID_HWPT_CREATE, &cmd);
 
 	if (!ret)
 		*hwpt_id = cmd.out_hwpt_id;
 	return ret;
 }
 
+/* The old name of hwpt_create() */
+static inline int hwpt_alloc(int fd, __u32 dev_id, __u32 pt_id,
+			     __u32 *hwpt_id)
+{
+	return hwpt_create(fd, dev_id, pt_id, hwpt_id);
+}
+
+/* IOASID_VFIO_IOAS; *@ioas_id is out for QUERY, in for ASSIGN */
+static inline int vfio_ioas(int fd, __u32 op, __u32 *ioas_id)
+{
+	struct ioasid_vfio_ioas cmd = {
+		.argsz = sizeof(cmd),
+		.op = op,
+		.ioas_id = op == IOASID_VFIO_IOAS_ASSIGN ? *ioas_id : 0,
+	};
+	int ret = ioasid_do(fd, IOASID_VFIO_IOAS, &cmd);
+
+	if (!ret && op == IOASID_VFIO_IOAS_QUERY)
+		*ioas_id = cmd.ioas_id;
+	return ret;
+}
+
 /* IOASID_TEST */
 
-static inline int ioasid_test(int fd, struct ioasid_test *t)
+static inline int ioasid_test(int fd, struct ioasid_test_cmd *t)
 {
-	t->size = sizeof(*t);
+	t->argsz = sizeof(*t);
 	return ioasid_do(fd, IOASID_TEST, t);
 }
 
@@ -272,9 +409,9 @@ static inline int ioasid_test(int fd, struct ioasid_test *t)
 static inline int mock_device(int fd, __u32 pt_id, __u32 *dev_id,
 			      __u32 *hwpt_id)
 {
-	struct ioasid_test t = {
-		.op = IOASID_TEST_OP_MOCK_DEVICE,
-		.id = pt_id,
+	struct ioasid_test_cmd t = {
+		.op = IOASID_TEST_MOCK_DEVICE,
+		.obj_id = pt_id,
 	};
 	int ret = ioasid_test(fd, &t);
 
@@ -290,25 +427,25 @@ static inline int mock_device(int fd, __u32 pt_id, __u32 *dev_id,
 static inline int mock_replace(int fd, __u32 dev_id, __u32 pt_id,
 			       __u32 *hwpt_id)
 {
-	struct ioasid_test t = {
-		.op = IOASID_TEST_OP_MOCK_REPLACE,
-		.id = dev_id,
-		.replace.pt_id = pt_id,
+	struct ioasid_test_cmd t = {
+		.op = IOASID_TEST_MOCK_MOVE,
+		.obj_id = dev_id,
+		.move.pt_id = pt_id,
 	};
 	int ret = ioasid_test(fd, &t);
 
 	if (!ret && hwpt_id)
-		*hwpt_id = t.replace.out_hwpt_id;
+		*hwpt_id = t.move.out_hwpt_id;
 	return ret;
 }
 
 static inline int mock_add_reserved(int fd, __u32 dev_id, __u64 start,
 				    __u64 last)
 {
-	struct ioasid_test t = {
-		.op = IOASID_TEST_OP_ADD_RESERVED,
-		.id = dev_id,
-		.resv = { .start = start, .last = last },
+	struct ioasid_test_cmd t = {
+		.op = IOASID_TEST_RESERVE,
+		.obj_id = dev_id,
+		.resv = { .first = start, .last = last },
 	};
 
 	return ioasid_test(fd, &t);
@@ -318,12 +455,12 @@ static inline int mock_add_reserved(int fd, __u32 dev_id, __u64 start,
 static inline int mock_check_refs(int fd, const void *p, __u64 length,
 				  __u32 refs)
 {
-	struct ioasid_test t = {
-		.op = IOASID_TEST_OP_MD_CHECK_REFS,
-		.refs = {
-			.uptr = (uintptr_t)p,
+	struct ioasid_test_cmd t = {
+		.op = IOASID_TEST_PIN_COUNT,
+		.pins = {
+			.uaddr = (uintptr_t)p,
 			.length = length,
-			.refs = refs,
+			.count = refs,
 		},
 	};
 
@@ -337,12 +474,12 @@ static inline int mock_check_refs(int fd, const void *p, __u64 length,
 static inline int mock_dma_done(int fd, __u32 dev_id, __u64 iova, void *p,
 				__u64 length, __u32 dir, __u64 *done)
 {
-	struct ioasid_test t = {
-		.op = IOASID_TEST_OP_DMA,
-		.id = dev_id,
+	struct ioasid_test_cmd t = {
+		.op = IOASID_TEST_DMA,
+		.obj_id = dev_id,
 		.dma = {
 			.iova = iova,
-			.uptr = (uintptr_t)p,
+			.uaddr = (uintptr_t)p,
 			.length = length,
 			.dir = dir,
 		},
@@ -369,43 +506,49 @@ static inline int mock_dma(int fd, __u32 dev_id, __u64 iova, void *p,
 static inline int mock_iopte(int fd, __u32 hwpt_id, __u64 iova,
 			     __u64 *page_size, __u64 *phys)
 {
-	struct ioasid_test t = {
-		.op = IOASID_TEST_OP_IOPTE,
-		.id = hwpt_id,
+	struct ioasid_test_cmd t = {
+		.op = IOASID_TEST_IOPTE,
+		.obj_id = hwpt_id,
 		.iopte = { .iova = iova },
 	};
 	int ret = ioasid_test(fd, &t);
 
 	if (!ret) {
 		if (page_size)
-			*page_size = t.iopte.out_page_size;
+			*page_size = t.iopte.out_size;
 		if (phys)
 			*phys = t.iopte.out_phys;
 	}
 	return ret;
 }
 
+/* Pages this file charged to RLIMIT_MEMLOCK and holds pinned */
 static inline int mock_accounting(int fd, __u64 *locked, __u64 *pinned)
 {
-	struct ioasid_test t = {
-		.op = IOASID_TEST_OP_ACCOUNTING,
+	struct ioasid_test_cmd t = {
+		.op = IOASID_TEST_CHARGES,
 	};
 	int ret = ioasid_test(fd, &t);
 
 	if (!ret) {
 		if (locked)
-			*locked = t.acct.out_locked_pages;
+			*locked = t.charges.out_locked;
 		if (pinned)
-			*pinned = t.acct.out_pinned_pages;
+			*pinned = t.charges.out_pinned;
 	}
 	return ret;
 }
 
+static inline int mock_charges(int fd, __u64 *locked, __u64 *pinned)
+{
+	return mock_accounting(fd, locked, pinned);
+}
+
 static inline int access_create(int fd, __u32 ioas_id, __u32 *access_id)
 {
-	struct ioasid_test t = {
-		.op = IOASID_TEST_OP_ACCESS_CREATE,
-		.id = ioas_id,
+	struct ioasid_test_cmd t = {
+		.op = IOASID_TEST_ACCESS_CREATE,
+		.obj_id = ioas_id,
 	};
 	int ret = ioasid_test(fd, &t);
 
@@ -417,9 +560,9 @@ static inline int access_create(int fd, __u32 ioas_id, __u32 *access_id)
 static inline int access_pin(int fd, __u32 access_id, __u64 iova,
 			     __u64 length)
 {
-	struct ioasid_test t = {
-		.op = IOASID_TEST_OP_ACCESS_PIN,
-		.id = access_id,
+	struct ioasid_test_cmd t = {
+		.op = IOASID_TEST_ACCESS_PIN,
+		.obj_id = access_id,
 		.access = { .iova = iova, .length = length },
 	};
 
@@ -429,25 +572,15 @@ static inline int access_pin(int fd, __u32 access_id, __u64 iova,
 static inline int access_rw(int fd, __u32 access_id, __u64 iova, void *p,
 			    __u64 length, __u32 dir)
 {
-	struct ioasid_test t = {
-		.op = IOASID_TEST_OP_ACCESS_RW,
-		.id = access_id,
+	struct ioasid_test_cmd t = {
+		.op = IOASID_TEST_ACCESS_RW,
+		.obj_id = access_id,
 		.access = {
 			.iova = iova,
-			.uptr = (uintptr_t)p,
+			.uaddr = (uintptr_t)p,
 			.length = length,
 			.dir = dir,
 		},
-	};
-
-	return ioasid_test(fd, &t);
-}
-
-static inline int fail_point(int fd, __u32 point, __u32 nth, __u32 err)
-{
-	struct ioasid_test t = {
-		.op = IOASID_TEST_OP_FAIL_POINT,
-		.fail = { .point = point, .nth = nth, .err = err },
 	};
 
 	return ioasid_test(fd, &t);
@@ -595,6 +728,90 @@ static inline int write_long_file(const char *path, long val)
 
 	snprintf(buf, sizeof(buf), "%ld", val);
 	return write_string_file(path, buf);
+}
+
+/*
+ * Make the fault_attr "fail_ioasid" fire only through fail-nth, silently.
+ * In lib/fault-inject.c should_fail() consults the task's fail-nth before
+ * anything else and fails the Nth call outright, whatever probability,
+ * interval, times or space say; with probability 0 nothing else fires it.
+ * Only the messages and stack dumps (verbose, 2 by default) need turning
+ * off. Returns 0, or -errno: -ENOENT when the kernel has no fail_ioasid
+ * (or debugfs is not mounted and cannot be).
+ */
+static inline int fail_ioasid_setup(void)
+{
+	int ret;
+
+	if (access(FAIL_IOASID_DIR, F_OK)) {
+		if (access(DEBUGFS_MNT "/.", F_OK) == 0)
+			mount("debugfs", DEBUGFS_MNT, "debugfs", 0, NULL);
+		if (access(FAIL_IOASID_DIR, F_OK))
+			return -ENOENT;
+	}
+	ret = write_string_file(FAIL_IOASID_DIR "/probability", "0");
+	if (!ret)
+		ret = write_string_file(FAIL_IOASID_DIR "/verbose", "0");
+	/*
+	 * Every injection, fail-nth's too, decrements "times" unless it is -1;
+	 * with probability 0 it gates nothing, so a large count lets a test
+	 * tell (fail_ioasid_fired()) whether fail_ioasid or another fault_attr
+	 * took the fault.
+	 */
+	if (!ret)
+		ret = write_long_file(FAIL_IOASID_DIR "/times", FAIL_IOASID_TIMES);
+	return ret;
+}
+
+/* Injections fail_ioasid made since fail_ioasid_setup(), or -errno */
+static inline long fail_ioasid_fired(void)
+{
+	long left = read_long_file(FAIL_IOASID_DIR "/times");
+
+	return left < 0 ? -EIO : FAIL_IOASID_TIMES - left;
+}
+
+/* Open this thread's fail-nth file; the descriptor, or -errno */
+static inline int fail_nth_open(void)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/fail-nth",
+		 (long)syscall(SYS_gettid));
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Make the @nth fault injection site this thread reaches fail; 0 disarms */
+static inline int fail_nth_arm(int nth_fd, unsigned int nth)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%u", nth);
+
+	return pwrite(nth_fd, buf, len, 0) == len ? 0 : -errno;
+}
+
+/*
+ * How many sites are left before the armed one (0: it fired, or nothing
+ * was armed), or -errno.
+ */
+static inline long fail_nth_left(int nth_fd)
+{
+	char buf[32] = {};
+	ssize_t n = pread(nth_fd, buf, sizeof(buf) - 1, 0);
+
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	return strtol(buf, NULL, 10);
+}
+
+static inline int fail_nth_disarm(int nth_fd)
+{
+	/* with fault injection in user copies, disarming can fail once */
+	if (!fail_nth_arm(nth_fd, 0))
+		return 0;
+	return fail_nth_arm(nth_fd, 0);
 }
 
 /* THP is usable with MADV_HUGEPAGE: "[always]" or "[madvise]" selected */

@@ -377,14 +377,14 @@ static bool pick_beyond(const struct compat_info *ci, __u64 *iova)
 /* Whether the file at @path is served by the /dev/ioasid core */
 static bool served_by_core(const char *path)
 {
-	struct ioasid_ioas_alloc cmd = { .size = sizeof(cmd) };
+	struct ioasid_ioas_create cmd = { .argsz = sizeof(cmd) };
 	bool core;
 	int fd;
 
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	core = !ioctl(fd, IOASID_IOAS_ALLOC, &cmd);
+	core = !ioctl(fd, IOASID_IOAS_CREATE, &cmd);
 	close(fd);
 	return core;
 }
@@ -1852,7 +1852,7 @@ FIXTURE_SETUP(compat_edu)
 	self->group_fd = open(path, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->group_fd);
 	ASSERT_EQ(0, ioctl(self->group_fd, VFIO_GROUP_GET_STATUS, &status));
-	ASSERT_TRUE(status.flags & VFIO_GROUP_FLAGS_VIABLE);
+	ASSERT_NE(0U, status.flags & VFIO_GROUP_FLAGS_VIABLE);
 	ASSERT_EQ(0, ioctl(self->group_fd, VFIO_GROUP_SET_CONTAINER, &self->fd))
 		TH_LOG("GROUP_SET_CONTAINER(%s): %s", variant->path,
 		       strerror(errno));
@@ -1869,11 +1869,11 @@ FIXTURE_SETUP(compat_edu)
 
 	ASSERT_EQ(0, compat_get_info(self->fd, &ci));
 	self->x = pick_iova(&ci, X_MIN, 4 * BUF_SIZE);
-	ASSERT_NE(0, self->x);
+	ASSERT_NE(0ULL, self->x);
 	self->y = pick_iova(&ci, Y_MIN, BUF_SIZE);
 	if (!self->y)
 		self->y = pick_iova(&ci, self->x + SZ_1G, BUF_SIZE);
-	ASSERT_NE(0, self->y);
+	ASSERT_NE(0ULL, self->y);
 
 	self->a = buf_map(BUF_SIZE, PG, BUF_SMALL_PAGES);
 	self->b = buf_map(BUF_SIZE, PG, BUF_SMALL_PAGES);
@@ -1982,7 +1982,7 @@ TEST_F(compat_edu, unmap_all)
 
 	/* nothing left */
 	ASSERT_EQ(0, vfio_unmap(self->fd, UNMAP_ALL, 0, 0, &unmapped));
-	ASSERT_EQ(0, unmapped);
+	ASSERT_EQ(0ULL, unmapped);
 }
 
 static unsigned int dma_entry_limit(bool core)
@@ -2002,9 +2002,10 @@ TEST_F(compat_edu, info_caps)
 	if (self->skip)
 		return;
 	ASSERT_EQ(0, compat_get_info(self->fd, &ci));
-	ASSERT_EQ(VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS, ci.flags);
-	ASSERT_NE(0, ci.pgsizes & PG);
-	ASSERT_LE(1, ci.nr_ranges);
+	ASSERT_EQ((__u32)(VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS),
+		  ci.flags);
+	ASSERT_NE(0ULL, ci.pgsizes & PG);
+	ASSERT_LE(1U, ci.nr_ranges);
 	for (i = 0; i < ci.nr_ranges; i++) {
 		TH_LOG("IOVA range [%#llx, %#llx]",
 		       (unsigned long long)ci.ranges[i].start,
@@ -2017,8 +2018,8 @@ TEST_F(compat_edu, info_caps)
 	ASSERT_TRUE(iova_in_ranges(&ci, self->y, BUF_SIZE));
 	ASSERT_FALSE(iova_in_ranges(&ci, MSI_START, PG));
 	ASSERT_TRUE(ci.has_migration);
-	ASSERT_NE(0, ci.mig_pgsizes & PG);
-	ASSERT_NE(0, ci.mig_max_bitmap);
+	ASSERT_NE(0ULL, ci.mig_pgsizes & PG);
+	ASSERT_NE(0ULL, ci.mig_max_bitmap);
 	ASSERT_TRUE(ci.has_avail);
 	avail0 = ci.avail;
 	ASSERT_EQ(dma_entry_limit(self->core), avail0);
@@ -2067,7 +2068,7 @@ TEST_F(compat_edu, dirty_tracking)
 	memset(bitmap, 0, sizeof(bitmap));
 	ASSERT_EQ(0, vfio_dirty_get(self->fd, self->x, BUF_SIZE, bitmap, 8));
 	ASSERT_EQ(all, bitmap[0]);
-	ASSERT_EQ(0, bitmap[1]);
+	ASSERT_EQ(0ULL, bitmap[1]);
 	/* and again: a pinned mapping stays dirty while tracking is on */
 	memset(bitmap, 0, sizeof(bitmap));
 	ASSERT_EQ(0, vfio_dirty_get(self->fd, self->x, BUF_SIZE, bitmap, 8));
@@ -2095,7 +2096,7 @@ TEST_F(compat_edu, dirty_tracking)
 				      &unmapped));
 	ASSERT_EQ(BUF_SIZE, unmapped);
 	ASSERT_EQ(all, bitmap[0]);
-	ASSERT_EQ(0, bitmap[1]);
+	ASSERT_EQ(0ULL, bitmap[1]);
 	ASSERT_EQ(0, vfio_dirty(self->fd, DIRTY_STOP));
 	ASSERT_EQ(0, vfio_unmap(self->fd, 0, self->y, BUF_SIZE, &unmapped));
 	ASSERT_EQ(BUF_SIZE, unmapped);

@@ -24,6 +24,14 @@
 #define SEED_C		0x33
 /* X and Y lie 1 MiB apart in a 2 MiB span the IOAS can map */
 #define XY_SPAN		(2 * SZ_1M)
+/* The explicit HWPT tests map two pages here */
+#define HWPT_IOVA	0x40000000ULL
+#define HWPT_LEN	(2 * SZ_4K)
+#define SEED_HWPT_EARLY	0x44
+#define SEED_HWPT_LATE	0x55
+/* The MSI window VT-d and AMD-Vi report as a reserved region */
+#define MSI_IOVA	0xfee00000ULL
+#define MSI_LAST	0xfeefffffULL
 
 /*
  * Helpers below take the fixture data as struct _test_data_<fixture>, which
@@ -111,9 +119,9 @@ static __u64 pick_iova(const struct ioasid_iova_range *r, __u32 n,
 	for (i = 0; i < n; i++) {
 		if (r[i].last < SZ_1M)
 			continue;
-		start = r[i].start < SZ_1M ? SZ_1M : r[i].start;
+		start = r[i].first < SZ_1M ? SZ_1M : r[i].first;
 		start = (start + SZ_1M - 1) & ~(__u64)(SZ_1M - 1);
-		if (start < r[i].start || start > r[i].last ||
+		if (start < r[i].first || start > r[i].last ||
 		    r[i].last - start < span - 1)
 			continue;
 		return start;
@@ -121,10 +129,22 @@ static __u64 pick_iova(const struct ioasid_iova_range *r, __u32 n,
 	return 0;
 }
 
+/* Does [start, start + len) fit in one usable range of the IOAS? */
+static bool iova_usable(const struct ioasid_iova_range *r, __u32 n,
+			__u64 start, __u64 len)
+{
+	__u32 i;
+
+	for (i = 0; i < n; i++)
+		if (start >= r[i].first && start + len - 1 <= r[i].last)
+			return true;
+	return false;
+}
+
 /* Turn bus mastering back on, as after a reset */
 static int edu_enable_master(const struct edu *edu)
 {
-	__u16 cmd;
+	__u16 cmd = 0;
 	int ret;
 
 	ret = edu_config_read16(edu, EDU_PCI_COMMAND, &cmd);
@@ -323,9 +343,16 @@ TEST_F(vfio_device_edu, bind)
 	ASSERT_EQ(0, cdev_bind(fd, self->ioasid_fd, &self->dev_id));
 	ASSERT_EQ(0, ioctl_err(fd, VFIO_DEVICE_GET_INFO, &info));
 	ASSERT_NE(0U, info.flags & VFIO_DEVICE_FLAGS_PCI);
+	/*
+	 * The device is VFIO's: only closing the cdev file ends it. Its
+	 * destroy is refused and changes nothing, however often it is tried.
+	 */
+	ASSERT_EQ(-EPERM, ioasid_destroy(self->ioasid_fd, self->dev_id));
+	ASSERT_EQ(-EPERM, ioasid_destroy(self->ioasid_fd, self->dev_id));
+	ASSERT_EQ(0, ioctl_err(fd, VFIO_DEVICE_GET_INFO, &info));
 	/* The ID names the device in the /dev/ioasid file */
-	ASSERT_EQ(0, hwpt_alloc(self->ioasid_fd, self->dev_id, self->ioas_a,
-				&hwpt));
+	ASSERT_EQ(0, hwpt_create(self->ioasid_fd, self->dev_id, self->ioas_a,
+				 &hwpt));
 	ASSERT_EQ(-EINVAL, cdev_bind(fd, self->ioasid_fd, NULL));
 
 	/* One bound file per device, whatever /dev/ioasid file it names */
@@ -345,8 +372,14 @@ TEST_F(vfio_device_edu, bind)
 	ASSERT_EQ(0, cdev_attach(fd, hwpt, &out));
 	ASSERT_EQ(hwpt, out);
 	ASSERT_EQ(-EBUSY, ioasid_destroy(self->ioasid_fd, hwpt));
+	/* Attached or not, the device stays VFIO's */
+	ASSERT_EQ(-EPERM, ioasid_destroy(self->ioasid_fd, self->dev_id));
+	ASSERT_EQ(-EBUSY, ioasid_destroy(self->ioasid_fd, hwpt));
 	ASSERT_EQ(0, cdev_detach(fd));
 	ASSERT_EQ(0, ioasid_destroy(self->ioasid_fd, hwpt));
+	ASSERT_EQ(-ENOENT, ioasid_destroy(self->ioasid_fd, hwpt));
+	ASSERT_EQ(-EPERM, ioasid_destroy(self->ioasid_fd, self->dev_id));
+	ASSERT_EQ(0, ioctl_err(fd, VFIO_DEVICE_GET_INFO, &info));
 }
 
 TEST_F(vfio_device_edu, group_path_excluded)
@@ -490,6 +523,132 @@ TEST_F(vfio_device_edu, copy_visible)
 	ASSERT_EQ(0, cdev_attach(self->edu.device_fd, self->ioas_b, NULL));
 	ASSERT_EQ(0, device_reads(self, z, SEED_C));
 	ASSERT_EQ(0, device_reads(self, self->x, SEED_B));
+}
+
+/*
+ * An explicit paging HWPT built for the device over IOAS A, with the
+ * mapping made before HWPT_CREATE (@map_first) or between HWPT_CREATE and
+ * the ATTACH: either way the device sees it once attached, since the HWPT
+ * is filled from the IOAS at its first attach. Then unmapping must take
+ * the IOVAs away from the device again.
+ */
+static void explicit_hwpt_dma(struct __test_metadata *_metadata,
+			      struct _test_data_vfio_device_edu *self,
+			      bool map_first)
+{
+	unsigned int seed = map_first ? SEED_HWPT_EARLY : SEED_HWPT_LATE;
+	char *buf = self->pa, *dst = buf + SZ_4K + 128;
+	int fd = self->ioasid_fd, dev, ret;
+	__u32 hwpt = 0, out = 0;
+	__u64 unmapped = 0;
+
+	ASSERT_EQ(0, cdev_bind(self->dev_fd, fd, &self->dev_id));
+	ret = edu_open_from_device_fd(&self->edu, self->dev_fd);
+	self->dev_fd = -1;
+	ASSERT_EQ(0, ret)
+		TH_LOG("edu setup failed at %s: %s", self->edu.failed_step,
+		       strerror(-ret));
+	dev = self->edu.device_fd;
+
+	/* A seed no other test loads, so a blocked load cannot pass */
+	fill_pattern(buf, SZ_4K, seed);
+	memset(buf + SZ_4K, SENTINEL, SZ_4K);
+	if (map_first)
+		ASSERT_EQ(0, ioas_map_fixed(fd, self->ioas_a, buf, HWPT_LEN,
+					    HWPT_IOVA, MAP_RW));
+	ASSERT_EQ(0, hwpt_create(fd, self->dev_id, self->ioas_a, &hwpt));
+	ASSERT_NE(0U, hwpt);
+	if (!map_first)
+		ASSERT_EQ(0, ioas_map_fixed(fd, self->ioas_a, buf, HWPT_LEN,
+					    HWPT_IOVA, MAP_RW));
+	ASSERT_EQ(0, cdev_attach(dev, hwpt, &out));
+	ASSERT_EQ(hwpt, out);
+
+	/* Page 0 -> edu -> page 1, all through the explicit HWPT */
+	ASSERT_EQ(0, edu_load(&self->edu, HWPT_IOVA));
+	ASSERT_EQ(0, edu_store(&self->edu, HWPT_IOVA + SZ_4K + 128));
+	ASSERT_EQ(-1, check_pattern(dst, DMA_LEN, seed));
+	ASSERT_EQ(-1, check_fill(buf + SZ_4K, 128, SENTINEL));
+	ASSERT_EQ(-1, check_fill(dst + DMA_LEN, SZ_4K - 128 - DMA_LEN,
+				 SENTINEL));
+	ASSERT_EQ(-1, check_pattern(buf, SZ_4K, seed));
+
+	/* In use: neither the HWPT nor its IOAS can go */
+	ASSERT_EQ(-EBUSY, ioasid_destroy(fd, hwpt));
+	ASSERT_EQ(-EBUSY, ioasid_destroy(fd, self->ioas_a));
+
+	/* The HWPT follows the IOAS: unmapped, the IOVAs are gone */
+	ASSERT_EQ(0, ioas_unmap(fd, self->ioas_a, HWPT_IOVA, HWPT_LEN,
+				&unmapped));
+	ASSERT_EQ(HWPT_LEN, unmapped);
+	memset(buf + SZ_4K, SENTINEL, SZ_4K);
+	edu_store(&self->edu, HWPT_IOVA + SZ_4K);
+	ASSERT_EQ(-1, check_fill(buf + SZ_4K, SZ_4K, SENTINEL));
+
+	ASSERT_EQ(0, cdev_detach(dev));
+	ASSERT_EQ(0, ioasid_destroy(fd, hwpt));
+	ASSERT_EQ(0, ioasid_destroy(fd, self->ioas_a));
+	TH_LOG("edu %s: DMA through explicit HWPT %u, mapped %s HWPT_CREATE",
+	       self->bdf, hwpt, map_first ? "before" : "after");
+}
+
+TEST_F(vfio_device_edu, explicit_hwpt_map_before_create)
+{
+	if (self->skip)
+		return;
+	explicit_hwpt_dma(_metadata, self, true);
+}
+
+TEST_F(vfio_device_edu, explicit_hwpt_map_before_attach)
+{
+	if (self->skip)
+		return;
+	explicit_hwpt_dma(_metadata, self, false);
+}
+
+/*
+ * The device's reserved regions stay excluded from its IOAS when it moves
+ * from the automatic HWPT of the IOAS to an explicit HWPT of the same
+ * IOAS: the replace must not lose them, or a mapping over the MSI window
+ * would be let in.
+ */
+TEST_F(vfio_device_edu, reserved_regions_kept_across_replace)
+{
+	struct ioasid_iova_range ranges[16];
+	__u32 n = 16, h0 = 0, h1 = 0, out = 0;
+	int fd = self->ioasid_fd, dev;
+
+	if (self->skip)
+		return;
+	bind_and_map(_metadata, self);
+	dev = self->edu.device_fd;
+	/* Attached to IOAS A already: this only tells its automatic HWPT */
+	ASSERT_EQ(0, cdev_attach(dev, self->ioas_a, &h0));
+	ASSERT_EQ(0, ioas_iova_ranges(fd, self->ioas_a, ranges, &n, NULL));
+	if (iova_usable(ranges, n, MSI_IOVA, SZ_4K))
+		SKIP(return, "the IOMMU of %s reports no reserved region at %#llx",
+		     self->bdf, MSI_IOVA);
+
+	ASSERT_EQ(0, hwpt_create(fd, self->dev_id, self->ioas_a, &h1));
+	ASSERT_NE(h0, h1);
+	ASSERT_EQ(0, cdev_attach(dev, h1, &out));
+	ASSERT_EQ(h1, out);
+	ASSERT_EQ(0, device_reads(self, self->x, SEED_A));
+	/* The automatic HWPT went with its last device */
+	ASSERT_EQ(-ENOENT, ioasid_destroy(fd, h0));
+
+	n = 16;
+	ASSERT_EQ(0, ioas_iova_ranges(fd, self->ioas_a, ranges, &n, NULL));
+	ASSERT_FALSE(iova_usable(ranges, n, MSI_IOVA, SZ_4K));
+	ASSERT_FALSE(iova_usable(ranges, n, MSI_LAST + 1 - SZ_4K, SZ_4K));
+	ASSERT_EQ(-EADDRINUSE, ioas_map_fixed(fd, self->ioas_a, self->pb,
+					      SZ_4K, MSI_IOVA, MAP_RW));
+	ASSERT_EQ(-EADDRINUSE, ioas_map_fixed(fd, self->ioas_a, self->pb,
+					      SZ_4K, MSI_LAST + 1 - SZ_4K,
+					      MAP_RW));
+	/* The refusals changed nothing */
+	ASSERT_EQ(0, device_reads(self, self->x, SEED_A));
+	ASSERT_EQ(-EBUSY, ioasid_destroy(fd, h1));
 }
 
 TEST_F(vfio_device_edu, reset_keeps_attachment)

@@ -21,7 +21,7 @@ static bool iova_usable(const struct ioasid_iova_range *r, __u32 n,
 	__u32 i;
 
 	for (i = 0; i < n; i++)
-		if (start >= r[i].start && start + len - 1 <= r[i].last)
+		if (start >= r[i].first && start + len - 1 <= r[i].last)
 			return true;
 	return false;
 }
@@ -42,7 +42,7 @@ FIXTURE_SETUP(vfio_ioasid_edu)
 	struct ioasid_iova_range ranges[16];
 	struct vfio_group_status status = { .argsz = sizeof(status) };
 	struct ioasid_vfio_ioas vioas = {
-		.size = sizeof(vioas), .op = IOASID_VFIO_IOAS_GET,
+		.argsz = sizeof(vioas), .op = IOASID_VFIO_IOAS_QUERY,
 	};
 	__u32 n = 16;
 	char path[64];
@@ -67,12 +67,12 @@ FIXTURE_SETUP(vfio_ioasid_edu)
 	self->group_fd = open(path, O_RDWR);
 	ASSERT_LE(0, self->group_fd);
 	ASSERT_EQ(0, ioctl(self->group_fd, VFIO_GROUP_GET_STATUS, &status));
-	ASSERT_TRUE(status.flags & VFIO_GROUP_FLAGS_VIABLE);
+	ASSERT_NE(0U, status.flags & VFIO_GROUP_FLAGS_VIABLE);
 	/* The /dev/ioasid file stands where a container would */
 	ASSERT_EQ(0, ioctl(self->group_fd, VFIO_GROUP_SET_CONTAINER,
 			   &self->ioasid_fd));
 	ASSERT_EQ(0, ioctl(self->group_fd, VFIO_GROUP_GET_STATUS, &status));
-	ASSERT_TRUE(status.flags & VFIO_GROUP_FLAGS_CONTAINER_SET);
+	ASSERT_NE(0U, status.flags & VFIO_GROUP_FLAGS_CONTAINER_SET);
 	dev_fd = ioctl(self->group_fd, VFIO_GROUP_GET_DEVICE_FD, self->bdf);
 	ASSERT_LE(0, dev_fd)
 		TH_LOG("VFIO_GROUP_GET_DEVICE_FD: %s", strerror(errno));

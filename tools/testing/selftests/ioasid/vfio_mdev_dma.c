@@ -312,11 +312,11 @@ static int dma_map(struct _test_data_vfio_mdev_dma *self,
 		.iova = iova,
 		.size = len,
 	};
-	__u32 flags = IOASID_IOAS_MAP_READABLE;
+	__u32 flags = MAP_READ;
 
 	if (self->ioasid) {
 		if (writable)
-			flags |= IOASID_IOAS_MAP_WRITEABLE;
+			flags |= MAP_WRITE;
 		return ioas_map_fixed(self->iommu_fd, self->ioas_id, va, len,
 				      iova, flags);
 	}
@@ -402,7 +402,7 @@ static void mdma_teardown(struct _test_data_vfio_mdev_dma *self)
 static const char *mdma_attach(struct _test_data_vfio_mdev_dma *self)
 {
 	struct ioasid_vfio_ioas vioas = {
-		.size = sizeof(vioas), .op = IOASID_VFIO_IOAS_GET,
+		.argsz = sizeof(vioas), .op = IOASID_VFIO_IOAS_QUERY,
 	};
 
 	if (self->ioasid) {
@@ -411,7 +411,7 @@ static const char *mdma_attach(struct _test_data_vfio_mdev_dma *self)
 		if (self->iommu_fd < 0)
 			return "open " IOASID_DEV_PATH;
 		if (ioctl(self->iommu_fd, IOASID_VFIO_IOAS, &vioas))
-			return "IOASID_VFIO_IOAS GET";
+			return "IOASID_VFIO_IOAS QUERY";
 		self->ioas_id = vioas.ioas_id;
 		if (ioctl(self->group_fd, VFIO_GROUP_SET_CONTAINER,
 			  &self->iommu_fd))
@@ -473,7 +473,7 @@ static const char *mdma_open_cdev(struct _test_data_vfio_mdev_dma *self)
 	ret = ioas_alloc(self->iommu_fd, &self->ioas_id);
 	if (ret) {
 		errno = -ret;
-		return "IOASID_IOAS_ALLOC";
+		return "IOASID_IOAS_CREATE";
 	}
 	self->dev_fd = open(self->cdev_path, O_RDWR | O_CLOEXEC);
 	if (self->dev_fd < 0)
@@ -853,6 +853,16 @@ TEST_F(vfio_mdev_dma, unmap_while_pinned)
 	count = reg_read32(self, MDMA_REG_UNMAP_COUNT);
 	ASSERT_EQ(0, count);
 
+	/*
+	 * The access belongs to the cdev file: destroying it by ID is
+	 * refused and changes nothing, pins and attachment included.
+	 */
+	ASSERT_EQ(-EPERM, ioasid_destroy(self->iommu_fd, self->access_id));
+	ASSERT_EQ(2, reg_read32(self, MDMA_REG_PINNED));
+	ASSERT_EQ(count, reg_read32(self, MDMA_REG_UNMAP_COUNT));
+	ASSERT_EQ(0, mdma_cmd(self, MDMA_CMD_RW_TO_MEM, X_IOVA, 256));
+	ASSERT_EQ(0, memcmp(a, pattern, 256));
+
 	/* Unmapping another range leaves the pin alone */
 	UNMAP(Z_IOVA);
 	ASSERT_EQ(count, reg_read32(self, MDMA_REG_UNMAP_COUNT));
@@ -1003,6 +1013,16 @@ TEST_F(vfio_mdev_dma, cdev_detach_while_pinned)
 	count = reg_read32(self, MDMA_REG_UNMAP_COUNT);
 	ASSERT_EQ(0, count);
 
+	/*
+	 * The access belongs to the cdev file: destroying it by ID is
+	 * refused and changes nothing, pins and attachment included.
+	 */
+	ASSERT_EQ(-EPERM, ioasid_destroy(self->iommu_fd, self->access_id));
+	ASSERT_EQ(2, reg_read32(self, MDMA_REG_PINNED));
+	ASSERT_EQ(count, reg_read32(self, MDMA_REG_UNMAP_COUNT));
+	ASSERT_EQ(0, mdma_cmd(self, MDMA_CMD_RW_TO_MEM, X_IOVA, 256));
+	ASSERT_EQ(0, memcmp(a, pattern, 256));
+
 	/* Attaching to the IOAS it is on changes nothing */
 	ASSERT_EQ(0, cdev_attach(self->dev_fd, self->ioas_id));
 	ASSERT_EQ(2, reg_read32(self, MDMA_REG_PINNED));
@@ -1027,7 +1047,7 @@ TEST_F(vfio_mdev_dma, cdev_detach_while_pinned)
 	ASSERT_EQ(0, no_pins(self, a, BUF_SIZE));
 
 	/* The access is the cdev file's, and only an IOAS can be attached */
-	ASSERT_EQ(-EBUSY, ioasid_destroy(self->iommu_fd, self->access_id));
+	ASSERT_EQ(-EPERM, ioasid_destroy(self->iommu_fd, self->access_id));
 	ASSERT_EQ(-ENOENT, cdev_attach(self->dev_fd, self->access_id));
 	ASSERT_EQ(EINVAL, mdma_cmd(self, MDMA_CMD_RW_TO_MEM, X_IOVA, 256));
 
