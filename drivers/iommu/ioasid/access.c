@@ -16,22 +16,21 @@
 #include "ioasid_private.h"
 
 /**
- * ioasid_access_create_common() - create an access in a context
+ * ioasid_access_new() - build an access, not yet visible to userspace
  * @ictx: context
  * @ops: callbacks; @ops->unmap is required when pages will be pinned
  * @data: passed to the callbacks
- * @driver_owned: a driver owns the access: it holds it, userspace cannot
- *		  destroy it (EPERM), and ioasid_access_destroy() removes it
- * @id: out, the access's ID
+ *
+ * Publish it with ioasid_obj_publish() once complete, or give it up with
+ * ioasid_obj_abort().
  *
  * Context: process context; may sleep.
- * Return: the access, published and not yet attached, or an ERR_PTR:
- * -EINVAL when @ops can pin but has no unmap callback, -ENOMEM.
+ * Return: the access, or an ERR_PTR: -EINVAL when @ops can pin but has no
+ * unmap callback, -ENOMEM.
  */
-struct ioasid_access *
-ioasid_access_create_common(struct ioasid_ctx *ictx,
-			    const struct ioasid_access_ops *ops, void *data,
-			    bool driver_owned, u32 *id)
+struct ioasid_access *ioasid_access_new(struct ioasid_ctx *ictx,
+					const struct ioasid_access_ops *ops,
+					void *data)
 {
 	struct ioasid_access *access;
 
@@ -44,12 +43,6 @@ ioasid_access_create_common(struct ioasid_ctx *ictx,
 	access->ops = ops;
 	access->data = data;
 	INIT_LIST_HEAD(&access->item);
-	if (driver_owned) {
-		access->obj.driver_owned = true;
-		refcount_inc(&access->obj.holds);
-	}
-	ioasid_obj_publish(&access->obj);
-	*id = access->obj.id;
 	return access;
 }
 
@@ -60,14 +53,27 @@ ioasid_access_create_common(struct ioasid_ctx *ictx,
  * @data: passed to the callbacks
  * @id: out, the access's ID
  *
- * Return: the access, not yet attached, or an ERR_PTR. Destroy it with
- * ioasid_access_destroy().
+ * The access belongs to the driver: userspace cannot destroy it (EPERM);
+ * ioasid_access_destroy() does.
+ *
+ * Context: process context; may sleep.
+ * Return: the access, published and not yet attached, or an ERR_PTR as
+ * ioasid_access_new().
  */
 struct ioasid_access *
 ioasid_access_create(struct ioasid_ctx *ictx,
 		     const struct ioasid_access_ops *ops, void *data, u32 *id)
 {
-	return ioasid_access_create_common(ictx, ops, data, true, id);
+	struct ioasid_access *access;
+
+	access = ioasid_access_new(ictx, ops, data);
+	if (IS_ERR(access))
+		return access;
+	access->obj.driver_owned = true;
+	refcount_inc(&access->obj.holds);	/* the driver's */
+	ioasid_obj_publish(&access->obj);
+	*id = access->obj.id;
+	return access;
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_access_create, IOASID);
 
@@ -151,7 +157,7 @@ const struct ioasid_obj_ops ioasid_access_ops = {
  */
 void ioasid_access_destroy(struct ioasid_access *access)
 {
-	ioasid_obj_destroy_owned(&access->obj);
+	ioasid_obj_destroy_held(&access->obj);
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_access_destroy, IOASID);
 

@@ -133,20 +133,21 @@ static int ioasid_device_check_isolation(struct device *dev)
 }
 
 /**
- * ioasid_device_bind_common() - bind a device to a context
+ * ioasid_device_new() - bind a device to a context, not yet visible
  * @ictx: context
  * @dev: device with an IOMMU group
- * @driver_owned: a driver owns the device object: it holds it, userspace
- *		  cannot destroy it, and ioasid_device_unbind() removes it
+ *
+ * Claims the group's DMA ownership. Publish the device with
+ * ioasid_obj_publish() once complete, or give it up with
+ * ioasid_obj_abort().
  *
  * Context: process context; may sleep.
- * Return: the bound device, published; ERR_PTR(-ENODEV) without an IOMMU
- * group; -EPERM by isolation policy; -EBUSY when the group is used by a
- * driver or another context; -ENOMEM.
+ * Return: the device; ERR_PTR(-ENODEV) without an IOMMU group; -EPERM by
+ * isolation policy or when a kernel driver uses the group; -EBUSY when
+ * another context uses it; -ENOMEM.
  */
-struct ioasid_device *ioasid_device_bind_common(struct ioasid_ctx *ictx,
-						struct device *dev,
-						bool driver_owned)
+struct ioasid_device *ioasid_device_new(struct ioasid_ctx *ictx,
+					struct device *dev)
 {
 	struct ioasid_device *idev;
 	struct iommu_group *group;
@@ -173,12 +174,7 @@ struct ioasid_device *ioasid_device_bind_common(struct ioasid_ctx *ictx,
 		ioasid_obj_abort(&idev->obj);
 		goto out_group;
 	}
-	if (driver_owned) {
-		idev->obj.driver_owned = true;
-		refcount_inc(&idev->obj.holds);
-	}
 	iommu_group_put(group);
-	ioasid_obj_publish(&idev->obj);
 	return idev;
 
 out_group:
@@ -196,19 +192,23 @@ out_group:
  * (EPERM); ioasid_device_unbind() does.
  *
  * Context: process context; may sleep.
- * Return: the bound device, or an ERR_PTR: -ENODEV, -EPERM when the IOMMU
+ * Return: the bound device, or an ERR_PTR: -ENODEV; -EPERM when the IOMMU
  * cannot isolate the device's MSIs or enforce cache-coherent DMA and the
- * admin did not opt in, -EBUSY when a driver or another owner uses the
- * group, -ENOMEM.
+ * admin did not opt in, or when a kernel driver uses the group; -EBUSY
+ * when another context uses the group; -ENOMEM.
  */
 struct ioasid_device *ioasid_device_bind(struct ioasid_ctx *ictx,
 					 struct device *dev, u32 *id)
 {
 	struct ioasid_device *idev;
 
-	idev = ioasid_device_bind_common(ictx, dev, true);
-	if (!IS_ERR(idev))
-		*id = idev->obj.id;
+	idev = ioasid_device_new(ictx, dev);
+	if (IS_ERR(idev))
+		return idev;
+	idev->obj.driver_owned = true;
+	refcount_inc(&idev->obj.holds);	/* the driver's */
+	ioasid_obj_publish(&idev->obj);
+	*id = idev->obj.id;
 	return idev;
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_device_bind, IOASID);
@@ -233,11 +233,15 @@ struct ioasid_device *ioasid_get_device(struct ioasid_ctx *ictx, u32 id)
 }
 
 /*
- * Put @group on @hwpt. @old is what the group is on now, or NULL. The
- * domain is mirrored before the switch when the driver allows it, so the
- * device never sees it half filled; otherwise (first attach, or a driver
- * that finishes domains at attach) right after, with cache coherency
- * enforced first when this is the domain's first group.
+ * Put the group on @hwpt. @old is what the group is on now, or NULL.
+ *
+ * From @old the group moves with iommu_group_replace_domain(), never
+ * passing through a blocking or default domain, and the new domain is
+ * mirrored before the switch when the driver allows it, so the device
+ * never sees it half filled: with a driver that switches in place, the
+ * replace is hitless. Otherwise (a first attach, or a driver that finishes
+ * domains at attach) the domain is mirrored right after the switch, with
+ * cache coherency enforced first when this is the domain's first group.
  */
 static int att_hw_attach(struct ioasid_group *igroup,
 			 struct ioasid_hwpt_paging *old,
@@ -257,23 +261,27 @@ static int att_hw_attach(struct ioasid_group *igroup,
 			return rc;
 	}
 	if (old)
-		iommu_detach_group(old->common.domain, group);
-	rc = iommu_attach_group(hwpt->common.domain, group);
+		rc = iommu_group_replace_domain(group, hwpt->common.domain);
+	else
+		rc = iommu_attach_group(hwpt->common.domain, group);
 	if (rc)
-		goto err_restore;
+		goto err_unmirror;
 	if (!hwpt->mirrored) {
 		ioasid_hwpt_paging_enforce(hwpt);
 		rc = ioasid_hwpt_paging_mirror(hwpt);
 		if (rc)
-			goto err_detach;
+			goto err_restore;
 	}
 	return 0;
 
-err_detach:
-	iommu_detach_group(hwpt->common.domain, group);
 err_restore:
-	if (old)	/* it was attached a moment ago: this cannot fail */
-		IOASID_WARN_ON(iommu_attach_group(old->common.domain, group));
+	/* The group was on @old a moment ago: going back cannot fail. */
+	if (old)
+		IOASID_WARN_ON(iommu_group_replace_domain(group,
+							  old->common.domain));
+	else
+		iommu_detach_group(hwpt->common.domain, group);
+err_unmirror:
 	if (!was_mirrored)
 		ioasid_hwpt_paging_unmirror(hwpt);
 	return rc;
@@ -661,7 +669,7 @@ const struct ioasid_obj_ops ioasid_device_ops = {
  */
 void ioasid_device_unbind(struct ioasid_device *idev)
 {
-	ioasid_obj_destroy_owned(&idev->obj);
+	ioasid_obj_destroy_held(&idev->obj);
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_device_unbind, IOASID);
 

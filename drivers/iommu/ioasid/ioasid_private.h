@@ -140,8 +140,7 @@ void ioasid_obj_done(struct ioasid_object *obj);
 int ioasid_obj_hold(struct ioasid_object *obj);
 void ioasid_obj_unhold(struct ioasid_object *obj);
 void ioasid_obj_unhold_auto(struct ioasid_object *obj);
-void ioasid_obj_destroy_owned(struct ioasid_object *obj);
-void ioasid_obj_disown(struct ioasid_object *obj);
+void ioasid_obj_destroy_held(struct ioasid_object *obj);
 int ioasid_inject_fault(void);
 
 extern const struct ioasid_obj_ops ioasid_ioas_ops;
@@ -434,9 +433,8 @@ struct ioasid_device {
 	void (*destroy_dev)(struct device *dev);
 };
 
-struct ioasid_device *ioasid_device_bind_common(struct ioasid_ctx *ictx,
-						struct device *dev,
-						bool driver_owned);
+struct ioasid_device *ioasid_device_new(struct ioasid_ctx *ictx,
+					struct device *dev);
 struct ioasid_device *ioasid_get_device(struct ioasid_ctx *ictx, u32 id);
 
 /* access.c --------------------------------------------------------------- */
@@ -462,10 +460,9 @@ struct ioasid_access {
 	void (*destroy_data)(void *data);
 };
 
-struct ioasid_access *
-ioasid_access_create_common(struct ioasid_ctx *ictx,
-			    const struct ioasid_access_ops *ops, void *data,
-			    bool driver_owned, u32 *id);
+struct ioasid_access *ioasid_access_new(struct ioasid_ctx *ictx,
+					const struct ioasid_access_ops *ops,
+					void *data);
 void ioasid_access_notify_unmap(struct ioasid_ioas *ioas, unsigned long iova,
 				unsigned long length);
 

@@ -272,43 +272,28 @@ void ioasid_obj_unhold_auto(struct ioasid_object *obj)
 }
 
 /**
- * ioasid_obj_destroy_owned() - destroy an object a driver made
- * @obj: published with @driver_owned and the driver's hold
+ * ioasid_obj_destroy_held() - destroy an object its maker still holds
+ * @obj: published, with the hold its maker took at creation (a driver's
+ *	 for its own device, or the builder's while a command completes it)
  *
- * Drops the driver's hold, takes the object out of the table, waits for
- * commands in flight that found it, and destroys it.
+ * Drops that hold, takes the object out of the table, waits for commands
+ * in flight that found it, and destroys it. While the maker's hold is
+ * there, IOASID_OBJ_DESTROY cannot succeed, so nothing else destroys it.
  *
  * Context: process context; may sleep. No core lock may be held.
  */
-void ioasid_obj_destroy_owned(struct ioasid_object *obj)
+void ioasid_obj_destroy_held(struct ioasid_object *obj)
 {
 	struct xarray *objects = &obj->ictx->objects;
 
 	xa_lock(objects);
 	refcount_dec(&obj->holds);
-	/* Nothing depends on a device or an access but its driver. */
+	/* Nothing depends on a device or an access but its maker. */
 	IOASID_WARN_ON(!refcount_dec_if_one(&obj->holds));
 	__xa_erase(objects, obj->id);
 	xa_unlock(objects);
 	ioasid_obj_drain(obj);
 	obj->ops->destroy(obj);
-}
-
-/**
- * ioasid_obj_disown() - hand an object a driver built over to userspace
- * @obj: published with @driver_owned and the driver's hold
- *
- * Used by test code that builds an object as its owner, so that a failure
- * half way can still remove it, and then lets userspace destroy it.
- *
- * Context: any.
- */
-void ioasid_obj_disown(struct ioasid_object *obj)
-{
-	xa_lock(&obj->ictx->objects);
-	obj->driver_owned = false;
-	refcount_dec(&obj->holds);
-	xa_unlock(&obj->ictx->objects);
 }
 
 /* Close the door on @obj: the table's hold goes, if it is the only one. */

@@ -40,7 +40,14 @@ struct mock_domain {
 
 struct mock_dev {
 	struct device dev;
-	struct iommu_domain *domain;	/* attached, under the group mutex */
+	/*
+	 * The attached domain. It changes under the group mutex and @dma_rwsem
+	 * held for write; a mock DMA translates and copies each chunk with
+	 * @dma_rwsem held for read, so once attach_dev() returned, no DMA
+	 * uses the old domain, as with an IOMMU whose switch is atomic.
+	 */
+	struct iommu_domain *domain;
+	struct rw_semaphore dma_rwsem;
 	struct list_head resv;		/* struct iommu_resv_region */
 	struct mutex resv_lock;
 	int id;
@@ -230,15 +237,24 @@ static void mock_domain_free(struct iommu_domain *domain)
 	kfree(md);
 }
 
+static void mock_set_domain(struct device *dev, struct iommu_domain *domain)
+{
+	struct mock_dev *mdev = container_of(dev, struct mock_dev, dev);
+
+	down_write(&mdev->dma_rwsem);
+	mdev->domain = domain;
+	up_write(&mdev->dma_rwsem);
+}
+
 static int mock_attach_dev(struct iommu_domain *domain, struct device *dev)
 {
-	container_of(dev, struct mock_dev, dev)->domain = domain;
+	mock_set_domain(dev, domain);
 	return 0;
 }
 
 static void mock_detach_dev(struct iommu_domain *domain, struct device *dev)
 {
-	container_of(dev, struct mock_dev, dev)->domain = NULL;
+	mock_set_domain(dev, NULL);
 }
 
 static const struct iommu_domain_ops mock_domain_ops = {
@@ -348,6 +364,7 @@ static struct mock_dev *mock_dev_create(void)
 	}
 	INIT_LIST_HEAD(&mdev->resv);
 	mutex_init(&mdev->resv_lock);
+	init_rwsem(&mdev->dma_rwsem);
 	device_initialize(&mdev->dev);
 	mdev->dev.bus = &mock_bus;
 	mdev->dev.release = mock_dev_release;
@@ -379,8 +396,8 @@ static int test_mock_device(struct ioasid_call *call, struct ioasid_test_cmd *cm
 	mdev = mock_dev_create();
 	if (IS_ERR(mdev))
 		return PTR_ERR(mdev);
-	/* Owned by this function until it is complete, then by the user. */
-	idev = ioasid_device_bind_common(call->ictx, &mdev->dev, true);
+	/* Not visible to userspace until it is complete. */
+	idev = ioasid_device_new(call->ictx, &mdev->dev);
 	if (IS_ERR(idev)) {
 		mock_dev_destroy(&mdev->dev);
 		return PTR_ERR(idev);
@@ -395,11 +412,11 @@ static int test_mock_device(struct ioasid_call *call, struct ioasid_test_cmd *cm
 	rc = ioasid_call_reply(call, cmd, sizeof(*cmd));
 	if (rc)
 		goto err_destroy;
-	ioasid_obj_disown(&idev->obj);
+	ioasid_obj_publish(&idev->obj);
 	return 0;
 
 err_destroy:
-	ioasid_obj_destroy_owned(&idev->obj);
+	ioasid_obj_abort(&idev->obj);
 	return rc;
 }
 
@@ -575,11 +592,13 @@ static int test_dma(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
 			rc = -EFAULT;
 			break;
 		}
-		/* The group mutex is not needed: the device stays attached. */
+		down_read(&mdev->dma_rwsem);
 		rc = test_dma_translate(mdev->domain, iova, write, &phys);
+		if (!rc)
+			test_dma_copy(phys, buf, n, write);
+		up_read(&mdev->dma_rwsem);
 		if (rc)
 			break;
-		test_dma_copy(phys, buf, n, write);
 		if (!write && copy_to_user(uptr + done, buf, n)) {
 			rc = -EFAULT;
 			break;
@@ -682,7 +701,6 @@ static int test_access_create(struct ioasid_call *call, struct ioasid_test_cmd *
 {
 	struct ioasid_access *access;
 	struct mock_access *ma;
-	u32 id;
 	int rc;
 
 	ma = kzalloc(sizeof(*ma), GFP_KERNEL_ACCOUNT);
@@ -690,9 +708,8 @@ static int test_access_create(struct ioasid_call *call, struct ioasid_test_cmd *
 		return -ENOMEM;
 	mutex_init(&ma->lock);
 	INIT_LIST_HEAD(&ma->pins);
-	/* Owned by this function until it is complete, then by the user. */
-	access = ioasid_access_create_common(call->ictx, &mock_access_ops, ma,
-					     true, &id);
+	/* Not visible to userspace until it is complete. */
+	access = ioasid_access_new(call->ictx, &mock_access_ops, ma);
 	if (IS_ERR(access)) {
 		mutex_destroy(&ma->lock);
 		kfree(ma);
@@ -702,13 +719,13 @@ static int test_access_create(struct ioasid_call *call, struct ioasid_test_cmd *
 	access->destroy_data = mock_access_destroy;
 	rc = ioasid_access_attach(access, cmd->obj_id);
 	if (!rc) {
-		cmd->access.out_access_id = id;
+		cmd->access.out_access_id = access->obj.id;
 		rc = ioasid_call_reply(call, cmd, sizeof(*cmd));
 	}
 	if (rc)
-		ioasid_obj_destroy_owned(&access->obj);
+		ioasid_obj_abort(&access->obj);
 	else
-		ioasid_obj_disown(&access->obj);
+		ioasid_obj_publish(&access->obj);
 	return rc;
 }
 
