@@ -7,7 +7,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-flavor=${1:?usage: build.sh test|lean}
+flavor=${1:?usage: build.sh test|lean|nocore}
 obj=$OUT/obj-$flavor
 log=$OUT/build-$flavor.log
 "$REPO/harness/mkconfig.sh" "$flavor"

@@ -25,6 +25,9 @@ step "install dependencies" "$REPO/harness/deps.sh"
 step "prepare the kernel tree" "$REPO/harness/prepare-tree.sh"
 step "build the test kernel and selftests" "$REPO/harness/build.sh" test
 step "pack the initramfs" "$REPO/harness/mkinitramfs.sh" "$OUT/initramfs-test.gz" "$OUT/selftests-test"
+# 6.1's PASID allocator users (Intel SVM) without the core: it must build and boot.
+step "build the kernel with INTEL_IOMMU_SVM and without the core" "$REPO/harness/build.sh" nocore
+step "pack its initramfs" "$REPO/harness/mkinitramfs.sh" "$OUT/initramfs-nocore.gz" "$OUT/selftests-nocore"
 echo "harness: build ready in $(( $(date +%s) - t0 ))s"
 
 "$REPO/harness/lint.sh"
@@ -39,5 +42,11 @@ for m in $MACHINES; do
 	read -r p f s < "$logdir/$m.counts"
 	add "$p" "$f" "$s"
 done
+# The kernel without the core boots and VFIO type1 does real DMA on it.
+"$REPO/harness/qemu-run.sh" vtd-nocore "$OUT/obj-nocore/arch/x86/boot/bzImage" \
+	"$OUT/initramfs-nocore.gz" "$logdir" test
+"$REPO/harness/report.sh" "$logdir" vtd-nocore
+read -r p f s < "$logdir/vtd-nocore.counts"
+add "$p" "$f" "$s"
 echo "harness: logs in $logdir; total $(( $(date +%s) - t0 ))s"
 finish

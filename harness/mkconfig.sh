@@ -4,15 +4,16 @@
 # mkconfig.sh FLAVOR: write $OUT/obj-FLAVOR/.config from tinyconfig plus the
 # fragments of that flavour, then check that every symbol a fragment asks
 # for really is set (Kconfig silently drops a symbol whose dependencies are
-# unmet). The .config is replaced only when its content changes, so an
+# unmet). A later fragment overrides an earlier one. The .config is replaced only when its content changes, so an
 # unchanged configuration never triggers a rebuild.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-flavor=${1:?usage: mkconfig.sh test|lean}
+flavor=${1:?usage: mkconfig.sh test|lean|nocore}
 case $flavor in
 test) frags="harness/configs/base.config tools/testing/selftests/ioasid/config" ;;
 lean) frags="harness/configs/base.config harness/configs/lean.config" ;;
+nocore) frags="harness/configs/base.config harness/configs/lean.config harness/configs/nocore.config" ;;
 *) die "unknown flavour $flavor" ;;
 esac
 obj=$OUT/obj-$flavor
@@ -42,7 +43,9 @@ while IFS== read -r sym val; do
 	echo "harness: $flavor config: $sym=$val was asked for but is" \
 	     "'$(grep "^$sym=\|^# $sym is not set" "$scratch/.config" || echo unset)'" >&2
 	bad=1
-done < <(cat $frags | grep '^CONFIG_')
+done < <(cat $frags | grep '^CONFIG_' |
+	awk -F= '{ if (!($1 in v)) order[n++] = $1; v[$1] = $2 }
+		 END { for (i = 0; i < n; i++) print order[i] "=" v[order[i]] }')
 [ $bad = 0 ] || die "$flavor config dropped symbols (unmet dependencies)"
 
 cmp -s "$scratch/.config" "$obj/.config" || cp "$scratch/.config" "$obj/.config"

@@ -32,6 +32,12 @@ amd)
 	args+=(-machine q35,kernel-irqchip=split -device amd-iommu,intremap=on)
 	append+=" amd_iommu=on"
 	;;
+vtd-nocore)
+	# The kernel built without the core: SVA and VFIO type1 as in 6.1.
+	args+=(-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on)
+	append+=" intel_iommu=on"
+	[ -n "${TESTS:-}" ] || TESTS="vfio_type1_edu"
+	;;
 vtd-container)
 	args+=(-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on)
 	append+=" intel_iommu=on ioasid.vfio_container=1"

@@ -68,8 +68,6 @@ int ioasid_device_attach_pasid(struct ioasid_device *idev, u32 pasid,
 int ioasid_device_replace_pasid(struct ioasid_device *idev, u32 pasid,
 				u32 *pt_id);
 void ioasid_device_detach_pasid(struct ioasid_device *idev, u32 pasid);
-struct ioasid_ctx *ioasid_device_ctx(struct ioasid_device *idev);
-u32 ioasid_device_id(struct ioasid_device *idev);
 
 struct ioasid_access *
 ioasid_access_create(struct ioasid_ctx *ictx,

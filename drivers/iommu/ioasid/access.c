@@ -64,15 +64,14 @@ struct ioasid_access *
 ioasid_access_create(struct ioasid_ctx *ictx,
 		     const struct ioasid_access_ops *ops, void *data, u32 *id)
 {
-	struct ioasid_access *access;
+	struct ioasid_access *access = ioasid_access_new(ictx, ops, data);
 
-	access = ioasid_access_new(ictx, ops, data);
-	if (IS_ERR(access))
-		return access;
-	access->obj.driver_owned = true;
-	refcount_inc(&access->obj.holds);	/* the driver's */
-	ioasid_obj_publish(&access->obj);
-	*id = access->obj.id;
+	if (!IS_ERR(access)) {
+		access->obj.driver_owned = true;
+		refcount_inc(&access->obj.holds);	/* the driver's */
+		ioasid_obj_publish(&access->obj);
+		*id = access->obj.id;
+	}
 	return access;
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_access_create, IOASID);

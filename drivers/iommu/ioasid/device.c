@@ -256,6 +256,9 @@ static int att_hw_attach(struct ioasid_group *igroup,
 	if (rc)
 		return rc;
 	if (early) {
+		/* The group's IOMMU enforced it for @old: it can for @hwpt. */
+		if (old->enforce_cache_coherency)
+			ioasid_hwpt_paging_enforce(hwpt);
 		rc = ioasid_hwpt_paging_mirror(hwpt);
 		if (rc)
 			return rc;
@@ -451,7 +454,8 @@ static int att_join(struct ioasid_device *idev, struct ioasid_attach *att,
  * Return: 0; -EOPNOTSUPP for a PASID other than the RID; -EBUSY if the
  * (device, PASID) is attached already, or another device of the group is
  * attached elsewhere; -EADDRINUSE if a reserved region of the group is
- * mapped or outside the IOAS's limit; -ENOENT for an unknown ID; -ENOMEM;
+ * mapped or inside a range of the IOAS's limit; -ENOENT for an unknown ID;
+ * -EINVAL for a HWPT that is not a paging one; -ENOMEM;
  * the IOMMU driver's errno.
  */
 int ioasid_device_attach_pasid(struct ioasid_device *idev, u32 pasid,
@@ -531,11 +535,12 @@ void ioasid_device_detach_pasid(struct ioasid_device *idev, u32 pasid)
 		return;
 	}
 	hwpt = att->hwpt;
-	ioasid_iopt_unreserve(&hwpt->ioas->iopt, att);
+	/* The hardware lets go first: until then the regions stay taken. */
 	if (!--igroup->num_attached) {
 		iommu_detach_group(hwpt->common.domain, igroup->group);
 		igroup->hwpt = NULL;
 	}
+	ioasid_iopt_unreserve(&hwpt->ioas->iopt, att);
 	mutex_unlock(&igroup->lock);
 	kfree(att);
 	att_release_hwpt(hwpt);
@@ -672,27 +677,3 @@ void ioasid_device_unbind(struct ioasid_device *idev)
 	ioasid_obj_destroy_held(&idev->obj);
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_device_unbind, IOASID);
-
-/**
- * ioasid_device_ctx() - the context a device is bound to
- * @idev: bound device
- *
- * Return: the context.
- */
-struct ioasid_ctx *ioasid_device_ctx(struct ioasid_device *idev)
-{
-	return idev->ictx;
-}
-EXPORT_SYMBOL_NS_GPL(ioasid_device_ctx, IOASID);
-
-/**
- * ioasid_device_id() - the ID userspace names a bound device by
- * @idev: bound device
- *
- * Return: the ID.
- */
-u32 ioasid_device_id(struct ioasid_device *idev)
-{
-	return idev->obj.id;
-}
-EXPORT_SYMBOL_NS_GPL(ioasid_device_id, IOASID);

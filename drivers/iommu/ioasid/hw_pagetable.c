@@ -193,9 +193,11 @@ void ioasid_hwpt_paging_unmirror(struct ioasid_hwpt_paging *hwpt)
 
 /**
  * ioasid_hwpt_paging_enforce() - make the domain enforce cache coherency
- * @hwpt: a paging HWPT, attached to its first group and not mirrored yet
+ * @hwpt: a paging HWPT not mirrored yet: attached to its first group, or
+ *	  about to take a group whose IOMMU enforced it for the group's
+ *	  previous domain
  *
- * A driver can only judge this with a device attached, and it must be
+ * A driver can only judge this for a device it knows, and it must be
  * settled before anything is mapped.
  *
  * Context: process context.

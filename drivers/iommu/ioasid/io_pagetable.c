@@ -795,14 +795,15 @@ static int iopt_resv_queue(struct list_head *batch, unsigned long first,
 {
 	struct ioasid_reserved *resv;
 
-	resv = kzalloc(sizeof(*resv), GFP_KERNEL_ACCOUNT);
-	if (!resv)
-		return -ENOMEM;
-	resv->node.start = first;
-	resv->node.last = last;
-	resv->owner = owner;
-	list_add_tail(&resv->batch, batch);
-	return 0;
+	resv = kmalloc(sizeof(*resv), GFP_KERNEL_ACCOUNT);
+	if (resv) {
+		*resv = (struct ioasid_reserved){
+			.node = { .start = first, .last = last },
+			.owner = owner,
+		};
+		list_add_tail(&resv->batch, batch);
+	}
+	return resv ? 0 : -ENOMEM;
 }
 
 /* Free what is left on @batch: nothing, after a successful commit. */

@@ -136,6 +136,16 @@ int ioasid_ioas_info_ioctl(struct ioasid_call *call)
 	return rc2 ? rc2 : rc;
 }
 
+/* A limit range must be aligned, ordered, and clear of the others. */
+static bool ioas_limit_range_ok(const struct ioasid_iova_range *r,
+				unsigned long align, struct rb_root_cached *root)
+{
+	/* r->last + 1 wraps to 0 for a range that ends at the top. */
+	return r->first <= r->last && r->last <= ULONG_MAX &&
+	       !(r->first % align) && !((r->last + 1) % align) &&
+	       !interval_tree_iter_first(root, r->first, r->last);
+}
+
 /* Read the user's ranges into a new interval tree, checking each. */
 static int ioas_limit_read(struct ioasid_ioas_limit *args, unsigned long align,
 			   struct rb_root_cached *root)
@@ -143,25 +153,20 @@ static int ioas_limit_read(struct ioasid_ioas_limit *args, unsigned long align,
 	struct ioasid_iova_range __user *uranges = u64_to_user_ptr(args->ranges);
 	struct interval_tree_node *node;
 	struct ioasid_iova_range r;
-	u64 end;
 	u32 i;
 
 	for (i = 0; i < args->nr_ranges; i++) {
 		if (copy_from_user(&r, &uranges[i], sizeof(r)))
 			return -EFAULT;
-		if (r.first > r.last || r.last > ULONG_MAX)
+		if (!ioas_limit_range_ok(&r, align, root))
 			return -EINVAL;
-		if (check_add_overflow(r.last, (u64)1, &end))
-			end = 0;	/* the range ends at the top */
-		if (r.first % align || end % align)
-			return -EINVAL;
-		if (interval_tree_iter_first(root, r.first, r.last))
-			return -EINVAL;
-		node = kzalloc(sizeof(*node), GFP_KERNEL_ACCOUNT);
+		node = kmalloc(sizeof(*node), GFP_KERNEL_ACCOUNT);
 		if (!node)
 			return -ENOMEM;
-		node->start = r.first;
-		node->last = r.last;
+		*node = (struct interval_tree_node){
+			.start = r.first,
+			.last = r.last,
+		};
 		interval_tree_insert(node, root);
 	}
 	return 0;
@@ -276,15 +281,18 @@ static int ioas_map_read(struct ioasid_ioas_map *args,
 	return 0;
 }
 
+static int ioas_unmap(struct ioasid_ioas *ioas,
+		      struct ioasid_iova_range *ranges, u32 num,
+		      struct ioasid_ioas_unmap *args);
+
 /* Write the picked IOVAs back; on failure undo the whole map. */
 static int ioas_map_report(struct ioasid_call *call, struct ioasid_ioas *ioas,
 			   struct ioasid_ioas_map *args,
 			   struct ioasid_map_range *ranges,
 			   const struct ioasid_map_req *reqs)
 {
+	struct ioasid_ioas_unmap unmap_args = {};
 	struct ioasid_iova_range *undo;
-	unsigned long unmapped;
-	unsigned int failed;
 	u32 i, n = args->nr_ranges;
 	int rc;
 
@@ -304,8 +312,8 @@ static int ioas_map_report(struct ioasid_call *call, struct ioasid_ioas *ioas,
 		undo[i].first = iova;
 		undo[i].last = iova + len - 1;
 	}
-	IOASID_WARN_ON(ioasid_iopt_unmap_vec(&ioas->iopt, undo, n, &unmapped,
-					     &failed));
+	/* An emulated device may have pinned meanwhile: ask it to let go. */
+	ioas_unmap(ioas, undo, n, &unmap_args);
 	return rc;
 }
 
@@ -341,7 +349,7 @@ int ioasid_ioas_map_ioctl(struct ioasid_call *call)
 	ioas = ioasid_get_ioas(call->ictx, args.ioas_id);
 	if (IS_ERR(ioas)) {
 		rc = PTR_ERR(ioas);
-		goto out_free;
+		goto out_fail;
 	}
 	rc = ioasid_iopt_map_vec(call->ictx, &ioas->iopt, reqs, args.nr_ranges,
 				 call->ictx->account_mode, &failed);
@@ -399,10 +407,13 @@ static int ioas_unmap(struct ioasid_ioas *ioas,
 					   &failed);
 		if (rc != -EBUSY)
 			break;
-		for (i = 0; i < num; i++)
+		for (i = 0; i < num; i++) {
+			unsigned long len = ranges[i].last - ranges[i].first;
+
+			/* The whole space is one byte more than fits. */
 			ioasid_access_notify_unmap(ioas, ranges[i].first,
-						   ranges[i].last -
-						   ranges[i].first + 1);
+						   len == ULONG_MAX ? len : len + 1);
+		}
 	}
 	args->out_unmapped = unmapped;
 	args->out_failed = rc ? failed : 0;
@@ -423,6 +434,8 @@ int ioasid_ioas_unmap_ioctl(struct ioasid_call *call)
 		return rc;
 	if (args.flags & ~IOASID_UNMAP_EVERYTHING || args.__rsvd)
 		return -EOPNOTSUPP;
+	args.out_unmapped = 0;
+	args.out_failed = 0;
 	if (args.flags & IOASID_UNMAP_EVERYTHING) {
 		if (args.ranges || args.nr_ranges)
 			return -EINVAL;
@@ -442,7 +455,8 @@ int ioasid_ioas_unmap_ioctl(struct ioasid_call *call)
 	ioas = ioasid_get_ioas(call->ictx, args.ioas_id);
 	if (IS_ERR(ioas)) {
 		rc = PTR_ERR(ioas);
-		goto out_free;
+		args.out_failed = num;
+		goto out_reply;
 	}
 	rc = num ? ioas_unmap(ioas, ranges, num, &args) : 0;
 	ioasid_obj_done(&ioas->obj);
@@ -452,7 +466,6 @@ out_reply:
 
 		rc = rc ? rc : rc2;
 	}
-out_free:
 	if (ranges != &everything)
 		kvfree(ranges);
 	return rc;

@@ -125,6 +125,9 @@ struct ioasid_call {
 	u32 argsz;
 };
 
+/* Declares the handler of one command. */
+#define IOASID_HANDLER(name) int name(struct ioasid_call *call)
+
 int ioasid_call_fetch(struct ioasid_call *call, void *args, size_t size,
 		      size_t minsz);
 int ioasid_call_reply(struct ioasid_call *call, const void *args,
@@ -274,10 +277,8 @@ int ioasid_iopt_unmap(struct ioasid_iopt *iopt, unsigned long iova,
 int ioasid_iopt_unmap_all(struct ioasid_iopt *iopt, unsigned long *unmapped);
 bool ioasid_iopt_range_pinned(struct ioasid_iopt *iopt, unsigned long iova,
 			      unsigned long length);
-int ioasid_iopt_add_domain(struct ioasid_iopt *iopt,
-			   struct iommu_domain *domain);
-void ioasid_iopt_remove_domain(struct ioasid_iopt *iopt,
-			       struct iommu_domain *domain);
+int ioasid_iopt_add_domain(struct ioasid_iopt *iopt, struct iommu_domain *domain);
+void ioasid_iopt_remove_domain(struct ioasid_iopt *iopt, struct iommu_domain *domain);
 int ioasid_iopt_reserve_group(struct ioasid_iopt *iopt,
 			      struct iommu_group *group, void *owner);
 int ioasid_iopt_reserve_range(struct ioasid_iopt *iopt, unsigned long first,
@@ -321,12 +322,12 @@ struct ioasid_ioas {
 
 struct ioasid_ioas *ioasid_get_ioas(struct ioasid_ctx *ictx, u32 id);
 struct ioasid_ioas *ioasid_ioas_new(struct ioasid_ctx *ictx);
-int ioasid_ioas_create_ioctl(struct ioasid_call *call);
-int ioasid_ioas_info_ioctl(struct ioasid_call *call);
-int ioasid_ioas_limit_ioctl(struct ioasid_call *call);
-int ioasid_ioas_map_ioctl(struct ioasid_call *call);
-int ioasid_ioas_unmap_ioctl(struct ioasid_call *call);
-int ioasid_ioas_copy_ioctl(struct ioasid_call *call);
+IOASID_HANDLER(ioasid_ioas_create_ioctl);
+IOASID_HANDLER(ioasid_ioas_info_ioctl);
+IOASID_HANDLER(ioasid_ioas_limit_ioctl);
+IOASID_HANDLER(ioasid_ioas_map_ioctl);
+IOASID_HANDLER(ioasid_ioas_unmap_ioctl);
+IOASID_HANDLER(ioasid_ioas_copy_ioctl);
 int ioasid_ioas_opt_large_ioptes(struct ioasid_ctx *ictx,
 				 struct ioasid_option *args);
 
@@ -377,7 +378,7 @@ bool ioasid_hwpt_paging_early(struct ioasid_hwpt_paging *hwpt);
 int ioasid_hwpt_paging_mirror(struct ioasid_hwpt_paging *hwpt);
 void ioasid_hwpt_paging_unmirror(struct ioasid_hwpt_paging *hwpt);
 void ioasid_hwpt_paging_enforce(struct ioasid_hwpt_paging *hwpt);
-int ioasid_hwpt_create_ioctl(struct ioasid_call *call);
+IOASID_HANDLER(ioasid_hwpt_create_ioctl);
 
 /* device.c --------------------------------------------------------------- */
 
@@ -468,7 +469,7 @@ void ioasid_access_notify_unmap(struct ioasid_ioas *ioas, unsigned long iova,
 
 /* vfio_compat.c ---------------------------------------------------------- */
 
-int ioasid_vfio_ioas_ioctl(struct ioasid_call *call);
+IOASID_HANDLER(ioasid_vfio_ioas_ioctl);
 void ioasid_vfio_compat_release(struct ioasid_ctx *ictx);
 long ioasid_vfio_ioctl(struct ioasid_ctx *ictx, unsigned int cmd,
 		       unsigned long arg);
@@ -476,7 +477,7 @@ long ioasid_vfio_ioctl(struct ioasid_ctx *ictx, unsigned int cmd,
 /* selftest.c ------------------------------------------------------------- */
 
 #ifdef CONFIG_IOASID_TEST
-int ioasid_test_ioctl(struct ioasid_call *call);
+IOASID_HANDLER(ioasid_test_ioctl);
 int ioasid_test_init(void);
 void ioasid_test_exit(void);
 #else

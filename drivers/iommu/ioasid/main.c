@@ -130,9 +130,11 @@ void *ioasid_obj_new(struct ioasid_ctx *ictx, size_t size,
 	obj = kzalloc(size, GFP_KERNEL_ACCOUNT);
 	if (!obj)
 		return ERR_PTR(-ENOMEM);
-	obj->ops = ops;
-	obj->ictx = ictx;
-	refcount_set(&obj->holds, 1);
+	*obj = (struct ioasid_object){
+		.ops = ops,
+		.ictx = ictx,
+		.holds = REFCOUNT_INIT(1),
+	};
 	rc = xa_alloc(&ictx->objects, &obj->id, XA_ZERO_ENTRY, xa_limit_31b,
 		      GFP_KERNEL_ACCOUNT);
 	if (rc) {
@@ -334,7 +336,7 @@ static int ioasid_obj_destroy_ioctl(struct ioasid_call *call)
 	rc = ioasid_call_fetch(call, &args, sizeof(args), sizeof(args));
 	if (rc)
 		return rc;
-	if (args.flags || args.__rsvd)
+	if (args.flags)
 		return -EOPNOTSUPP;
 	rc = ioasid_obj_seal(ictx, args.obj_id, &obj);
 	if (rc)

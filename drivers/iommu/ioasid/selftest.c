@@ -502,7 +502,8 @@ static int test_page_pins(unsigned long uptr, unsigned int *pins, bool *large)
 	return 0;
 }
 
-static int test_check_refs(struct ioasid_test_cmd *cmd)
+static int test_check_refs(struct ioasid_call *call,
+			   struct ioasid_test_cmd *cmd)
 {
 	unsigned long uptr = cmd->pins.uaddr, end;
 	unsigned int pins, want;
@@ -580,10 +581,9 @@ static int test_dma(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
 	if (IS_ERR(mdev))
 		return PTR_ERR(mdev);
 	buf = kmalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
-	if (!buf) {
-		rc = -ENOMEM;
+	rc = buf ? 0 : -ENOMEM;
+	if (rc)
 		goto out_put;
-	}
 	while (done < cmd->dma.length) {
 		size_t n = min_t(u64, cmd->dma.length - done,
 				 PAGE_SIZE - offset_in_page(iova));
@@ -825,31 +825,31 @@ static int test_charges(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
 	return ioasid_call_reply(call, cmd, sizeof(*cmd));
 }
 
+typedef int (*test_op_t)(struct ioasid_call *call,
+			 struct ioasid_test_cmd *cmd);
+
+/* The operations, by enum ioasid_test_op less the first one. */
+#define TEST_OP(op, fn) [(op) - IOASID_TEST_MOCK_DEVICE] = (fn)
+static const test_op_t test_ops[] = {
+	TEST_OP(IOASID_TEST_MOCK_DEVICE, test_mock_device),
+	TEST_OP(IOASID_TEST_RESERVE, test_add_reserved),
+	TEST_OP(IOASID_TEST_PIN_COUNT, test_check_refs),
+	TEST_OP(IOASID_TEST_DMA, test_dma),
+	TEST_OP(IOASID_TEST_IOPTE, test_iopte),
+	TEST_OP(IOASID_TEST_CHARGES, test_charges),
+	TEST_OP(IOASID_TEST_ACCESS_CREATE, test_access_create),
+	TEST_OP(IOASID_TEST_ACCESS_PIN, test_access_pin),
+	TEST_OP(IOASID_TEST_ACCESS_RW, test_access_rw),
+	TEST_OP(IOASID_TEST_MOCK_MOVE, test_mock_replace),
+};
+
 static int test_run(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
 {
-	switch (cmd->op) {
-	case IOASID_TEST_MOCK_DEVICE:
-		return test_mock_device(call, cmd);
-	case IOASID_TEST_RESERVE:
-		return test_add_reserved(call, cmd);
-	case IOASID_TEST_PIN_COUNT:
-		return test_check_refs(cmd);
-	case IOASID_TEST_DMA:
-		return test_dma(call, cmd);
-	case IOASID_TEST_IOPTE:
-		return test_iopte(call, cmd);
-	case IOASID_TEST_CHARGES:
-		return test_charges(call, cmd);
-	case IOASID_TEST_ACCESS_CREATE:
-		return test_access_create(call, cmd);
-	case IOASID_TEST_ACCESS_PIN:
-		return test_access_pin(call, cmd);
-	case IOASID_TEST_ACCESS_RW:
-		return test_access_rw(call, cmd);
-	case IOASID_TEST_MOCK_MOVE:
-		return test_mock_replace(call, cmd);
-	}
-	return -EOPNOTSUPP;
+	unsigned int idx = cmd->op - IOASID_TEST_MOCK_DEVICE;
+
+	if (cmd->op < IOASID_TEST_MOCK_DEVICE || idx >= ARRAY_SIZE(test_ops))
+		return -EOPNOTSUPP;
+	return test_ops[idx](call, cmd);
 }
 
 /**

@@ -1014,14 +1014,13 @@ long ioasid_vfio_ioctl(struct ioasid_ctx *ictx, unsigned int cmd,
 	bool v2 = false;
 	long rc;
 
-	switch (cmd) {
-	case VFIO_GET_API_VERSION:
+	/* These three work before VFIO_SET_IOMMU. */
+	if (cmd == VFIO_GET_API_VERSION)
 		return VFIO_API_VERSION;
-	case VFIO_CHECK_EXTENSION:
+	if (cmd == VFIO_CHECK_EXTENSION)
 		return vfio_compat_check_extension(ictx, arg);
-	case VFIO_SET_IOMMU:
+	if (cmd == VFIO_SET_IOMMU)
 		return vfio_compat_set_iommu(ictx, arg);
-	}
 
 	/* Without an IOMMU type the container knows no other ioctl. */
 	ioas = vfio_compat_get(ictx, &v2);

@@ -60,7 +60,6 @@
  * @argsz: sizeof(struct ioasid_obj_destroy)
  * @flags: must be 0
  * @obj_id: the object to destroy
- * @__rsvd: must be 0
  *
  * Destroy an object the caller created. Fails with EBUSY, changing nothing,
  * while another object depends on it (a device attached to a HWPT, a HWPT
@@ -75,41 +74,16 @@ struct ioasid_obj_destroy {
 	__u32 argsz;
 	__u32 flags;
 	__u32 obj_id;
-	__u32 __rsvd;
 };
 
 #define IOASID_OBJ_DESTROY	_IO(IOASID_TYPE, IOASID_NR_OBJ_DESTROY)
 
 /**
- * enum ioasid_option_key - what IOASID_OPTION reads or writes
- * @IOASID_OPT_ACCOUNTING: @obj_id 0 (the file). @value 0: pinned pages are
- *	charged to the user's RLIMIT_MEMLOCK (the default); 1: to the mm's,
- *	as VFIO type1 does. Changeable only while nothing is pinned through
- *	this file (EBUSY). Other values: EINVAL.
- * @IOASID_OPT_LARGE_IOPTES: @obj_id an IOAS. @value 1 (default): mappings
- *	may use IOPTEs larger than PAGE_SIZE; 0: they may not. Changeable only
- *	while no HWPT mirrors the IOAS (EBUSY).
- */
-enum ioasid_option_key {
-	IOASID_OPT_ACCOUNTING = 1,
-	IOASID_OPT_LARGE_IOPTES = 2,
-};
-
-/**
- * enum ioasid_option_flags - direction of IOASID_OPTION
- * @IOASID_OPTION_WRITE: set the option to @value; without it the option is
- *	read into @value
- */
-enum ioasid_option_flags {
-	IOASID_OPTION_WRITE = 1 << 0,
-};
-
-/**
  * struct ioasid_option - ioctl(IOASID_OPTION)
  * @argsz: sizeof(struct ioasid_option)
- * @flags: enum ioasid_option_flags
+ * @flags: IOASID_OPTION_WRITE or 0
  * @value: in when writing, out when reading
- * @key: one of enum ioasid_option_key
+ * @key: IOASID_OPT_ACCOUNTING or IOASID_OPT_LARGE_IOPTES
  * @obj_id: the object the option belongs to, 0 for the file
  */
 struct ioasid_option {
@@ -121,6 +95,26 @@ struct ioasid_option {
 };
 
 #define IOASID_OPTION		_IO(IOASID_TYPE, IOASID_NR_OPTION)
+
+/*
+ * Options of IOASID_OPTION (@key):
+ *
+ * IOASID_OPT_ACCOUNTING: @obj_id 0 (the file). @value 0: pinned pages are
+ *	charged to the user's RLIMIT_MEMLOCK (the default); 1: to the mm's,
+ *	as VFIO type1 does. Changeable only while nothing is pinned through
+ *	this file (EBUSY). Other values: EINVAL.
+ * IOASID_OPT_LARGE_IOPTES: @obj_id an IOAS. @value 1 (default): mappings
+ *	may use IOPTEs larger than PAGE_SIZE; 0: they may not. Changeable only
+ *	while no HWPT mirrors the IOAS (EBUSY).
+ *
+ * Flags of IOASID_OPTION (@flags):
+ *
+ * IOASID_OPTION_WRITE: set the option to @value; without it the option is
+ *	read into @value.
+ */
+#define IOASID_OPT_ACCOUNTING	1
+#define IOASID_OPT_LARGE_IOPTES	2
+#define IOASID_OPTION_WRITE	(1U << 0)
 
 /**
  * struct ioasid_ioas_create - ioctl(IOASID_IOAS_CREATE)
@@ -195,8 +189,9 @@ struct ioasid_ioas_info {
  * them, and a device whose reserved regions intersect them cannot attach
  * (EADDRINUSE). Ranges must be aligned, have first <= last and not overlap
  * (EINVAL). Fails with EBUSY when a mapping lies outside the new ranges, and
- * with EADDRINUSE when a range meets a reserved region of an attached
- * device; the old limit stays then.
+ * with EADDRINUSE when a range meets a reserved region: one of an attached
+ * device, or what lies outside the aperture of a HWPT mirroring the IOAS;
+ * the old limit stays then.
  */
 struct ioasid_ioas_limit {
 	__u32 argsz;
@@ -207,6 +202,24 @@ struct ioasid_ioas_limit {
 };
 
 #define IOASID_IOAS_LIMIT	_IO(IOASID_TYPE, IOASID_NR_IOAS_LIMIT)
+
+/**
+ * struct ioasid_map_range - one range of IOASID_IOAS_MAP
+ * @uaddr: user address of the memory, page aligned
+ * @length: bytes, a non-zero multiple of the IOAS's alignment
+ * @iova: in with IOASID_MAP_FIXED; otherwise out, the IOVA picked, aligned
+ *	as @uaddr is, up to the range's size and at most 1 GiB, so that large
+ *	IOPTEs stay possible
+ * @prot: enum ioasid_map_prot, at least one bit
+ * @flags: enum ioasid_map_range_flags
+ */
+struct ioasid_map_range {
+	__aligned_u64 uaddr;
+	__aligned_u64 length;
+	__aligned_u64 iova;
+	__u32 prot;
+	__u32 flags;
+};
 
 /**
  * enum ioasid_map_prot - what devices may do with a mapping
@@ -228,33 +241,16 @@ enum ioasid_map_range_flags {
 };
 
 /**
- * struct ioasid_map_range - one range of IOASID_IOAS_MAP
- * @uaddr: user address of the memory, page aligned
- * @length: bytes, a non-zero multiple of the IOAS's alignment
- * @iova: in with IOASID_MAP_FIXED; otherwise out, the IOVA picked, which
- *	shares @uaddr's offset within the largest IOPTE size that fits, so
- *	that large IOPTEs stay possible
- * @prot: enum ioasid_map_prot, at least one bit
- * @flags: enum ioasid_map_range_flags
- */
-struct ioasid_map_range {
-	__aligned_u64 uaddr;
-	__aligned_u64 length;
-	__aligned_u64 iova;
-	__u32 prot;
-	__u32 flags;
-};
-
-/**
  * struct ioasid_ioas_map - ioctl(IOASID_IOAS_MAP)
  * @argsz: sizeof(struct ioasid_ioas_map)
  * @flags: must be 0
  * @ranges: user pointer to an array of struct ioasid_map_range
  * @ioas_id: the IOAS
  * @nr_ranges: entries in @ranges, 1 to IOASID_MAP_MAX_RANGES
- * @out_failed: on failure, the index of the range that failed, or
- *	@nr_ranges when the failure was not one range's (written on failure
- *	only, and only when the range array itself could be read)
+ * @out_failed: the index of the range that failed; @nr_ranges when the call
+ *	succeeded or failed for no one range's sake (an unknown IOAS).
+ *	Written whenever the structure is written back: not on EFAULT, nor
+ *	on EINVAL or ENOMEM found before the ranges were read.
  * @__rsvd: must be 0
  *
  * Pin the memory of every range, charge it to RLIMIT_MEMLOCK once, and map
@@ -297,8 +293,8 @@ enum ioasid_unmap_flags {
  * @out_unmapped: bytes unmapped by the whole call
  * @ioas_id: the IOAS
  * @nr_ranges: entries in @ranges, 0 to IOASID_MAP_MAX_RANGES
- * @out_failed: on failure, the index of the range that failed, or
- *	@nr_ranges when the failure was not one range's
+ * @out_failed: the index of the range that failed; 0 on success, and
+ *	@nr_ranges when the call failed for no one range's sake
  * @__rsvd: must be 0
  *
  * Remove every mapping that lies inside one of the ranges, with one IOTLB
@@ -393,23 +389,10 @@ struct ioasid_hwpt_create {
 #define IOASID_HWPT_CREATE	_IO(IOASID_TYPE, IOASID_NR_HWPT_CREATE)
 
 /**
- * enum ioasid_vfio_ioas_op - what IOASID_VFIO_IOAS does
- * @IOASID_VFIO_IOAS_QUERY: return the IOAS, creating an empty one if there is
- *	none
- * @IOASID_VFIO_IOAS_ASSIGN: make @ioas_id the IOAS
- * @IOASID_VFIO_IOAS_FORGET: forget the IOAS; attached devices stay attached
- */
-enum ioasid_vfio_ioas_op {
-	IOASID_VFIO_IOAS_QUERY = 1,
-	IOASID_VFIO_IOAS_ASSIGN = 2,
-	IOASID_VFIO_IOAS_FORGET = 3,
-};
-
-/**
  * struct ioasid_vfio_ioas - ioctl(IOASID_VFIO_IOAS)
  * @argsz: sizeof(struct ioasid_vfio_ioas)
  * @flags: must be 0
- * @op: one of enum ioasid_vfio_ioas_op
+ * @op: IOASID_VFIO_IOAS_QUERY, _ASSIGN or _FORGET
  * @ioas_id: out for QUERY, in for ASSIGN
  *
  * The IOAS that devices opened through the VFIO group path attach to, and
@@ -426,5 +409,17 @@ struct ioasid_vfio_ioas {
 };
 
 #define IOASID_VFIO_IOAS	_IO(IOASID_TYPE, IOASID_NR_VFIO_IOAS)
+
+/*
+ * Operations of IOASID_VFIO_IOAS (@op):
+ *
+ * IOASID_VFIO_IOAS_QUERY: return the IOAS, creating an empty one if there is
+ *	none.
+ * IOASID_VFIO_IOAS_ASSIGN: make @ioas_id the IOAS.
+ * IOASID_VFIO_IOAS_FORGET: forget the IOAS; attached devices stay attached.
+ */
+#define IOASID_VFIO_IOAS_QUERY	1
+#define IOASID_VFIO_IOAS_ASSIGN	2
+#define IOASID_VFIO_IOAS_FORGET	3
 
 #endif

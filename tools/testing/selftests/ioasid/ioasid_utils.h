@@ -332,14 +332,11 @@ static inline int ioas_limit(int fd, __u32 ioas_id,
 static inline int ioasid_option_set(int fd, __u32 key, __u32 object_id,
 				    __u64 val)
 {
-	struct ioasid_option cmd = {
-		.argsz = sizeof(cmd),
-		.flags = IOASID_OPTION_WRITE,
-		.value = val,
-		.key = key,
-		.obj_id = object_id,
-	};
+	struct ioasid_option cmd = { .argsz = sizeof(cmd), .value = val };
 
+	cmd.flags = IOASID_OPTION_WRITE;
+	cmd.key = key;
+	cmd.obj_id = object_id;
 	return ioasid_do(fd, IOASID_OPTION, &cmd);
 }
 

@@ -96,13 +96,12 @@ struct compat_info {
 
 static int vfio_map(int fd, __u32 flags, __u64 vaddr, __u64 iova, __u64 size)
 {
-	struct vfio_iommu_type1_dma_map map = {
-		.argsz = sizeof(map),
-		.flags = flags,
-		.vaddr = vaddr,
-		.iova = iova,
-		.size = size,
-	};
+	struct vfio_iommu_type1_dma_map map = { .argsz = sizeof(map) };
+
+	map.flags = flags;
+	map.vaddr = vaddr;
+	map.iova = iova;
+	map.size = size;
 
 	return ioctl(fd, VFIO_IOMMU_MAP_DMA, &map) ? -errno : 0;
 }
@@ -134,14 +133,13 @@ static int vfio_unmap(int fd, __u32 flags, __u64 iova, __u64 size,
 static int vfio_unmap_dirty(int fd, __u64 iova, __u64 size, __u64 *bitmap,
 			    __u64 bitmap_bytes, __u64 *unmapped)
 {
-	struct unmap_bitmap u = {
-		.argsz = sizeof(u),
-		.flags = UNMAP_DIRTY,
-		.iova = iova,
-		.size = size,
-		.bitmap = { .pgsize = PG, .size = bitmap_bytes, .data = bitmap },
-	};
+	struct unmap_bitmap u = { .argsz = sizeof(u), .flags = UNMAP_DIRTY };
 
+	u.iova = iova;
+	u.size = size;
+	u.bitmap.pgsize = PG;
+	u.bitmap.size = bitmap_bytes;
+	u.bitmap.data = bitmap;
 	if (ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &u))
 		return -errno;
 	*unmapped = u.size;
@@ -161,20 +159,13 @@ static int vfio_dirty(int fd, __u32 flags)
 static int vfio_dirty_get(int fd, __u64 iova, __u64 size, __u64 *bitmap,
 			  __u64 bitmap_bytes)
 {
-	struct dirty_get d = {
-		.argsz = sizeof(d),
-		.flags = DIRTY_GET,
-		.get = {
-			.iova = iova,
-			.size = size,
-			.bitmap = {
-				.pgsize = PG,
-				.size = bitmap_bytes,
-				.data = bitmap,
-			},
-		},
-	};
+	struct dirty_get d = { .argsz = sizeof(d), .flags = DIRTY_GET };
 
+	d.get.iova = iova;
+	d.get.size = size;
+	d.get.bitmap.pgsize = PG;
+	d.get.bitmap.size = bitmap_bytes;
+	d.get.bitmap.data = bitmap;
 	return ioctl(fd, VFIO_IOMMU_DIRTY_PAGES, &d) ? -errno : 0;
 }
 

@@ -10,6 +10,7 @@
  * another IOVA, so the scratch buffer shows what the device read.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <linux/vfio.h>
 
@@ -30,6 +31,9 @@
 #define SEED_HWPT_EARLY	0x44
 #define SEED_HWPT_LATE	0x55
 /* The MSI window VT-d and AMD-Vi report as a reserved region */
+/* The hitless replace test: replaces, and a page of pattern C at X + Z */
+#define REPLACES	1000
+#define Z_OFF		(8 * SZ_4K)
 #define MSI_IOVA	0xfee00000ULL
 #define MSI_LAST	0xfeefffffULL
 
@@ -470,6 +474,127 @@ TEST_F(vfio_device_edu, replace_changes_what_device_reads)
 	TH_LOG("edu %s via %s: IOVA %#llx reads IOAS %u, then %u, then %u",
 	       self->bdf, self->cdev, (unsigned long long)self->x,
 	       self->ioas_a, self->ioas_b, self->ioas_a);
+}
+
+/* Interrupts of the IOMMUs' fault reporting, summed from /proc/interrupts */
+static long iommu_fault_irqs(void)
+{
+	char line[1024];
+	long total = 0;
+	FILE *f;
+
+	f = fopen("/proc/interrupts", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, ':');
+
+		if (!p || (!strstr(line, "DMAR") && !strstr(line, "AMD-Vi")))
+			continue;
+		for (p++; *p; ) {
+			char *end;
+			long n = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			total += n;
+			p = end;
+		}
+	}
+	fclose(f);
+	return total;
+}
+
+struct dma_loop {
+	struct _test_data_vfio_device_edu *self;
+	int stop;		/* set with __atomic_store_n() */
+	long dmas, as, bs, blocked, other;
+	int err;
+};
+
+/*
+ * Until told to stop: load pattern C (at X + Z, the same in both IOASes)
+ * into the device, then X, then store to Y. A load of X that was blocked
+ * leaves pattern C in the device, a blocked store leaves the sentinel: so
+ * the scratch buffer shows what the device read at X, or that it could not.
+ */
+static void *dma_loop(void *arg)
+{
+	struct dma_loop *l = arg;
+	struct _test_data_vfio_device_edu *self = l->self;
+	char *s = self->scratch;
+
+	while (!__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE)) {
+		memset(s, SENTINEL, DMA_LEN);
+		l->err = edu_load(&self->edu, self->x + Z_OFF);
+		if (!l->err)
+			l->err = edu_load(&self->edu, self->x);
+		if (!l->err)
+			l->err = edu_store(&self->edu, self->y);
+		if (l->err)
+			break;
+		l->dmas++;
+		if (check_pattern(s, DMA_LEN, SEED_A) == -1)
+			l->as++;
+		else if (check_pattern(s, DMA_LEN, SEED_B) == -1)
+			l->bs++;
+		else if (check_pattern(s, DMA_LEN, SEED_C) == -1 ||
+			 check_fill(s, DMA_LEN, SENTINEL) == -1)
+			l->blocked++;
+		else
+			l->other++;
+	}
+	return NULL;
+}
+
+/*
+ * A DMA loop runs while the device moves REPLACES times between IOAS A and
+ * IOAS B, which map different content at the same IOVA. Every DMA must
+ * read A's bytes or B's, never anything else. Where the IOMMU driver
+ * switches a device in place (VT-d in legacy mode), no DMA may be blocked
+ * and no IOMMU fault may be raised: the replace is hitless. Elsewhere a
+ * DMA may be blocked for the moment of the switch, but still never sees a
+ * third translation.
+ */
+TEST_F_TIMEOUT(vfio_device_edu, hitless_replace, 600)
+{
+	struct dma_loop loop = { .self = self };
+	bool in_place = !access("/sys/class/iommu/dmar0", F_OK);
+	long irqs_before, irqs_after;
+	pthread_t thread;
+	int i, fd, ret = 0;
+
+	if (self->skip)
+		return;
+	bind_and_map(_metadata, self);
+	fd = self->edu.device_fd;
+	fill_pattern((char *)self->pa + Z_OFF, DMA_LEN, SEED_C);
+	fill_pattern((char *)self->pb + Z_OFF, DMA_LEN, SEED_C);
+	ASSERT_EQ(0, device_reads(self, self->x, SEED_A));
+
+	irqs_before = iommu_fault_irqs();
+	ASSERT_EQ(0, pthread_create(&thread, NULL, dma_loop, &loop));
+	for (i = 0; i < REPLACES && !ret; i++)
+		ret = cdev_attach(fd, i % 2 ? self->ioas_a : self->ioas_b, NULL);
+	/* Let the last attachment be seen by at least one DMA */
+	usleep(300 * 1000);
+	__atomic_store_n(&loop.stop, 1, __ATOMIC_RELEASE);
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	irqs_after = iommu_fault_irqs();
+	ASSERT_EQ(0, ret) TH_LOG("replace %d failed: %s", i, strerror(-ret));
+	ASSERT_EQ(0, loop.err) TH_LOG("DMA failed: %s", strerror(-loop.err));
+
+	TH_LOG("%d replaces, %ld DMAs: %ld read A, %ld read B, %ld blocked, %ld other",
+	       i, loop.dmas, loop.as, loop.bs, loop.blocked, loop.other);
+	TH_LOG("IOMMU fault interrupts %ld -> %ld", irqs_before, irqs_after);
+	ASSERT_LT(0, loop.dmas);
+	ASSERT_EQ(0, loop.other);
+	if (in_place) {
+		ASSERT_EQ(0, loop.blocked);
+		ASSERT_EQ(irqs_before, irqs_after);
+	}
+	/* The last replace went to A: the device reads A, cleanly */
+	ASSERT_EQ(0, device_reads(self, self->x, SEED_A));
 }
 
 TEST_F(vfio_device_edu, detach_blocks)

@@ -100,12 +100,10 @@ static int dma_map(int container_fd, void *vaddr, __u64 iova, __u64 size)
 static int dma_unmap(int container_fd, __u64 iova, __u64 size,
 		     __u64 *unmapped)
 {
-	struct vfio_iommu_type1_dma_unmap unmap = {
-		.argsz = sizeof(unmap),
-		.iova = iova,
-		.size = size,
-	};
+	struct vfio_iommu_type1_dma_unmap unmap = { .argsz = sizeof(unmap) };
 
+	unmap.iova = iova;
+	unmap.size = size;
 	if (ioctl(container_fd, VFIO_IOMMU_UNMAP_DMA, &unmap))
 		return -errno;
 	*unmapped = unmap.size;
