@@ -22,7 +22,8 @@ note "$flavor kernel built in $(( $(date +%s) - start ))s"
 
 bin=$OUT/selftests-$flavor
 mkdir -p "$bin"
-if ! make -s -C "$SRC/tools/testing/selftests/ioasid" OUTPUT="$bin" \
+# -B: the programs depend on the uAPI headers, which make cannot see.
+if ! make -B -s -C "$SRC/tools/testing/selftests/ioasid" OUTPUT="$bin" \
 	KHDR_INCLUDES="-isystem $obj/usr/include" LDFLAGS=-static \
 	> "$OUT/selftests-$flavor.log" 2>&1; then
 	cat "$OUT/selftests-$flavor.log" >&2

@@ -829,23 +829,23 @@ typedef int (*test_op_t)(struct ioasid_call *call,
 			 struct ioasid_test_cmd *cmd);
 
 /* The operations, by enum ioasid_test_op less the first one. */
-#define TEST_OP(op, fn) [(op) - IOASID_TEST_MOCK_DEVICE] = (fn)
+#define TEST_IDX(op) ((op) - IOASID_TEST_MOCK_DEVICE)
 static const test_op_t test_ops[] = {
-	TEST_OP(IOASID_TEST_MOCK_DEVICE, test_mock_device),
-	TEST_OP(IOASID_TEST_RESERVE, test_add_reserved),
-	TEST_OP(IOASID_TEST_PIN_COUNT, test_check_refs),
-	TEST_OP(IOASID_TEST_DMA, test_dma),
-	TEST_OP(IOASID_TEST_IOPTE, test_iopte),
-	TEST_OP(IOASID_TEST_CHARGES, test_charges),
-	TEST_OP(IOASID_TEST_ACCESS_CREATE, test_access_create),
-	TEST_OP(IOASID_TEST_ACCESS_PIN, test_access_pin),
-	TEST_OP(IOASID_TEST_ACCESS_RW, test_access_rw),
-	TEST_OP(IOASID_TEST_MOCK_MOVE, test_mock_replace),
+	[TEST_IDX(IOASID_TEST_MOCK_DEVICE)] = test_mock_device,
+	[TEST_IDX(IOASID_TEST_RESERVE)] = test_add_reserved,
+	[TEST_IDX(IOASID_TEST_PIN_COUNT)] = test_check_refs,
+	[TEST_IDX(IOASID_TEST_DMA)] = test_dma,
+	[TEST_IDX(IOASID_TEST_IOPTE)] = test_iopte,
+	[TEST_IDX(IOASID_TEST_CHARGES)] = test_charges,
+	[TEST_IDX(IOASID_TEST_ACCESS_CREATE)] = test_access_create,
+	[TEST_IDX(IOASID_TEST_ACCESS_PIN)] = test_access_pin,
+	[TEST_IDX(IOASID_TEST_ACCESS_RW)] = test_access_rw,
+	[TEST_IDX(IOASID_TEST_MOCK_MOVE)] = test_mock_replace,
 };
 
 static int test_run(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
 {
-	unsigned int idx = cmd->op - IOASID_TEST_MOCK_DEVICE;
+	unsigned int idx = TEST_IDX(cmd->op);
 
 	if (cmd->op < IOASID_TEST_MOCK_DEVICE || idx >= ARRAY_SIZE(test_ops))
 		return -EOPNOTSUPP;

@@ -31,8 +31,13 @@
 #define SEED_HWPT_EARLY	0x44
 #define SEED_HWPT_LATE	0x55
 /* The MSI window VT-d and AMD-Vi report as a reserved region */
-/* The hitless replace test: replaces, and a page of pattern C at X + Z */
+/*
+ * The hitless replace test: at least REPLACES replaces, and on until the
+ * DMA loop did MIN_DMAS round trips; a page of pattern C at X + Z.
+ */
 #define REPLACES	1000
+#define MIN_DMAS	40
+#define MAX_REPLACES	200000
 #define Z_OFF		(8 * SZ_4K)
 #define MSI_IOVA	0xfee00000ULL
 #define MSI_LAST	0xfeefffffULL
@@ -515,7 +520,8 @@ struct dma_loop {
 /*
  * Until told to stop: load pattern C (at X + Z, the same in both IOASes)
  * into the device, then X, then store to Y. A load of X that was blocked
- * leaves pattern C in the device, a blocked store leaves the sentinel: so
+ * leaves pattern C in the device (or one byte value everywhere, as some
+ * IOMMUs complete a failed read), a blocked store leaves the sentinel: so
  * the scratch buffer shows what the device read at X, or that it could not.
  */
 static void *dma_loop(void *arg)
@@ -533,14 +539,14 @@ static void *dma_loop(void *arg)
 			l->err = edu_store(&self->edu, self->y);
 		if (l->err)
 			break;
-		l->dmas++;
+		__atomic_add_fetch(&l->dmas, 1, __ATOMIC_RELAXED);
 		if (check_pattern(s, DMA_LEN, SEED_A) == -1)
 			l->as++;
 		else if (check_pattern(s, DMA_LEN, SEED_B) == -1)
 			l->bs++;
 		else if (check_pattern(s, DMA_LEN, SEED_C) == -1 ||
-			 check_fill(s, DMA_LEN, SENTINEL) == -1)
-			l->blocked++;
+			 check_fill(s, DMA_LEN, (unsigned char)s[0]) == -1)
+			l->blocked++;	/* pattern C, or a failed read's fill */
 		else
 			l->other++;
 	}
@@ -548,8 +554,9 @@ static void *dma_loop(void *arg)
 }
 
 /*
- * A DMA loop runs while the device moves REPLACES times between IOAS A and
- * IOAS B, which map different content at the same IOVA. Every DMA must
+ * A DMA loop runs while the device moves between IOAS A and IOAS B, which
+ * map different content at the same IOVA, at least REPLACES times and
+ * until the loop did MIN_DMAS round trips. Every DMA must
  * read A's bytes or B's, never anything else. Where the IOMMU driver
  * switches a device in place (VT-d in legacy mode), no DMA may be blocked
  * and no IOMMU fault may be raised: the replace is hitless. Elsewhere a
@@ -574,8 +581,12 @@ TEST_F_TIMEOUT(vfio_device_edu, hitless_replace, 600)
 
 	irqs_before = iommu_fault_irqs();
 	ASSERT_EQ(0, pthread_create(&thread, NULL, dma_loop, &loop));
-	for (i = 0; i < REPLACES && !ret; i++)
+	for (i = 0; !ret && i < MAX_REPLACES; i++) {
+		if (i >= REPLACES && !(i % 2) &&
+		    __atomic_load_n(&loop.dmas, __ATOMIC_RELAXED) >= MIN_DMAS)
+			break;
 		ret = cdev_attach(fd, i % 2 ? self->ioas_a : self->ioas_b, NULL);
+	}
 	/* Let the last attachment be seen by at least one DMA */
 	usleep(300 * 1000);
 	__atomic_store_n(&loop.stop, 1, __ATOMIC_RELEASE);
@@ -593,6 +604,7 @@ TEST_F_TIMEOUT(vfio_device_edu, hitless_replace, 600)
 		ASSERT_EQ(0, loop.blocked);
 		ASSERT_EQ(irqs_before, irqs_after);
 	}
+	ASSERT_LE(MIN_DMAS, loop.dmas);
 	/* The last replace went to A: the device reads A, cleanly */
 	ASSERT_EQ(0, device_reads(self, self->x, SEED_A));
 }
