@@ -28,6 +28,7 @@
 
 #include "ioasid_utils.h"
 #include "edu.h"
+#include "vfio_cdev.h"
 
 #define RACE_SECS_DEFAULT	10
 #define RACE_SECS_MAX		3600
@@ -878,30 +879,6 @@ static void pair_close_ioctls(struct race *rc)
 
 /* ---- a: destroy of a VFIO device's ID vs closing the device ---- */
 
-/* The cdev of the VFIO device on @bdf, as vfio_device_edu finds it */
-static int edu_cdev(const char *bdf, char *path, size_t len)
-{
-	char dir[PATH_MAX];
-	struct dirent *ent;
-	int ret = -ENOENT;
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), "%s/%s/vfio-dev", EDU_SYSFS_PCI_DEVICES,
-		 bdf);
-	d = opendir(dir);
-	if (!d)
-		return -errno;
-	while ((ent = readdir(d)) != NULL) {
-		if (strncmp(ent->d_name, "vfio", 4))
-			continue;
-		snprintf(path, len, "/dev/vfio/devices/%s", ent->d_name);
-		ret = 0;
-		break;
-	}
-	closedir(d);
-	return ret;
-}
-
 /* An edu bound to vfio-pci with a cdev, and /dev/ioasid; or why not */
 static const char *find_vfio_edu(struct race *rc)
 {
@@ -917,36 +894,10 @@ static const char *find_vfio_edu(struct race *rc)
 	rc->group = edu_iommu_group(rc->bdf);
 	if (rc->group < 0)
 		return "the edu device has no IOMMU group";
-	if (edu_cdev(rc->bdf, rc->cdev, sizeof(rc->cdev)) ||
+	if (pci_vfio_cdev_path(rc->bdf, rc->cdev, sizeof(rc->cdev)) ||
 	    access(rc->cdev, F_OK))
 		return "the edu device has no VFIO cdev";
 	return NULL;
-}
-
-static int cdev_bind(int dev_fd, int ioasid_fd, __u32 *dev_id)
-{
-	struct vfio_device_bind_ioasid bind = {
-		.argsz = sizeof(bind),
-		.ioasid_fd = ioasid_fd,
-	};
-
-	if (ioctl(dev_fd, VFIO_DEVICE_BIND_IOASID, &bind))
-		return -errno;
-	*dev_id = bind.out_dev_id;
-	return 0;
-}
-
-static int cdev_attach(int dev_fd, __u32 pt_id, __u32 *hwpt_id)
-{
-	struct vfio_device_attach_ioasid_pt attach = {
-		.argsz = sizeof(attach),
-		.pt_id = pt_id,
-	};
-
-	if (ioctl(dev_fd, VFIO_DEVICE_ATTACH_IOASID_PT, &attach))
-		return -errno;
-	*hwpt_id = attach.pt_id;
-	return 0;
 }
 
 static void close_timed(struct race *rc, int fd)

@@ -677,6 +677,18 @@ static inline long check_pattern(const void *p, size_t length,
 }
 
 /* Index of the first byte that is not @val, or -1 */
+/* Does [start, start + len) fit in one usable range of the IOAS? */
+static inline bool iova_usable(const struct ioasid_iova_range *r, __u32 n,
+			       __u64 start, __u64 len)
+{
+	__u32 i;
+
+	for (i = 0; i < n; i++)
+		if (start >= r[i].first && start + len - 1 <= r[i].last)
+			return true;
+	return false;
+}
+
 static inline long check_fill(const void *p, size_t length, unsigned char val)
 {
 	const unsigned char *c = p;

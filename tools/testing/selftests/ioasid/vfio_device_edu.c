@@ -16,6 +16,7 @@
 
 #include "ioasid_utils.h"
 #include "edu.h"
+#include "vfio_cdev.h"
 
 #define BUF_SIZE	SZ_64K
 #define DMA_LEN		EDU_TEST_DMA_LEN
@@ -47,75 +48,10 @@
  * is FIXTURE_DATA(<fixture>).
  */
 
-/* The cdev ioctls; like ioasid_utils.h, 0 or -errno */
-static int cdev_bind(int dev_fd, int ioasid_fd, __u32 *dev_id)
-{
-	struct vfio_device_bind_ioasid bind = {
-		.argsz = sizeof(bind),
-		.ioasid_fd = ioasid_fd,
-	};
-
-	if (ioctl(dev_fd, VFIO_DEVICE_BIND_IOASID, &bind))
-		return -errno;
-	if (dev_id)
-		*dev_id = bind.out_dev_id;
-	return 0;
-}
-
-static int cdev_attach(int dev_fd, __u32 pt_id, __u32 *hwpt_id)
-{
-	struct vfio_device_attach_ioasid_pt attach = {
-		.argsz = sizeof(attach),
-		.pt_id = pt_id,
-	};
-
-	if (ioctl(dev_fd, VFIO_DEVICE_ATTACH_IOASID_PT, &attach))
-		return -errno;
-	if (hwpt_id)
-		*hwpt_id = attach.pt_id;
-	return 0;
-}
-
-static int cdev_detach(int dev_fd)
-{
-	struct vfio_device_detach_ioasid_pt detach = {
-		.argsz = sizeof(detach),
-	};
-
-	return ioctl(dev_fd, VFIO_DEVICE_DETACH_IOASID_PT, &detach) ? -errno : 0;
-}
-
 /* -errno of an ioctl expected to fail, or 0 if it succeeded */
 static int ioctl_err(int fd, unsigned long cmd, void *arg)
 {
 	return ioctl(fd, cmd, arg) ? -errno : 0;
-}
-
-/*
- * The cdev of the VFIO device on @bdf, /dev/vfio/devices/vfioN, named
- * after its vfio-dev class device. -ENOENT when @bdf is no VFIO device.
- */
-static int edu_cdev_path(const char *bdf, char *path, size_t len)
-{
-	char dir[PATH_MAX];
-	struct dirent *ent;
-	int ret = -ENOENT;
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), "%s/%s/vfio-dev", EDU_SYSFS_PCI_DEVICES,
-		 bdf);
-	d = opendir(dir);
-	if (!d)
-		return -errno;
-	while ((ent = readdir(d)) != NULL) {
-		if (strncmp(ent->d_name, "vfio", 4))
-			continue;
-		snprintf(path, len, "/dev/vfio/devices/%s", ent->d_name);
-		ret = 0;
-		break;
-	}
-	closedir(d);
-	return ret;
 }
 
 /* Lowest 1 MiB aligned IOVA at or above 1 MiB with @span usable, or 0 */
@@ -136,18 +72,6 @@ static __u64 pick_iova(const struct ioasid_iova_range *r, __u32 n,
 		return start;
 	}
 	return 0;
-}
-
-/* Does [start, start + len) fit in one usable range of the IOAS? */
-static bool iova_usable(const struct ioasid_iova_range *r, __u32 n,
-			__u64 start, __u64 len)
-{
-	__u32 i;
-
-	for (i = 0; i < n; i++)
-		if (start >= r[i].first && start + len - 1 <= r[i].last)
-			return true;
-	return false;
 }
 
 /* Turn bus mastering back on, as after a reset */
@@ -177,7 +101,7 @@ static const char *find_edu_cdev(struct __test_metadata *_metadata,
 		return "needs an edu device";
 	if (access(IOASID_DEV_PATH, F_OK))
 		return "needs " IOASID_DEV_PATH;
-	ret = edu_cdev_path(bdf, cdev, cdev_len);
+	ret = pci_vfio_cdev_path(bdf, cdev, cdev_len);
 	if (ret == -ENOENT)
 		return "edu has no vfio-dev directory (not bound to vfio-pci?)";
 	ASSERT_EQ(0, ret)

@@ -14,18 +14,6 @@
 #define DMA_LEN		EDU_TEST_DMA_LEN
 #define SENTINEL	0x5a
 
-/* Does [start, start + len) fit in one usable range of the IOAS? */
-static bool iova_usable(const struct ioasid_iova_range *r, __u32 n,
-			__u64 start, __u64 len)
-{
-	__u32 i;
-
-	for (i = 0; i < n; i++)
-		if (start >= r[i].first && start + len - 1 <= r[i].last)
-			return true;
-	return false;
-}
-
 FIXTURE(vfio_ioasid_edu) {
 	int ioasid_fd, group_fd;
 	__u32 ioas_id;

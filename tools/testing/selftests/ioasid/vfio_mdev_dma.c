@@ -20,6 +20,7 @@
 #include <linux/vfio.h>
 
 #include "ioasid_utils.h"
+#include "vfio_cdev.h"
 
 #define MDMA_CREATE_GLOB \
 	"/sys/class/mdev_bus/*/mdev_supported_types/*mdma-1/create"
@@ -171,41 +172,13 @@ static int mdev_cdev_path(const char *uuid, char *out, size_t len)
 	return ret;
 }
 
-/* The cdev ioctls, 0 or -errno */
-static int cdev_bind(int dev_fd, int ioasid_fd, __u32 *out_id)
+/* Attach; an emulated device's pt_id stays the IOAS's */
+static int mdev_cdev_attach(int dev_fd, __u32 pt_id)
 {
-	struct vfio_device_bind_ioasid bind = {
-		.argsz = sizeof(bind),
-		.ioasid_fd = ioasid_fd,
-	};
+	__u32 out = 0;
+	int ret = cdev_attach(dev_fd, pt_id, &out);
 
-	if (ioctl(dev_fd, VFIO_DEVICE_BIND_IOASID, &bind))
-		return -errno;
-	*out_id = bind.out_dev_id;
-	return 0;
-}
-
-static int cdev_attach(int dev_fd, __u32 pt_id)
-{
-	struct vfio_device_attach_ioasid_pt attach = {
-		.argsz = sizeof(attach),
-		.pt_id = pt_id,
-	};
-
-	if (ioctl(dev_fd, VFIO_DEVICE_ATTACH_IOASID_PT, &attach))
-		return -errno;
-	/* an emulated device's pt_id stays the IOAS's */
-	return attach.pt_id == pt_id ? 0 : -EPROTO;
-}
-
-static int cdev_detach(int dev_fd)
-{
-	struct vfio_device_detach_ioasid_pt detach = {
-		.argsz = sizeof(detach),
-	};
-
-	return ioctl(dev_fd, VFIO_DEVICE_DETACH_IOASID_PT, &detach) ? -errno :
-								     0;
+	return ret ? ret : out == pt_id ? 0 : -EPROTO;
 }
 
 static int mdev_remove(const char *uuid)
@@ -480,7 +453,7 @@ static const char *mdma_open_cdev(struct _test_data_vfio_mdev_dma *self)
 		return "open /dev/vfio/devices/<vfioN>";
 	ret = cdev_bind(self->dev_fd, self->iommu_fd, &self->access_id);
 	if (!ret)
-		ret = cdev_attach(self->dev_fd, self->ioas_id);
+		ret = mdev_cdev_attach(self->dev_fd, self->ioas_id);
 	if (ret) {
 		errno = -ret;
 		return "VFIO_DEVICE_BIND_IOASID and ATTACH_IOASID_PT";
@@ -1028,7 +1001,7 @@ TEST_F(vfio_mdev_dma, cdev_detach_while_pinned)
 	ASSERT_EQ(0, memcmp(a, pattern, 256));
 
 	/* Attaching to the IOAS it is on changes nothing */
-	ASSERT_EQ(0, cdev_attach(self->dev_fd, self->ioas_id));
+	ASSERT_EQ(0, mdev_cdev_attach(self->dev_fd, self->ioas_id));
 	ASSERT_EQ(2, reg_read32(self, MDMA_REG_PINNED));
 	ASSERT_EQ(count, reg_read32(self, MDMA_REG_UNMAP_COUNT));
 
@@ -1052,12 +1025,12 @@ TEST_F(vfio_mdev_dma, cdev_detach_while_pinned)
 
 	/* The access is the cdev file's, and only an IOAS can be attached */
 	ASSERT_EQ(-EPERM, ioasid_destroy(self->iommu_fd, self->access_id));
-	ASSERT_EQ(-ENOENT, cdev_attach(self->dev_fd, self->access_id));
+	ASSERT_EQ(-ENOENT, mdev_cdev_attach(self->dev_fd, self->access_id));
 	ASSERT_EQ(EINVAL, mdma_cmd(self, MDMA_CMD_RW_TO_MEM, X_IOVA, 256));
 
 	/* Attached again, the device works on what is mapped now */
 	MAP(self->b, X_IOVA, true);
-	ASSERT_EQ(0, cdev_attach(self->dev_fd, self->ioas_id));
+	ASSERT_EQ(0, mdev_cdev_attach(self->dev_fd, self->ioas_id));
 	memset(self->b, SENTINEL, BUF_SIZE);
 	ASSERT_EQ(0, mdma_cmd(self, MDMA_CMD_PIN, X_IOVA + SZ_4K, 256));
 	ASSERT_EQ(1, reg_read32(self, MDMA_REG_PINNED));
@@ -1066,7 +1039,7 @@ TEST_F(vfio_mdev_dma, cdev_detach_while_pinned)
 	ASSERT_EQ(-1, check_fill(a, BUF_SIZE, SENTINEL));
 
 	/* A failed ATTACH elsewhere leaves it where it was */
-	ASSERT_EQ(-ENOENT, cdev_attach(self->dev_fd, self->access_id));
+	ASSERT_EQ(-ENOENT, mdev_cdev_attach(self->dev_fd, self->access_id));
 	ASSERT_EQ(count + 2, reg_read32(self, MDMA_REG_UNMAP_COUNT));
 	ASSERT_EQ(0, mdma_cmd(self, MDMA_CMD_RW_TO_MEM, X_IOVA, 256));
 	ASSERT_EQ(0, memcmp(self->b, pattern, 256));
