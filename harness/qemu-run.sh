@@ -12,6 +12,9 @@
 #   vtd-container  vtd, with the ioasid core serving /dev/vfio/vfio
 #           (ioasid.vfio_container=1); runs the VFIO tests only, which
 #           then meet the core through an unchanged VFIO container
+#   vtd-hotplug  vtd, with three more edu devices behind PCIe root ports
+#           (slots 0x10-0x12, ids hp1-hp3) that the guest's hot-unplug
+#           test has the host remove with QMP device_del
 # MODE test: console to LOGDIR/MACHINE.console, test output to
 # LOGDIR/MACHINE.tap. MODE run: console on stdout.
 set -euo pipefail
@@ -43,6 +46,18 @@ vtd-container)
 	append+=" intel_iommu=on ioasid.vfio_container=1"
 	[ -n "${TESTS:-}" ] || TESTS="vfio_type1_edu vfio_compat vfio_mdev_dma"
 	;;
+vtd-hotplug)
+	args+=(-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on)
+	append+=" intel_iommu=on"
+	for i in 1 2 3; do
+		args+=(-device "pcie-root-port,id=rp$i,chassis=$i,bus=pcie.0,addr=0x1$((i - 1))"
+		       -device "edu,id=hp$i,bus=rp$i,dma_mask=0xffffffffffffffff")
+	done
+	qmp=$logdir/$machine.qmp
+	rm -f "$qmp"
+	args+=(-qmp "unix:$qmp,server=on,wait=off")
+	[ -n "${TESTS:-}" ] || TESTS="vfio_hotunplug"
+	;;
 virtio)
 	args+=(-machine q35 -device virtio-iommu-pci)
 	append+=" vfio_iommu_type1.allow_unsafe_interrupts=1 ioasid.allow_unsafe_interrupts=1"
@@ -64,7 +79,16 @@ rm -f "$logdir/$machine.console" "$logdir/$machine.tap"
 args+=(-serial "file:$logdir/$machine.console" -serial "file:$logdir/$machine.tap")
 start=$(date +%s)
 rc=0
+watcher=
+if [ -n "${qmp:-}" ]; then
+	# The host half of hot-unplug: device_del when the guest asks.
+	"$REPO/harness/qmp-unplug.py" "$qmp" "$logdir/$machine.tap" \
+		2>"$logdir/$machine.qmp.log" &
+	watcher=$!
+fi
 timeout "$limit" qemu-system-x86_64 "${args[@]}" -append "$append" \
 	</dev/null 2>"$logdir/$machine.stderr" || rc=$?
+[ -z "$watcher" ] || { kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null; }
 cat "$logdir/$machine.stderr" >> "$logdir/$machine.console"
+[ -z "${qmp:-}" ] || cat "$logdir/$machine.qmp.log" >> "$logdir/$machine.console"
 echo "$rc $(( $(date +%s) - start ))" > "$logdir/$machine.qemu"

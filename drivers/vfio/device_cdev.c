@@ -19,9 +19,9 @@
  * reach it. While it is not attached, device->ioasid_access_off makes pins
  * and copies fail with -EINVAL. To detach, the flag is set first under
  * device->ioasid_access_rwsem, which waits for the pins and copies under
- * way and keeps new ones out; then the driver's dma_unmap is told that the
- * whole IOVA space goes away, so it drops every pin; then the access leaves
- * its IOAS.
+ * way and keeps new ones out; then the driver's dma_unmap is told, for
+ * each mapping it pins pages of, that the mapping goes away, so it drops
+ * every pin; then the access leaves its IOAS.
  *
  * A VFIO group is used either through the group path (a container or a
  * /dev/ioasid file set on the group) or through the cdevs of its devices,
@@ -289,8 +289,8 @@ static void vfio_cdev_access_set_off(struct vfio_device *device, bool off)
 }
 
 /*
- * Detach the access of an emulated device. The driver is first told that
- * the whole IOVA space is unmapped, so it lets go of every pin.
+ * Detach the access of an emulated device. The driver is first told, one
+ * mapping at a time, to let go of the pins it holds.
  */
 static void vfio_cdev_access_detach(struct vfio_cdev_file *cf)
 {
@@ -298,8 +298,7 @@ static void vfio_cdev_access_detach(struct vfio_cdev_file *cf)
 
 	lockdep_assert_held(&cf->lock);
 	vfio_cdev_access_set_off(device, true);
-	if (device->ops->dma_unmap)
-		device->ops->dma_unmap(device, 0, ULONG_MAX);
+	ioasid_access_release_pins(cf->access);
 	ioasid_access_detach(cf->access);
 	cf->attached = false;
 }

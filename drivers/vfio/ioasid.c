@@ -32,9 +32,9 @@ MODULE_IMPORT_NS(IOASID);
 int vfio_group_set_ioasid(struct vfio_group *group, struct file *file)
 {
 	struct ioasid_ctx *ictx;
+	int ret;
 
 	lockdep_assert_held(&group->group_lock);
-	int ret;
 
 	ictx = ioasid_ctx_from_file(file);
 	if (IS_ERR(ictx))
@@ -55,6 +55,19 @@ int vfio_group_set_ioasid(struct vfio_group *group, struct file *file)
 err_put:
 	ioasid_ctx_put(ictx);
 	return ret;
+}
+
+/**
+ * vfio_group_ioasid_coherent() - vfio_file_enforced_coherent() on /dev/ioasid
+ * @group: group set on a /dev/ioasid file
+ *
+ * Return: whether the HWPT the group is attached to enforces cache
+ * coherency; true while it is attached to none.
+ */
+bool vfio_group_ioasid_coherent(struct vfio_group *group)
+{
+	lockdep_assert_held(&group->group_lock);
+	return ioasid_group_enforced_coherent(group->iommu_group);
 }
 
 /**

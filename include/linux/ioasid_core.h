@@ -32,8 +32,9 @@ struct ioasid_access;
 /**
  * struct ioasid_access_ops - callbacks of an access
  * @needs_pin_pages: the access will call ioasid_access_pin_pages()
- * @unmap: the range [@iova, @iova + @length) is about to be unmapped. The
- *	   access must call ioasid_access_unpin_pages() for everything it
+ * @unmap: the range [@iova, @iova + @length) is about to be unmapped: the
+ *	   whole IOVA range of one mapping in which the access pins pages.
+ *	   The access must call ioasid_access_unpin_pages() for everything it
  *	   pinned in the range before returning. Called with the IOAS's
  *	   mutex held: it may pin, unpin and read or write through accesses,
  *	   which take only the IOVA map's lock, and nothing else of the core.
@@ -78,11 +79,13 @@ void ioasid_access_detach(struct ioasid_access *access);
 int ioasid_access_pin_pages(struct ioasid_access *access, unsigned long iova,
 			    unsigned long length, struct page **out_pages,
 			    unsigned int flags);
-void ioasid_access_unpin_pages(struct ioasid_access *access,
-			       unsigned long iova, unsigned long length);
+int ioasid_access_unpin_pages(struct ioasid_access *access, unsigned long iova,
+			      unsigned long length);
+void ioasid_access_release_pins(struct ioasid_access *access);
 int ioasid_access_rw(struct ioasid_access *access, unsigned long iova,
 		     void *data, size_t length, unsigned int flags);
 
+bool ioasid_group_enforced_coherent(struct iommu_group *group);
 int ioasid_vfio_compat_ioas_id(struct ioasid_ctx *ictx, u32 *ioas_id);
 int ioasid_vfio_group_add(struct ioasid_ctx *ictx, struct iommu_group *group,
 			  bool emulated);

@@ -4,9 +4,15 @@
  * that read, write or pin guest memory by IOVA through an IOAS.
  *
  * The pages behind every area are pinned already, so an access pin only
- * hands out the page pointers and counts the pin in the area; an area with
- * access pins cannot be unmapped. Unmap of a range with such pins first
- * calls every access's unmap callback, which must unpin, then retries.
+ * hands out the page pointers and counts the pin, both in the area and in
+ * the access, per IOVA page; an area with access pins cannot be unmapped.
+ * An unpin of a page the access does not hold pinned is refused, so one
+ * access cannot release another's pins. Unmap of a range with such pins
+ * first calls the unmap callback of each access that holds some, once per
+ * area it pins pages of, with that area's IOVA range; then it retries.
+ *
+ * Lock order: ioas.mutex (unmap notification), then iopt.rwsem, then
+ * access.lock.
  */
 #include <linux/highmem.h>
 #include <linux/overflow.h>
@@ -14,6 +20,10 @@
 #include <uapi/linux/ioasid.h>
 
 #include "ioasid_private.h"
+
+static void access_drop_pins(struct ioasid_access *access);
+static void access_untrack(struct ioasid_access *access, unsigned long idx,
+			   unsigned long n);
 
 /**
  * ioasid_access_new() - build an access, not yet visible to userspace
@@ -43,6 +53,8 @@ struct ioasid_access *ioasid_access_new(struct ioasid_ctx *ictx,
 	access->ops = ops;
 	access->data = data;
 	INIT_LIST_HEAD(&access->item);
+	mutex_init(&access->lock);
+	xa_init(&access->pins);
 	return access;
 }
 
@@ -120,6 +132,7 @@ void ioasid_access_detach(struct ioasid_access *access)
 
 	if (!ioas)
 		return;
+	access_drop_pins(access);
 	mutex_lock(&ioas->mutex);
 	list_del_init(&access->item);
 	access->ioas = NULL;
@@ -136,6 +149,8 @@ static void ioasid_access_free(struct ioasid_object *obj)
 	if (access->destroy_data)
 		access->destroy_data(access->data);
 	ioasid_access_detach(access);
+	xa_destroy(&access->pins);
+	mutex_destroy(&access->lock);
 	kfree(access);
 }
 
@@ -159,24 +174,6 @@ void ioasid_access_destroy(struct ioasid_access *access)
 	ioasid_obj_destroy_held(&access->obj);
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_access_destroy, IOASID);
-
-/**
- * ioasid_access_notify_unmap() - ask every access of @ioas to unpin a range
- * @ioas: the IOAS
- * @iova: first IOVA of the range being unmapped
- * @length: its length
- */
-void ioasid_access_notify_unmap(struct ioasid_ioas *ioas, unsigned long iova,
-				unsigned long length)
-{
-	struct ioasid_access *access;
-
-	mutex_lock(&ioas->mutex);
-	list_for_each_entry(access, &ioas->access_list, item)
-		if (access->ops->unmap)
-			access->ops->unmap(access->data, iova, length);
-	mutex_unlock(&ioas->mutex);
-}
 
 static int access_check_range(struct ioasid_access *access, unsigned long iova,
 			      unsigned long length, unsigned long *last)
@@ -241,8 +238,12 @@ static int access_pin_fn(struct ioasid_area *area, unsigned long start,
 	struct access_pin_state *st = arg;
 	unsigned long n = (end - start + 1) >> PAGE_SHIFT;
 
-	memcpy(st->out + st->done, area->pages->pages + area_index(area, start),
-	       n * sizeof(*st->out));
+	/* Device memory has no struct page to hand out or copy through. */
+	if (area->pages->pfnmap)
+		return -EFAULT;
+
+	ioasid_pages_copy(area->pages, area_index(area, start), n,
+			  st->out + st->done);
 	atomic_long_add(n, &area->num_access_pins);
 	st->done += n;
 	return 0;
@@ -259,6 +260,183 @@ static int access_unpin_fn(struct ioasid_area *area, unsigned long start,
 	return 0;
 }
 
+/* Count one more pin of each of @n IOVA pages from @idx; all or nothing. */
+static int access_track(struct ioasid_access *access, unsigned long idx,
+			unsigned long n)
+{
+	unsigned long i;
+	int rc;
+
+	lockdep_assert_held(&access->lock);
+	for (i = 0; i < n; i++) {
+		void *old = xa_load(&access->pins, idx + i);
+		unsigned long cnt = old ? xa_to_value(old) : 0;
+
+		rc = xa_err(xa_store(&access->pins, idx + i,
+				     xa_mk_value(cnt + 1), GFP_KERNEL_ACCOUNT));
+		if (rc) {
+			access_untrack(access, idx, i);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Count one pin less of each of @n IOVA pages from @idx, all tracked. */
+static void access_untrack(struct ioasid_access *access, unsigned long idx,
+			   unsigned long n)
+{
+	unsigned long i;
+
+	lockdep_assert_held(&access->lock);
+	for (i = 0; i < n; i++) {
+		unsigned long cnt = xa_to_value(xa_load(&access->pins, idx + i));
+
+		/* Replacing a present entry allocates nothing. */
+		if (cnt > 1)
+			xa_store(&access->pins, idx + i, xa_mk_value(cnt - 1),
+				 GFP_KERNEL);
+		else
+			xa_erase(&access->pins, idx + i);
+	}
+}
+
+/*
+ * While dirty tracking is on, remember the IOVA pages an access pinned or
+ * wrote: they are what a migration must copy again. Best effort: without
+ * memory the page is not recorded, which loses no data of the access.
+ */
+static void access_mark_dirty(struct ioasid_iopt *iopt, unsigned long iova,
+			      unsigned long last)
+{
+	unsigned long idx;
+
+	if (!READ_ONCE(iopt->track_access_dirty))
+		return;
+	for (idx = iova >> PAGE_SHIFT; idx <= last >> PAGE_SHIFT; idx++)
+		xa_store(&iopt->access_dirty, idx, xa_mk_value(1),
+			 GFP_KERNEL_ACCOUNT);
+}
+
+/* Does the access hold a pin on each of @n IOVA pages from @idx? */
+static bool access_holds(struct ioasid_access *access, unsigned long idx,
+			 unsigned long n)
+{
+	unsigned long i;
+
+	lockdep_assert_held(&access->lock);
+	for (i = 0; i < n; i++)
+		if (!xa_load(&access->pins, idx + i))
+			return false;
+	return true;
+}
+
+/*
+ * Let go of every pin the access still holds, without asking its driver:
+ * for an access being detached. The driver was meant to unpin first.
+ */
+static void access_drop_pins(struct ioasid_access *access)
+{
+	struct ioasid_iopt *iopt = &access->ioas->iopt;
+	unsigned long idx, dropped = 0;
+	void *entry;
+
+	down_read(&iopt->rwsem);
+	mutex_lock(&access->lock);
+	xa_for_each(&access->pins, idx, entry) {
+		unsigned long iova = idx << PAGE_SHIFT;
+		struct ioasid_area *area;
+
+		area = ioasid_iopt_area_first(iopt, iova, iova);
+		if (!IOASID_WARN_ON(!area))
+			atomic_long_sub(xa_to_value(entry),
+					&area->num_access_pins);
+		xa_erase(&access->pins, idx);
+		dropped++;
+	}
+	mutex_unlock(&access->lock);
+	up_read(&iopt->rwsem);
+	if (dropped)
+		pr_warn_ratelimited("ioasid: access detached holding pins on %lu pages\n",
+				    dropped);
+}
+
+/*
+ * Ask the access's driver to unpin what it pins in [first, last]: one call
+ * per area holding such pins, with the area's whole IOVA range, as VFIO
+ * type1 does per mapping. Holds ioas.mutex, so the access stays attached.
+ */
+static void access_notify(struct ioasid_access *access,
+			  struct ioasid_iopt *iopt, unsigned long first,
+			  unsigned long last)
+{
+	unsigned long idx = first >> PAGE_SHIFT, end = last >> PAGE_SHIFT;
+
+	while (idx <= end && xa_find(&access->pins, &idx, end, XA_PRESENT)) {
+		unsigned long iova = idx << PAGE_SHIFT, start = 0, alast = 0;
+		struct ioasid_area *area;
+
+		down_read(&iopt->rwsem);
+		area = ioasid_iopt_area_first(iopt, iova, iova);
+		if (area) {
+			start = area->node.start;
+			alast = area->node.last;
+		}
+		up_read(&iopt->rwsem);
+		if (IOASID_WARN_ON(!area))
+			return;
+		access->ops->unmap(access->data, start, alast - start + 1);
+		if (alast >> PAGE_SHIFT >= end)
+			return;
+		idx = (alast >> PAGE_SHIFT) + 1;
+	}
+}
+
+/**
+ * ioasid_access_notify_unmap() - ask accesses to unpin before an unmap
+ * @ioas: the IOAS
+ * @first: first IOVA of the range being unmapped
+ * @last: its last IOVA, inclusive
+ *
+ * Each access holding pins in the range is told, once per area it pins
+ * pages of, that the area's range goes away.
+ *
+ * Context: process context; takes ioas.mutex.
+ */
+void ioasid_access_notify_unmap(struct ioasid_ioas *ioas, unsigned long first,
+				unsigned long last)
+{
+	struct ioasid_access *access;
+
+	mutex_lock(&ioas->mutex);
+	list_for_each_entry(access, &ioas->access_list, item)
+		if (access->ops->unmap)
+			access_notify(access, &ioas->iopt, first, last);
+	mutex_unlock(&ioas->mutex);
+}
+
+/**
+ * ioasid_access_release_pins() - ask an access's driver to unpin everything
+ * @access: the access; nothing happens if it is detached
+ *
+ * As ioasid_access_notify_unmap() for the whole IOVA space, for one access:
+ * its unmap callback is called once per area it pins pages of.
+ *
+ * Context: process context; takes ioas.mutex. The driver's unmap callback
+ * runs in it.
+ */
+void ioasid_access_release_pins(struct ioasid_access *access)
+{
+	struct ioasid_ioas *ioas = access->ioas;
+
+	if (!ioas || !access->ops->unmap)
+		return;
+	mutex_lock(&ioas->mutex);
+	access_notify(access, &ioas->iopt, 0, ULONG_MAX);
+	mutex_unlock(&ioas->mutex);
+}
+EXPORT_SYMBOL_NS_GPL(ioasid_access_release_pins, IOASID);
+
 /**
  * ioasid_access_pin_pages() - get the pages behind an IOVA range
  * @access: attached access
@@ -267,11 +445,14 @@ static int access_unpin_fn(struct ioasid_area *area, unsigned long start,
  * @out_pages: array of length / PAGE_SIZE entries
  * @flags: IOASID_ACCESS_WRITE when the access will write
  *
- * The pages stay valid until ioasid_access_unpin_pages() of the same range,
- * which the access's unmap callback must do when asked.
+ * The pages stay valid until ioasid_access_unpin_pages() of the same pages
+ * by the same access, which the access's unmap callback must do when
+ * asked. Pins are counted per access and per IOVA page.
  *
- * Return: 0, -ENOENT if the range is not fully mapped, -EPERM without
- * permission, -EINVAL or -EOVERFLOW for a bad range.
+ * Context: process context; takes iopt.rwsem and access.lock.
+ * Return: 0, -ENOENT if the range is not fully mapped, -EFAULT where it maps
+ * device memory (no struct page), -EPERM without
+ * permission, -EINVAL or -EOVERFLOW for a bad range, -ENOMEM.
  */
 int ioasid_access_pin_pages(struct ioasid_access *access, unsigned long iova,
 			    unsigned long length, struct page **out_pages,
@@ -292,10 +473,16 @@ int ioasid_access_pin_pages(struct ioasid_access *access, unsigned long iova,
 		return -EINVAL;
 	iopt = &access->ioas->iopt;
 	down_read(&iopt->rwsem);
+	mutex_lock(&access->lock);
 	rc = access_walk(iopt, iova, last, prot, access_pin_fn, &st);
+	if (!rc)
+		rc = access_track(access, iova >> PAGE_SHIFT, st.done);
+	if (!rc)
+		access_mark_dirty(iopt, iova, last);
 	if (rc && st.done)
 		access_walk(iopt, iova, iova + st.done * PAGE_SIZE - 1, 0,
 			    access_unpin_fn, NULL);
+	mutex_unlock(&access->lock);
 	up_read(&iopt->rwsem);
 	return rc;
 }
@@ -304,21 +491,42 @@ EXPORT_SYMBOL_NS_GPL(ioasid_access_pin_pages, IOASID);
 /**
  * ioasid_access_unpin_pages() - release pages from ioasid_access_pin_pages()
  * @access: attached access
- * @iova: IOVA given to the pin
- * @length: length given to the pin
+ * @iova: page-aligned IOVA
+ * @length: page-aligned, non-zero length
+ *
+ * Every page of the range must be pinned by this access; otherwise
+ * nothing is unpinned.
+ *
+ * Context: process context; takes iopt.rwsem and access.lock.
+ * Return: 0; -EINVAL for a bad range or one with a page this access does
+ * not hold pinned; -EOVERFLOW.
  */
-void ioasid_access_unpin_pages(struct ioasid_access *access,
-			       unsigned long iova, unsigned long length)
+int ioasid_access_unpin_pages(struct ioasid_access *access, unsigned long iova,
+			      unsigned long length)
 {
 	struct ioasid_iopt *iopt;
-	unsigned long last;
+	unsigned long last, n;
+	int rc;
 
-	if (IOASID_WARN_ON(access_check_range(access, iova, length, &last)))
-		return;
+	rc = access_check_range(access, iova, length, &last);
+	if (rc)
+		return rc;
+	if (!PAGE_ALIGNED(iova) || !PAGE_ALIGNED(length))
+		return -EINVAL;
+	n = length >> PAGE_SHIFT;
 	iopt = &access->ioas->iopt;
 	down_read(&iopt->rwsem);
-	IOASID_WARN_ON(access_walk(iopt, iova, last, 0, access_unpin_fn, NULL));
+	mutex_lock(&access->lock);
+	if (access_holds(access, iova >> PAGE_SHIFT, n)) {
+		access_untrack(access, iova >> PAGE_SHIFT, n);
+		IOASID_WARN_ON(access_walk(iopt, iova, last, 0,
+					   access_unpin_fn, NULL));
+	} else {
+		rc = -EINVAL;
+	}
+	mutex_unlock(&access->lock);
 	up_read(&iopt->rwsem);
+	return rc;
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_access_unpin_pages, IOASID);
 
@@ -332,8 +540,11 @@ static int access_rw_fn(struct ioasid_area *area, unsigned long start,
 {
 	struct access_rw_state *st = arg;
 
+	if (area->pages->pfnmap)
+		return -EFAULT;
 	while (start <= end) {
-		struct page *page = area->pages->pages[area_index(area, start)];
+		struct page *page = ioasid_pages_page(area->pages,
+						      area_index(area, start));
 		size_t offset = offset_in_page(start);
 		size_t n = min_t(unsigned long, PAGE_SIZE - offset,
 				 end - start + 1);
@@ -360,7 +571,8 @@ static int access_rw_fn(struct ioasid_area *area, unsigned long start,
  * @length: bytes, non-zero
  * @flags: IOASID_ACCESS_WRITE to write memory, else read it
  *
- * Return: 0, -ENOENT if the range is not fully mapped, -EPERM without
+ * Return: 0, -ENOENT if the range is not fully mapped, -EFAULT where it maps
+ * device memory (no struct page), -EPERM without
  * permission, -EINVAL or -EOVERFLOW for a bad range.
  */
 int ioasid_access_rw(struct ioasid_access *access, unsigned long iova,
@@ -379,6 +591,8 @@ int ioasid_access_rw(struct ioasid_access *access, unsigned long iova,
 	down_read(&iopt->rwsem);
 	rc = access_walk(iopt, iova, last, write ? IOMMU_WRITE : IOMMU_READ,
 			 access_rw_fn, &st);
+	if (!rc && write)
+		access_mark_dirty(iopt, iova, last);
 	up_read(&iopt->rwsem);
 	return rc;
 }

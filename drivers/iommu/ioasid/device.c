@@ -117,6 +117,39 @@ static void ioasid_group_put(struct ioasid_group *igroup)
 }
 
 /* The admin's policy on devices the IOMMU cannot fully isolate. */
+/**
+ * ioasid_group_enforced_coherent() - is a group's DMA coherent with the CPU?
+ * @group: an IOMMU group
+ *
+ * For KVM, which lets a guest flush caches (wbinvd) only when the DMA of
+ * its devices may not snoop them.
+ *
+ * Context: process context; takes the group's attachment lock.
+ * Return: false when the group is attached through the core to a HWPT
+ * whose domain does not enforce cache coherency; true otherwise, as VFIO
+ * answers for a group not yet set up.
+ */
+bool ioasid_group_enforced_coherent(struct iommu_group *group)
+{
+	struct ioasid_group *igroup;
+	bool ret = true;
+
+	mutex_lock(&ioasid_groups_lock);
+	igroup = xa_load(&ioasid_groups, iommu_group_id(group));
+	if (igroup)
+		kref_get(&igroup->kref);
+	mutex_unlock(&ioasid_groups_lock);
+	if (!igroup)
+		return true;
+	mutex_lock(&igroup->lock);
+	if (igroup->hwpt)
+		ret = igroup->hwpt->enforce_cache_coherency;
+	mutex_unlock(&igroup->lock);
+	ioasid_group_put(igroup);
+	return ret;
+}
+EXPORT_SYMBOL_NS_GPL(ioasid_group_enforced_coherent, IOASID);
+
 static int ioasid_device_check_isolation(struct device *dev)
 {
 	if (!device_iommu_capable(dev, IOMMU_CAP_CACHE_COHERENCY) &&
@@ -253,6 +286,9 @@ static int att_hw_attach(struct ioasid_group *igroup,
 	int rc;
 
 	rc = ioasid_inject_fault();
+	if (rc)
+		return rc;
+	rc = ioasid_hwpt_paging_msi_cookie(hwpt, group);
 	if (rc)
 		return rc;
 	if (early) {

@@ -211,6 +211,44 @@ void ioasid_hwpt_paging_enforce(struct ioasid_hwpt_paging *hwpt)
 			domain->ops->enforce_cache_coherency(domain);
 }
 
+/**
+ * ioasid_hwpt_paging_msi_cookie() - give the domain its software MSI window
+ * @hwpt: a paging HWPT about to take @group
+ * @group: the group
+ *
+ * On IOMMUs whose MSI doorbells are translated (IOMMU_RESV_SW_MSI, as on
+ * Arm SMMU and virtio-iommu without an MSI region), the kernel maps the
+ * doorbells into the domain itself, inside the window that region names:
+ * the window is reserved in the IOAS, and the domain gets the MSI cookie
+ * that dma-iommu maps them through, once, before a device uses it.
+ *
+ * Context: process context; the caller serialises attachments of @hwpt.
+ * Return: 0, or an errno from the IOMMU core.
+ */
+int ioasid_hwpt_paging_msi_cookie(struct ioasid_hwpt_paging *hwpt,
+				  struct iommu_group *group)
+{
+	struct iommu_resv_region *region;
+	LIST_HEAD(regions);
+	int rc;
+
+	if (hwpt->msi_cookie)
+		return 0;
+	rc = iommu_get_group_resv_regions(group, &regions);
+	if (rc)
+		return rc;
+	list_for_each_entry(region, &regions, list) {
+		if (region->type != IOMMU_RESV_SW_MSI)
+			continue;
+		rc = iommu_get_msi_cookie(hwpt->common.domain, region->start);
+		if (!rc)
+			hwpt->msi_cookie = true;
+		break;
+	}
+	iommu_put_resv_regions(NULL, &regions);
+	return rc;
+}
+
 int ioasid_hwpt_create_ioctl(struct ioasid_call *call)
 {
 	struct ioasid_hwpt_paging *hwpt;

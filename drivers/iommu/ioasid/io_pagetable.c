@@ -92,6 +92,7 @@ void ioasid_iopt_init(struct ioasid_iopt *iopt)
 	iopt->reserved_itree = RB_ROOT_CACHED;
 	iopt->allowed_itree = RB_ROOT_CACHED;
 	xa_init_flags(&iopt->domains, XA_FLAGS_ALLOC | XA_FLAGS_ACCOUNT);
+	xa_init_flags(&iopt->access_dirty, XA_FLAGS_ACCOUNT);
 	iopt->iova_alignment = PAGE_SIZE;
 }
 
@@ -107,7 +108,9 @@ static void iopt_free_tree(struct rb_root_cached *root, size_t offset)
 
 /*
  * Map @npages of @area, from page @first of the area, at their IOVA, in
- * physically contiguous runs. The IOTLB is not synced here: the caller
+ * physically contiguous runs, cacheable (IOMMU_CACHE, as VFIO type1 always
+ * maps: DMA coherent with the CPU caches where the IOMMU leaves the choice
+ * to the IOPTE). The IOTLB is not synced here: the caller
  * syncs once for everything it mapped (iopt_sync_span()).
  */
 static int iopt_map_run(struct ioasid_iopt *iopt, struct ioasid_area *area,
@@ -117,6 +120,7 @@ static int iopt_map_run(struct ioasid_iopt *iopt, struct ioasid_area *area,
 	unsigned long index = area->page_index + first;
 	unsigned long iova = area->node.start + first * PAGE_SIZE;
 	unsigned long end = index + npages;
+	int prot = area->prot | IOMMU_CACHE;
 	int rc;
 
 	while (index < end) {
@@ -128,8 +132,8 @@ static int iopt_map_run(struct ioasid_iopt *iopt, struct ioasid_area *area,
 		if (!iopt->disable_large_pages)
 			run = ioasid_pages_run(area->pages, index, end - index);
 		rc = iommu_map_nosync(domain, iova,
-				      page_to_phys(area->pages->pages[index]),
-				      run * PAGE_SIZE, area->prot);
+				      ioasid_pages_phys(area->pages, index),
+				      run * PAGE_SIZE, prot);
 		if (rc)
 			return rc;
 		index += run;
@@ -225,29 +229,68 @@ static int iopt_check_fixed(struct ioasid_iopt *iopt, unsigned long iova,
 	return 0;
 }
 
-/* Alignment of a kernel-chosen IOVA: keep the user address's huge pages. */
-static unsigned long iopt_pick_alignment(struct ioasid_iopt *iopt,
-					 unsigned long uptr,
-					 unsigned long length)
-{
-	unsigned long align = rounddown_pow_of_two(length);
+/* Huge IOPTE sizes a placement aims for, largest first. */
+static const unsigned long iopt_huge_sizes[] = { SZ_1G, SZ_2M };
 
-	if (uptr)
-		align = min(align, 1UL << __ffs(uptr));
-	align = min_t(unsigned long, align, SZ_1G);
-	return max(align, iopt->iova_alignment);
+/*
+ * Placement of a kernel-chosen IOVA: a multiple of *@align plus *@phase.
+ * When the user range covers a whole huge page (2 MiB or 1 GiB, aligned),
+ * the IOVA keeps the user address's offset into it, so that every huge
+ * page the range covers whole can be mapped with one IOPTE. Otherwise
+ * only the IOAS's alignment applies, and small maps pack tightly.
+ */
+static void iopt_pick_placement(struct ioasid_iopt *iopt, unsigned long uptr,
+				unsigned long length, unsigned long *align,
+				unsigned long *phase)
+{
+	unsigned int i;
+
+	*align = iopt->iova_alignment;
+	*phase = 0;
+	for (i = 0; i < ARRAY_SIZE(iopt_huge_sizes); i++) {
+		unsigned long size = iopt_huge_sizes[i], start, end;
+
+		if (size <= iopt->iova_alignment || length < size)
+			continue;
+		/* A huge page inside [uptr, uptr + length)? */
+		if (check_add_overflow(uptr, size - 1, &start) ||
+		    check_add_overflow(ALIGN_DOWN(start, size), size - 1, &end) ||
+		    end - uptr > length - 1)
+			continue;
+		/* An offset the IOMMU cannot start at is not kept. */
+		if ((uptr % size) % iopt->iova_alignment)
+			continue;
+		*align = size;
+		*phase = uptr % size;
+		return;
+	}
 }
 
-/* First hole of @length in [wstart, wlast], aligned to @align. */
+/* The first IOVA >= @from that is @phase past a multiple of @align. */
+static bool iopt_next_placed(unsigned long from, unsigned long align,
+			     unsigned long phase, unsigned long *iova)
+{
+	unsigned long start = ALIGN_DOWN(from, align) + phase;
+
+	if (start < from && check_add_overflow(start, align, &start))
+		return false;
+	*iova = start;
+	return true;
+}
+
+/* First hole of @length in [wstart, wlast], placed by @align and @phase. */
 static bool iopt_find_hole(struct ioasid_iopt *iopt, unsigned long wstart,
 			   unsigned long wlast, unsigned long length,
-			   unsigned long align, unsigned long *iova)
+			   unsigned long align, unsigned long phase,
+			   unsigned long *iova)
 {
 	struct interval_tree_node *hit;
 	unsigned long start, last;
 
-	start = ALIGN(wstart ? wstart : align, align);
-	while (start >= wstart) {
+	/* IOVA 0 is never handed out: it looks like a NULL DMA address. */
+	if (!iopt_next_placed(wstart ? wstart : 1, align, phase, &start))
+		return false;
+	for (;;) {
 		if (check_add_overflow(start, length - 1, &last) || last > wlast)
 			return false;
 		hit = interval_tree_iter_first(&iopt->area_itree, start, last);
@@ -258,29 +301,48 @@ static bool iopt_find_hole(struct ioasid_iopt *iopt, unsigned long wstart,
 			*iova = start;
 			return true;
 		}
-		if (hit->last == ULONG_MAX)
+		if (hit->last == ULONG_MAX ||
+		    !iopt_next_placed(hit->last + 1, align, phase, &start))
 			return false;
-		start = ALIGN(hit->last + 1, align);
 	}
-	return false;
 }
 
-static int iopt_alloc_iova(struct ioasid_iopt *iopt, unsigned long *iova,
-			   unsigned long uptr, unsigned long length)
+/* A hole of @length placed by @align and @phase, in an allowed window. */
+static bool iopt_find_placed(struct ioasid_iopt *iopt, unsigned long length,
+			     unsigned long align, unsigned long phase,
+			     unsigned long *iova)
 {
-	unsigned long align = iopt_pick_alignment(iopt, uptr, length);
 	struct interval_tree_node *node;
 
-	lockdep_assert_held(&iopt->rwsem);
 	if (RB_EMPTY_ROOT(&iopt->allowed_itree.rb_root))
-		return iopt_find_hole(iopt, 0, ULONG_MAX, length, align, iova) ?
-			       0 : -ENOSPC;
+		return iopt_find_hole(iopt, 0, ULONG_MAX, length, align, phase,
+				      iova);
 	for (node = interval_tree_iter_first(&iopt->allowed_itree, 0, ULONG_MAX);
 	     node; node = interval_tree_iter_next(node, 0, ULONG_MAX))
 		if (iopt_find_hole(iopt, node->start, node->last, length, align,
-				   iova))
-			return 0;
-	return -ENOSPC;
+				   phase, iova))
+			return true;
+	return false;
+}
+
+/*
+ * Choose an IOVA for @length bytes of user memory at @uptr: placed for
+ * large IOPTEs if a hole allows, else anywhere the IOAS's alignment allows,
+ * so that placement never makes a map fail that would fit.
+ */
+static int iopt_alloc_iova(struct ioasid_iopt *iopt, unsigned long *iova,
+			   unsigned long uptr, unsigned long length)
+{
+	unsigned long align, phase;
+
+	lockdep_assert_held(&iopt->rwsem);
+	iopt_pick_placement(iopt, uptr, length, &align, &phase);
+	if (iopt_find_placed(iopt, length, align, phase, iova))
+		return 0;
+	if (align == iopt->iova_alignment && !phase)
+		return -ENOSPC;
+	return iopt_find_placed(iopt, length, iopt->iova_alignment, 0, iova) ?
+		       0 : -ENOSPC;
 }
 
 /*
@@ -308,6 +370,9 @@ static int iopt_insert_area(struct ioasid_iopt *iopt, struct ioasid_pages *pages
 	}
 	if (rc)
 		return rc;
+	/* A limit on mappings holds however many maps run at once. */
+	if (iopt->max_areas && iopt->num_areas >= iopt->max_areas)
+		return -ENOSPC;
 
 	area = kzalloc(sizeof(*area), GFP_KERNEL_ACCOUNT);
 	if (!area)
@@ -322,6 +387,9 @@ static int iopt_insert_area(struct ioasid_iopt *iopt, struct ioasid_pages *pages
 		kfree(area);
 		return rc;
 	}
+	area->pages_node.start = page_index;
+	area->pages_node.last = page_index + (length >> PAGE_SHIFT) - 1;
+	ioasid_pages_use(pages, &area->pages_node);
 	interval_tree_insert(&area->node, &iopt->area_itree);
 	iopt->num_areas++;
 	return 0;
@@ -333,8 +401,11 @@ static void iopt_free_areas(struct list_head *free_list)
 	struct ioasid_area *area, *tmp;
 
 	list_for_each_entry_safe(area, tmp, free_list, free_item) {
+		/* What no other area maps is unpinned and uncharged now. */
+		ioasid_pages_unuse(area->pages, &area->pages_node);
 		ioasid_pages_put(area->pages);
 		kfree(area);
+		cond_resched();
 	}
 }
 
@@ -400,6 +471,8 @@ static void iopt_remove_doomed(struct ioasid_iopt *iopt,
 			done = iommu_unmap_fast(domain, area->node.start, len,
 						&gather);
 			IOASID_WARN_ON(done != len);
+			/* Tens of thousands of mappings may go at once. */
+			cond_resched();
 		}
 		iommu_iotlb_sync(domain, &gather);
 	}
@@ -528,13 +601,30 @@ int ioasid_iopt_map_user(struct ioasid_ctx *ictx, struct ioasid_iopt *iopt,
 	return rc;
 }
 
+/*
+ * A piece of a copy: a reference on pages, and their use, so that they
+ * stay pinned between the source lock and the destination's.
+ */
 struct iopt_copy_piece {
 	struct ioasid_pages *pages;
+	struct interval_tree_node node;
 	unsigned long page_index;
 	unsigned long length;
 };
 
-/* Take references on the pages behind [iova, last] of @src. */
+/* Drop pieces [from, num): their use, then their reference. */
+static void iopt_drop_pieces(struct iopt_copy_piece *pieces,
+			     unsigned int from, unsigned int num)
+{
+	unsigned int i;
+
+	for (i = from; i < num; i++) {
+		ioasid_pages_unuse(pieces[i].pages, &pieces[i].node);
+		ioasid_pages_put(pieces[i].pages);
+	}
+}
+
+/* Take references on, and use, the pages behind [iova, last] of @src. */
 static int iopt_collect(struct ioasid_iopt *src, unsigned long iova,
 			unsigned long last, int prot,
 			struct iopt_copy_piece **out, unsigned int *out_num)
@@ -572,16 +662,20 @@ static int iopt_collect(struct ioasid_iopt *src, unsigned long iova,
 		pieces[i].page_index = area->page_index +
 				       ((start - area->node.start) >> PAGE_SHIFT);
 		pieces[i].length = end - start + 1;
+		pieces[i].node.start = pieces[i].page_index;
+		pieces[i].node.last = pieces[i].page_index +
+				      (pieces[i].length >> PAGE_SHIFT) - 1;
 		kref_get(&area->pages->kref);
+		ioasid_pages_use(area->pages, &pieces[i].node);
 		next = end + 1;
 	}
 	if (!rc && (!num || next - 1 != last))
 		rc = -ENOENT;
 	if (rc) {
-		while (i--)
-			ioasid_pages_put(pieces[i].pages);
+		up_read(&src->rwsem);
+		iopt_drop_pieces(pieces, 0, i);
 		kfree(pieces);
-		goto out_unlock;
+		return rc;
 	}
 	*out = pieces;
 	*out_num = num;
@@ -647,11 +741,15 @@ int ioasid_iopt_copy(struct ioasid_iopt *dst, struct ioasid_iopt *src,
 	} else if (!rc) {
 		iopt_sync_span(dst, first, iova - 1);
 	}
+	/*
+	 * The areas use the pages now and own the pieces' references: end
+	 * the pieces' use while the areas surely exist.
+	 */
+	for (i = 0; i < done; i++)
+		ioasid_pages_unuse(pieces[i].pages, &pieces[i].node);
 	up_write(&dst->rwsem);
 
-	/* References not handed to an area, or of areas taken back. */
-	for (i = done; i < num; i++)
-		ioasid_pages_put(pieces[i].pages);
+	iopt_drop_pieces(pieces, done, num);
 	iopt_free_areas(&free_list);
 	kfree(pieces);
 	return rc;
@@ -784,6 +882,7 @@ void ioasid_iopt_destroy(struct ioasid_iopt *iopt)
 		       offsetof(struct ioasid_reserved, node));
 	iopt_free_tree(&iopt->allowed_itree,
 		       offsetof(struct ioasid_allowed, node));
+	xa_destroy(&iopt->access_dirty);
 	up_write(&iopt->rwsem);
 	iopt_free_areas(&free_list);
 	xa_destroy(&iopt->domains);
@@ -928,6 +1027,7 @@ int ioasid_iopt_add_domain(struct ioasid_iopt *iopt,
 			goto err_unfill;
 		lo = min(lo, area->node.start);
 		hi = max(hi, area->node.last);
+		cond_resched();
 	}
 	rc = xa_alloc(&iopt->domains, &id, domain, xa_limit_32b,
 		      GFP_KERNEL_ACCOUNT);
@@ -975,9 +1075,11 @@ void ioasid_iopt_remove_domain(struct ioasid_iopt *iopt,
 	}
 	iommu_iotlb_gather_init(&gather);
 	for (area = ioasid_iopt_area_first(iopt, 0, ULONG_MAX); area;
-	     area = ioasid_iopt_area_next(area, 0, ULONG_MAX))
+	     area = ioasid_iopt_area_next(area, 0, ULONG_MAX)) {
 		iommu_unmap_fast(domain, area->node.start, area_length(area),
 				 &gather);
+		cond_resched();
+	}
 	iommu_iotlb_sync(domain, &gather);
 	iopt_resv_drop(iopt, domain);
 	iopt_recalc_alignment(iopt);
@@ -986,7 +1088,8 @@ void ioasid_iopt_remove_domain(struct ioasid_iopt *iopt,
 
 /**
  * ioasid_iopt_reserve_group() - reserve the IOVAs a group's devices cannot use
- * @iopt: the map
+ * @iopt: the map, whose reserved ranges get the group's reserved regions but
+ *	  its relaxable direct mappings
  * @group: the IOMMU group
  * @owner: tag to remove them by with ioasid_iopt_unreserve(); each
  *	   attachment is its own owner, so two attachments of one device
@@ -1008,6 +1111,13 @@ int ioasid_iopt_reserve_group(struct ioasid_iopt *iopt,
 	if (rc)
 		return rc;
 	list_for_each_entry(region, &regions, list) {
+		/*
+		 * A relaxable direct mapping (an RMRR of a USB or graphics
+		 * device) only matters to the device's own kernel driver;
+		 * assigned, it may be covered by guest RAM, as type1 allows.
+		 */
+		if (region->type == IOMMU_RESV_DIRECT_RELAXABLE)
+			continue;
 		rc = iopt_resv_queue(&batch, region->start,
 				     region->start + region->length - 1, owner);
 		if (rc)
@@ -1238,40 +1348,36 @@ int ioasid_iopt_check_map(struct ioasid_iopt *iopt, unsigned long iova,
 
 /*
  * Split @area so that a new area starts at @iova. The two halves map the
- * same pages at the same IOVAs, so no domain changes. When the area is
- * the only user of its pages, the pages are split too, so unmapping one
- * half unpins and uncharges exactly that half.
+ * same pages at the same IOVAs, so no domain changes; each uses its own
+ * part of the pages, so unmapping one half unpins and uncharges exactly
+ * what no other area maps.
  */
 static int iopt_split_area(struct ioasid_iopt *iopt, struct ioasid_area *area,
 			   unsigned long iova)
 {
 	unsigned long index = area->page_index +
 			      ((iova - area->node.start) >> PAGE_SHIFT);
-	struct ioasid_pages *tail_pages = area->pages;
 	struct ioasid_area *tail;
 
 	lockdep_assert_held_write(&iopt->rwsem);
 	if (atomic_long_read(&area->num_access_pins))
 		return -EBUSY;
+	if (iopt->max_areas && iopt->num_areas >= iopt->max_areas)
+		return -ENOSPC;
 	tail = kzalloc(sizeof(*tail), GFP_KERNEL_ACCOUNT);
 	if (!tail)
 		return -ENOMEM;
-	if (kref_read(&area->pages->kref) == 1) {
-		tail_pages = ioasid_pages_split(area->pages, index);
-		if (IS_ERR(tail_pages)) {
-			kfree(tail);
-			return PTR_ERR(tail_pages);
-		}
-		index = 0;
-	} else {
-		kref_get(&tail_pages->kref);
-	}
-	tail->pages = tail_pages;
+	kref_get(&area->pages->kref);
+	tail->pages = area->pages;
 	tail->page_index = index;
 	tail->prot = area->prot;
 	tail->vaddr_invalid = area->vaddr_invalid;
 	tail->node.start = iova;
 	tail->node.last = area->node.last;
+	tail->pages_node.start = index;
+	tail->pages_node.last = area->pages_node.last;
+	ioasid_pages_use(tail->pages, &tail->pages_node);
+	ioasid_pages_trim(area->pages, &area->pages_node, index - 1);
 
 	interval_tree_remove(&area->node, &iopt->area_itree);
 	area->node.last = iova - 1;

@@ -407,13 +407,9 @@ static int ioas_unmap(struct ioasid_ioas *ioas,
 					   &failed);
 		if (rc != -EBUSY)
 			break;
-		for (i = 0; i < num; i++) {
-			unsigned long len = ranges[i].last - ranges[i].first;
-
-			/* The whole space is one byte more than fits. */
+		for (i = 0; i < num; i++)
 			ioasid_access_notify_unmap(ioas, ranges[i].first,
-						   len == ULONG_MAX ? len : len + 1);
-		}
+						   ranges[i].last);
 	}
 	args->out_unmapped = unmapped;
 	args->out_failed = rc ? failed : 0;

@@ -98,6 +98,7 @@ struct ioasid_object {
  * @vfio_groups: struct ioasid_vfio_group of the VFIO groups using the file
  * @vfio_type: VFIO_TYPE1_IOMMU or VFIO_TYPE1v2_IOMMU once set, else 0
  * @vfio_dirty: VFIO dirty page tracking is on
+ * @vfio_node: opened through /dev/vfio/vfio: VFIO container ioctls only
  */
 struct ioasid_ctx {
 	struct file *file;
@@ -111,6 +112,7 @@ struct ioasid_ctx {
 	struct list_head vfio_groups;
 	unsigned long vfio_type;
 	bool vfio_dirty;
+	bool vfio_node;
 };
 
 /**
@@ -161,21 +163,32 @@ enum ioasid_acct_mode {
 /**
  * struct ioasid_pages - a run of pinned user pages, shared by areas
  * @kref: one per area using the pages (IOAS copy shares them)
+ * @lock: protects @users, @npinned, @ncharged, @mm and the chunk contents
+ * @users: interval tree of the page indexes each area uses
+ * @chunks: chunk number -> array of IOASID_CHUNK_PAGES page pointers;
+ *	    NULL for a page no longer (or not yet) pinned
  * @ictx: context whose counters account the pages
- * @pages: the pinned pages, @npages of them; immutable once built
- * @npages: number of pages
+ * @npages: number of pages in the range
+ * @npinned: pages pinned now
+ * @ncharged: pages charged now
  * @writable: pinned with FOLL_WRITE, so devices may write them
- * @acct_mode: enum ioasid_acct_mode they were accounted with
+ * @pfnmap: memory without struct pages (VM_IO or VM_PFNMAP, such as a
+ *	    device BAR): @chunks hold PFNs; nothing is pinned or charged,
+ *	    as VFIO type1 does for such memory
  * @user: user charged in IOASID_ACCT_USER mode
  * @mm: mm charged in IOASID_ACCT_MM mode
  */
 struct ioasid_pages {
 	struct kref kref;
+	struct mutex lock; /* see above */
+	struct rb_root_cached users;
+	struct xarray chunks;
 	struct ioasid_ctx *ictx;
-	struct page **pages;
 	unsigned long npages;
+	unsigned long npinned;
+	unsigned long ncharged;
 	bool writable;
-	u8 acct_mode;
+	bool pfnmap;
 	struct user_struct *user;
 	struct mm_struct *mm;
 };
@@ -184,11 +197,24 @@ struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ictx,
 				      unsigned long uptr, unsigned long npages,
 				      bool writable, u8 acct_mode);
 void ioasid_pages_put(struct ioasid_pages *pages);
-struct ioasid_pages *ioasid_pages_split(struct ioasid_pages *pages,
-					unsigned long index);
+void ioasid_pages_use(struct ioasid_pages *pages,
+		      struct interval_tree_node *node);
+void ioasid_pages_unuse(struct ioasid_pages *pages,
+			struct interval_tree_node *node);
+void ioasid_pages_trim(struct ioasid_pages *pages,
+		       struct interval_tree_node *node, unsigned long last);
+int ioasid_pages_recharge(struct ioasid_pages *pages);
 int ioasid_acct_user(struct user_struct *user, unsigned long npages);
+struct page *ioasid_pages_page(struct ioasid_pages *pages, unsigned long index);
+phys_addr_t ioasid_pages_phys(struct ioasid_pages *pages, unsigned long index);
+void ioasid_pages_copy(struct ioasid_pages *pages, unsigned long index,
+		       unsigned long n, struct page **out);
 unsigned long ioasid_pages_run(struct ioasid_pages *pages,
 			       unsigned long index, unsigned long max);
+#if IS_ENABLED(CONFIG_IOASID_KUNIT_TEST)
+struct ioasid_pages *ioasid_pages_fake(struct page **array, unsigned long n);
+void ioasid_pages_fake_free(struct ioasid_pages *pages);
+#endif
 
 /* io_pagetable.c --------------------------------------------------------- */
 
@@ -201,8 +227,12 @@ unsigned long ioasid_pages_run(struct ioasid_pages *pages,
  * @domains: the domains mirroring the map, indexed from 0
  * @num_domains: number of entries in @domains
  * @num_areas: number of areas in @area_itree
+ * @max_areas: most areas allowed, counted under @rwsem; 0 for no limit
  * @iova_alignment: required alignment of IOVAs and lengths
  * @disable_large_pages: map with PAGE_SIZE IOPTEs only
+ * @track_access_dirty: record in @access_dirty what accesses dirty
+ * @access_dirty: IOVA page number -> present once an access pinned the
+ *		  page or wrote to it while @track_access_dirty was on
  */
 struct ioasid_iopt {
 	struct rw_semaphore rwsem;
@@ -212,8 +242,11 @@ struct ioasid_iopt {
 	struct xarray domains;
 	unsigned int num_domains;
 	unsigned long num_areas;
+	unsigned long max_areas;
 	unsigned long iova_alignment;
 	bool disable_large_pages;
+	bool track_access_dirty;
+	struct xarray access_dirty;
 };
 
 /**
@@ -221,6 +254,7 @@ struct ioasid_iopt {
  * @node: [iova, last] in iopt.area_itree
  * @pages: the pinned pages, referenced
  * @page_index: index in @pages of the page at node.start
+ * @pages_node: the page indexes the area uses, in pages.users
  * @prot: IOMMU_READ and/or IOMMU_WRITE
  * @num_access_pins: pages of this area pinned through accesses
  * @vaddr_invalid: VFIO_DMA_UNMAP_FLAG_VADDR withdrew its user address
@@ -231,6 +265,7 @@ struct ioasid_area {
 	struct interval_tree_node node;
 	struct ioasid_pages *pages;
 	unsigned long page_index;
+	struct interval_tree_node pages_node;
 	int prot;
 	atomic_long_t num_access_pins;
 	bool vaddr_invalid;
@@ -353,6 +388,7 @@ struct ioasid_hwpt {
  * @auto_domain: made by attach to an IOAS; dies with its last attachment
  * @enforce_cache_coherency: no DMA can bypass IOMMU_CACHE
  * @mirrored: the domain is among the IOAS's domains: filled and in sync
+ * @msi_cookie: the domain has its software MSI window (IOMMU_RESV_SW_MSI)
  */
 struct ioasid_hwpt_paging {
 	struct ioasid_hwpt common;
@@ -361,6 +397,7 @@ struct ioasid_hwpt_paging {
 	bool auto_domain;
 	bool enforce_cache_coherency;
 	bool mirrored;
+	bool msi_cookie;
 };
 
 static inline struct ioasid_hwpt_paging *to_hwpt_paging(struct ioasid_hwpt *hwpt)
@@ -378,6 +415,8 @@ bool ioasid_hwpt_paging_early(struct ioasid_hwpt_paging *hwpt);
 int ioasid_hwpt_paging_mirror(struct ioasid_hwpt_paging *hwpt);
 void ioasid_hwpt_paging_unmirror(struct ioasid_hwpt_paging *hwpt);
 void ioasid_hwpt_paging_enforce(struct ioasid_hwpt_paging *hwpt);
+int ioasid_hwpt_paging_msi_cookie(struct ioasid_hwpt_paging *hwpt,
+				  struct iommu_group *group);
 IOASID_HANDLER(ioasid_hwpt_create_ioctl);
 
 /* device.c --------------------------------------------------------------- */
@@ -450,6 +489,8 @@ struct ioasid_device *ioasid_get_device(struct ioasid_ctx *ictx, u32 id);
  * @item: in ioas.access_list
  * @destroy_data: for accesses userspace owns (test accesses), called
  *		  first when the access is destroyed
+ * @lock: protects @pins
+ * @pins: IOVA page number -> xa_mk_value(pins this access holds on it)
  */
 struct ioasid_access {
 	struct ioasid_object obj;
@@ -459,13 +500,15 @@ struct ioasid_access {
 	void *data;
 	struct list_head item;
 	void (*destroy_data)(void *data);
+	struct mutex lock; /* see above */
+	struct xarray pins;
 };
 
 struct ioasid_access *ioasid_access_new(struct ioasid_ctx *ictx,
 					const struct ioasid_access_ops *ops,
 					void *data);
-void ioasid_access_notify_unmap(struct ioasid_ioas *ioas, unsigned long iova,
-				unsigned long length);
+void ioasid_access_notify_unmap(struct ioasid_ioas *ioas, unsigned long first,
+				unsigned long last);
 
 /* vfio_compat.c ---------------------------------------------------------- */
 

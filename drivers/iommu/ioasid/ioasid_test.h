@@ -21,7 +21,8 @@
  *	the device ID and the attached HWPT ID. The device lives until its ID
  *	is destroyed with IOASID_OBJ_DESTROY or the file is closed.
  * @IOASID_TEST_RESERVE: give the mock device @obj_id a reserved region
- *	[@resv.first, @resv.last]; it is honoured at the device's next attach.
+ *	[@resv.first, @resv.last] of type @resv.type; it is honoured at the
+ *	device's next attach.
  * @IOASID_TEST_PIN_COUNT: check that each page of the user range
  *	[@pins.uaddr, @pins.uaddr + @pins.length) is DMA-pinned exactly
  *	@pins.count times by the core (0: not pinned). Fails with EINVAL at
@@ -46,6 +47,12 @@
  * @IOASID_TEST_MOCK_MOVE: move mock device @obj_id to @move.pt_id (an IOAS
  *	or a HWPT) with ioasid_device_replace(). Returns the HWPT it is
  *	attached to afterwards; on failure it stays where it was.
+ * @IOASID_TEST_ACCESS_UNPIN: unpin @access.length bytes at @access.iova
+ *	through access @obj_id with ioasid_access_unpin_pages() as given,
+ *	whatever the access pinned, and return its result. On success the
+ *	access forgets a pin it recorded for exactly that range.
+ * @IOASID_TEST_ACCESS_NOTIFIED: report in @notified the unmap callbacks
+ *	access @obj_id received: how many, the last range and the longest.
  *
  * Failures are injected with the kernel's fault-injection framework: the
  * fault_attr "fail_ioasid" in debugfs, which honours the task's
@@ -62,6 +69,8 @@ enum ioasid_test_op {
 	IOASID_TEST_ACCESS_PIN,
 	IOASID_TEST_ACCESS_RW,
 	IOASID_TEST_MOCK_MOVE,
+	IOASID_TEST_ACCESS_UNPIN,
+	IOASID_TEST_ACCESS_NOTIFIED,
 };
 
 /**
@@ -87,6 +96,8 @@ enum ioasid_test_dma_dir {
  * @resv: for RESERVE
  * @resv.first: first IOVA reserved
  * @resv.last: last IOVA reserved
+ * @resv.type: IOASID_TEST_RESV_RESERVED (0, IOMMU_RESV_RESERVED) or
+ *	IOASID_TEST_RESV_RELAXABLE (1, IOMMU_RESV_DIRECT_RELAXABLE)
  * @pins: for PIN_COUNT
  * @pins.uaddr: user address, page aligned
  * @pins.length: bytes, a multiple of the page size
@@ -101,6 +112,8 @@ enum ioasid_test_dma_dir {
  * @iopte.iova: device address to look up
  * @iopte.out_size: size of the IOPTE mapping it
  * @iopte.out_phys: physical address @iova translates to
+ * @iopte.out_prot: the IOPTE's IOMMU_READ (1), IOMMU_WRITE (2) and
+ *	IOMMU_CACHE (4) bits, as the kernel's iommu_map() took them
  * @charges: for CHARGES
  * @charges.out_locked: pages charged to RLIMIT_MEMLOCK by this file
  * @charges.out_pinned: pages this file holds pinned
@@ -113,6 +126,11 @@ enum ioasid_test_dma_dir {
  * @move: for MOCK_MOVE
  * @move.pt_id: the IOAS or HWPT to move to
  * @move.out_hwpt_id: the HWPT attached to afterwards
+ * @notified: for ACCESS_NOTIFIED
+ * @notified.out_calls: unmap callbacks received
+ * @notified.out_last_iova: IOVA of the last one
+ * @notified.out_last_length: its length
+ * @notified.out_max_length: the longest length received
  */
 struct ioasid_test_cmd {
 	__u32 argsz;
@@ -128,6 +146,7 @@ struct ioasid_test_cmd {
 		struct {
 			__aligned_u64 first;
 			__aligned_u64 last;
+			__u32 type;
 		} resv;
 		struct {
 			__aligned_u64 uaddr;
@@ -145,6 +164,7 @@ struct ioasid_test_cmd {
 			__aligned_u64 iova;
 			__aligned_u64 out_size;
 			__aligned_u64 out_phys;
+			__u32 out_prot;
 		} iopte;
 		struct {
 			__aligned_u64 out_locked;
@@ -161,8 +181,17 @@ struct ioasid_test_cmd {
 			__u32 pt_id;
 			__u32 out_hwpt_id;
 		} move;
+		struct {
+			__aligned_u64 out_calls;
+			__aligned_u64 out_last_iova;
+			__aligned_u64 out_last_length;
+			__aligned_u64 out_max_length;
+		} notified;
 	};
 };
+
+#define IOASID_TEST_RESV_RESERVED	0
+#define IOASID_TEST_RESV_RELAXABLE	1
 
 #define IOASID_TEST _IO(IOASID_TYPE, IOASID_NR_TEST)
 

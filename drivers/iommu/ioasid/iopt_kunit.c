@@ -42,10 +42,10 @@ static void iopt_test_hole_empty(struct kunit *test)
 	iopt_kunit_init(test, &iopt);
 	/* IOVA 0 is never chosen: the first hole starts at the alignment. */
 	KUNIT_ASSERT_TRUE(test, iopt_find_hole(&iopt, 0, ULONG_MAX, SZ_8K,
-					       SZ_4K, &iova));
+					       SZ_4K, 0, &iova));
 	KUNIT_EXPECT_EQ(test, iova, SZ_4K);
 	KUNIT_ASSERT_TRUE(test, iopt_find_hole(&iopt, 0, ULONG_MAX, SZ_2M,
-					       SZ_2M, &iova));
+					       SZ_2M, 0, &iova));
 	KUNIT_EXPECT_EQ(test, iova, SZ_2M);
 	iopt_kunit_done(&iopt);
 }
@@ -59,11 +59,11 @@ static void iopt_test_hole_skips(struct kunit *test)
 	iopt_kunit_add(test, &iopt.area_itree, SZ_4K, SZ_1M - 1);
 	iopt_kunit_add(test, &iopt.reserved_itree, SZ_1M, SZ_2M + SZ_4K - 1);
 	KUNIT_ASSERT_TRUE(test, iopt_find_hole(&iopt, 0, ULONG_MAX, SZ_4K,
-					       SZ_4K, &iova));
+					       SZ_4K, 0, &iova));
 	KUNIT_EXPECT_EQ(test, iova, SZ_2M + SZ_4K);
 	/* 2M alignment skips to the next 2M boundary after both. */
 	KUNIT_ASSERT_TRUE(test, iopt_find_hole(&iopt, 0, ULONG_MAX, SZ_2M,
-					       SZ_2M, &iova));
+					       SZ_2M, 0, &iova));
 	KUNIT_EXPECT_EQ(test, iova, SZ_4M);
 	iopt_kunit_done(&iopt);
 }
@@ -77,13 +77,13 @@ static void iopt_test_hole_window(struct kunit *test)
 	iopt_kunit_add(test, &iopt.area_itree, SZ_1M, SZ_1M + SZ_64K - 1);
 	/* The window is too small once the area is skipped. */
 	KUNIT_EXPECT_FALSE(test, iopt_find_hole(&iopt, SZ_1M, SZ_1M + SZ_128K - 1,
-						SZ_128K, SZ_4K, &iova));
+						SZ_128K, SZ_4K, 0, &iova));
 	KUNIT_ASSERT_TRUE(test, iopt_find_hole(&iopt, SZ_1M, SZ_1M + SZ_128K - 1,
-					       SZ_64K, SZ_4K, &iova));
+					       SZ_64K, SZ_4K, 0, &iova));
 	KUNIT_EXPECT_EQ(test, iova, SZ_1M + SZ_64K);
 	/* A hole that would wrap the address space is refused. */
 	KUNIT_EXPECT_FALSE(test, iopt_find_hole(&iopt, ULONG_MAX - SZ_8K + 1,
-						ULONG_MAX, SZ_16K, SZ_4K,
+						ULONG_MAX, SZ_16K, SZ_4K, 0,
 						&iova));
 	iopt_kunit_done(&iopt);
 }
@@ -96,11 +96,15 @@ static void iopt_test_alloc_allowed(struct kunit *test)
 	iopt_kunit_init(test, &iopt);
 	iopt_kunit_add(test, &iopt.allowed_itree, SZ_1G, SZ_1G + SZ_1M - 1);
 	iopt_kunit_add(test, &iopt.allowed_itree, SZ_4G, SZ_4G + SZ_16M - 1);
-	KUNIT_ASSERT_EQ(test, iopt_alloc_iova(&iopt, &iova, SZ_4K, SZ_64K), 0);
+	KUNIT_ASSERT_EQ(test, iopt_alloc_iova(&iopt, &iova, SZ_64K, SZ_64K), 0);
 	KUNIT_EXPECT_EQ(test, iova, SZ_1G);
 	/* Too large for the first window: lands in the second. */
-	KUNIT_ASSERT_EQ(test, iopt_alloc_iova(&iopt, &iova, SZ_4K, SZ_2M), 0);
+	KUNIT_ASSERT_EQ(test, iopt_alloc_iova(&iopt, &iova, SZ_2M, SZ_2M), 0);
 	KUNIT_EXPECT_EQ(test, iova, SZ_4G);
+	/* The user address's offset into a 2M page is kept. */
+	KUNIT_ASSERT_EQ(test, iopt_alloc_iova(&iopt, &iova, SZ_2M + 5 * SZ_4K,
+					      SZ_4M - 5 * SZ_4K), 0);
+	KUNIT_EXPECT_EQ(test, iova, SZ_4G + 5 * SZ_4K);
 	KUNIT_EXPECT_EQ(test, iopt_alloc_iova(&iopt, &iova, SZ_4K, SZ_32M),
 			-ENOSPC);
 	iopt_kunit_done(&iopt);
@@ -123,18 +127,34 @@ static void iopt_test_allowed_union(struct kunit *test)
 
 static void iopt_test_alignment(struct kunit *test)
 {
+	unsigned long align, phase;
 	struct ioasid_iopt iopt;
 
 	iopt_kunit_init(test, &iopt);
-	/* The user address's alignment caps the length's. */
-	KUNIT_EXPECT_EQ(test, iopt_pick_alignment(&iopt, SZ_2M, SZ_4M), SZ_2M);
-	KUNIT_EXPECT_EQ(test, iopt_pick_alignment(&iopt, SZ_1G, SZ_4M), SZ_4M);
-	KUNIT_EXPECT_EQ(test, iopt_pick_alignment(&iopt, SZ_1G + SZ_4K, SZ_2M),
-			SZ_4K);
+	/* The offset into the largest huge page the range covers is kept. */
+	iopt_pick_placement(&iopt, SZ_2M, SZ_4M, &align, &phase);
+	KUNIT_EXPECT_EQ(test, align, SZ_2M);
+	KUNIT_EXPECT_EQ(test, phase, 0);
+	/* 4M from 1M covers one 2M page whole, and no 1G page */
+	iopt_pick_placement(&iopt, SZ_1M, SZ_4M, &align, &phase);
+	KUNIT_EXPECT_EQ(test, align, SZ_2M);
+	KUNIT_EXPECT_EQ(test, phase, SZ_1M);
+	/* 3M from 1M + 4K covers none: packed at the IOAS's alignment */
+	iopt_pick_placement(&iopt, SZ_1M + SZ_4K, 3 * SZ_1M, &align, &phase);
+	KUNIT_EXPECT_EQ(test, align, SZ_4K);
+	KUNIT_EXPECT_EQ(test, phase, 0);
+	iopt_pick_placement(&iopt, SZ_1G + 5 * SZ_4K, 0x3fb000, &align, &phase);
+	KUNIT_EXPECT_EQ(test, align, SZ_2M);
+	KUNIT_EXPECT_EQ(test, phase, 5 * SZ_4K);
 	/* Never below the map's own alignment, never above 1G. */
 	iopt.iova_alignment = SZ_64K;
-	KUNIT_EXPECT_EQ(test, iopt_pick_alignment(&iopt, SZ_4K, SZ_4K), SZ_64K);
-	KUNIT_EXPECT_EQ(test, iopt_pick_alignment(&iopt, 0, SZ_4G), SZ_1G);
+	iopt_pick_placement(&iopt, SZ_4K, SZ_4K, &align, &phase);
+	KUNIT_EXPECT_EQ(test, align, SZ_64K);
+	/* An offset the IOMMU cannot start at is not kept. */
+	KUNIT_EXPECT_EQ(test, phase, 0);
+	iopt_pick_placement(&iopt, SZ_1G + SZ_128K, SZ_4G, &align, &phase);
+	KUNIT_EXPECT_EQ(test, align, SZ_1G);
+	KUNIT_EXPECT_EQ(test, phase, SZ_128K);
 	iopt_kunit_done(&iopt);
 }
 
@@ -171,7 +191,7 @@ static void iopt_test_usable(struct kunit *test)
 
 static void iopt_test_runs(struct kunit *test)
 {
-	struct ioasid_pages pages = {};
+	struct ioasid_pages *pages;
 	struct page *block, *other;
 	struct page *array[8];
 	int i;
@@ -186,13 +206,14 @@ static void iopt_test_runs(struct kunit *test)
 	array[5] = block;
 	array[6] = block + 1;
 	array[7] = block + 3;
-	pages.pages = array;
-	pages.npages = ARRAY_SIZE(array);
-	KUNIT_EXPECT_EQ(test, ioasid_pages_run(&pages, 0, 8), 4);
-	KUNIT_EXPECT_EQ(test, ioasid_pages_run(&pages, 0, 3), 3);
-	KUNIT_EXPECT_EQ(test, ioasid_pages_run(&pages, 1, 7), 3);
-	KUNIT_EXPECT_EQ(test, ioasid_pages_run(&pages, 5, 3), 2);
-	KUNIT_EXPECT_EQ(test, ioasid_pages_run(&pages, 7, 1), 1);
+	pages = ioasid_pages_fake(array, ARRAY_SIZE(array));
+	KUNIT_ASSERT_NOT_NULL(test, pages);
+	KUNIT_EXPECT_EQ(test, ioasid_pages_run(pages, 0, 8), 4);
+	KUNIT_EXPECT_EQ(test, ioasid_pages_run(pages, 0, 3), 3);
+	KUNIT_EXPECT_EQ(test, ioasid_pages_run(pages, 1, 7), 3);
+	KUNIT_EXPECT_EQ(test, ioasid_pages_run(pages, 5, 3), 2);
+	KUNIT_EXPECT_EQ(test, ioasid_pages_run(pages, 7, 1), 1);
+	ioasid_pages_fake_free(pages);
 	__free_page(other);
 	__free_pages(block, 2);
 }
@@ -220,16 +241,16 @@ static struct ioasid_pages *iopt_kunit_pages(struct kunit *test,
 					     unsigned long npages)
 {
 	struct ioasid_pages *pages;
+	struct page **array;
 	unsigned long i;
 
-	pages = kzalloc(sizeof(*pages), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, pages);
-	pages->pages = kvcalloc(npages, sizeof(*pages->pages), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, pages->pages);
+	array = kcalloc(npages, sizeof(*array), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, array);
 	for (i = 0; i < npages; i++)
-		pages->pages[i] = block + i;
-	pages->npages = npages;
-	kref_init(&pages->kref);
+		array[i] = block + i;
+	pages = ioasid_pages_fake(array, npages);
+	kfree(array);
+	KUNIT_ASSERT_NOT_NULL(test, pages);
 	return pages;
 }
 
@@ -240,10 +261,9 @@ static void iopt_kunit_free_areas(struct ioasid_iopt *iopt)
 	down_write(&iopt->rwsem);
 	while ((area = ioasid_iopt_area_first(iopt, 0, ULONG_MAX))) {
 		interval_tree_remove(&area->node, &iopt->area_itree);
-		if (kref_put(&area->pages->kref, iopt_kunit_release_noop)) {
-			kvfree(area->pages->pages);
-			kfree(area->pages);
-		}
+		interval_tree_remove(&area->pages_node, &area->pages->users);
+		if (kref_put(&area->pages->kref, iopt_kunit_release_noop))
+			ioasid_pages_fake_free(area->pages);
 		kfree(area);
 	}
 	up_write(&iopt->rwsem);
@@ -281,41 +301,45 @@ static void iopt_test_cut(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ioasid_iopt_cut(&iopt, cuts, 2), 0);
 	KUNIT_EXPECT_EQ(test, iopt.num_areas, 1);
 
-	/* Sole user of its pages: the pages are split with the area. */
+	/* The pieces share the pages, each using its own part of them. */
 	cuts[0] = base + 2 * PAGE_SIZE;
 	cuts[1] = base + 6 * PAGE_SIZE;
 	KUNIT_EXPECT_EQ(test, ioasid_iopt_cut(&iopt, cuts, 2), 0);
 	KUNIT_EXPECT_EQ(test, iopt.num_areas, 3);
+	KUNIT_EXPECT_EQ(test, kref_read(&pages->kref), 3);
 	down_read(&iopt.rwsem);
 	area = ioasid_iopt_area_first(&iopt, base, base);
 	KUNIT_EXPECT_EQ(test, area->node.last, base + 2 * PAGE_SIZE - 1);
-	KUNIT_EXPECT_EQ(test, area->pages->npages, 2);
+	KUNIT_EXPECT_EQ(test, area->pages_node.start, 0);
+	KUNIT_EXPECT_EQ(test, area->pages_node.last, 1);
 	area = ioasid_iopt_area_next(area, base, ULONG_MAX);
 	KUNIT_EXPECT_EQ(test, area->node.start, base + 2 * PAGE_SIZE);
 	KUNIT_EXPECT_EQ(test, area->node.last, base + 6 * PAGE_SIZE - 1);
-	KUNIT_EXPECT_EQ(test, area->pages->npages, 4);
-	KUNIT_EXPECT_EQ(test, area->page_index, 0);
-	KUNIT_EXPECT_PTR_EQ(test, area->pages->pages[0], block + 2);
+	KUNIT_EXPECT_PTR_EQ(test, area->pages, pages);
+	KUNIT_EXPECT_EQ(test, area->page_index, 2);
+	KUNIT_EXPECT_EQ(test, area->pages_node.last, 5);
+	KUNIT_EXPECT_PTR_EQ(test, ioasid_pages_page(pages, area->page_index),
+			    block + 2);
 	area = ioasid_iopt_area_next(area, base, ULONG_MAX);
 	KUNIT_EXPECT_EQ(test, area->node.start, base + 6 * PAGE_SIZE);
-	KUNIT_EXPECT_PTR_EQ(test, area->pages->pages[1], block + 7);
+	KUNIT_EXPECT_EQ(test, area->page_index, 6);
+	KUNIT_EXPECT_EQ(test, area->pages_node.last, 7);
+	KUNIT_EXPECT_PTR_EQ(test, ioasid_pages_page(pages, 7), block + 7);
 	KUNIT_EXPECT_NULL(test, ioasid_iopt_area_next(area, base, ULONG_MAX));
-
-	/* Shared pages (as after an IOAS copy) are shared by both halves. */
-	area = ioasid_iopt_area_first(&iopt, base + 2 * PAGE_SIZE, ULONG_MAX);
-	pages = area->pages;
 	up_read(&iopt.rwsem);
-	kref_get(&pages->kref);
+
+	/* A limit on the number of areas holds for cuts too. */
+	iopt.max_areas = 3;
 	cuts[0] = base + 3 * PAGE_SIZE;
+	KUNIT_EXPECT_EQ(test, ioasid_iopt_cut(&iopt, cuts, 1), -ENOSPC);
+	iopt.max_areas = 0;
 	KUNIT_EXPECT_EQ(test, ioasid_iopt_cut(&iopt, cuts, 1), 0);
 	down_read(&iopt.rwsem);
 	area = ioasid_iopt_area_first(&iopt, cuts[0], cuts[0]);
-	KUNIT_EXPECT_PTR_EQ(test, area->pages, pages);
-	KUNIT_EXPECT_EQ(test, area->page_index, 1);
-	KUNIT_EXPECT_EQ(test, kref_read(&pages->kref), 3);
+	KUNIT_EXPECT_EQ(test, area->page_index, 3);
+	KUNIT_EXPECT_EQ(test, kref_read(&pages->kref), 4);
 	up_read(&iopt.rwsem);
 	KUNIT_EXPECT_EQ(test, iopt.num_areas, 4);
-	kref_put(&pages->kref, iopt_kunit_release_noop);
 
 	iopt_kunit_free_areas(&iopt);
 	ioasid_iopt_destroy(&iopt);

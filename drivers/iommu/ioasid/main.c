@@ -443,7 +443,8 @@ static long ioasid_fops_ioctl(struct file *filp, unsigned int cmd,
 		.uarg = (void __user *)arg,
 	};
 
-	if (_IOC_TYPE(cmd) == VFIO_TYPE)
+	/* /dev/vfio/vfio answers what a VFIO container answers, no more. */
+	if (_IOC_TYPE(cmd) == VFIO_TYPE || call.ictx->vfio_node)
 		return ioasid_vfio_ioctl(call.ictx, cmd, arg);
 
 	switch (cmd) {
@@ -479,6 +480,7 @@ static long ioasid_fops_ioctl(struct file *filp, unsigned int cmd,
 
 static int ioasid_fops_open(struct inode *inode, struct file *filp)
 {
+	struct miscdevice *misc = filp->private_data;
 	struct ioasid_ctx *ictx;
 
 	ictx = kzalloc(sizeof(*ictx), GFP_KERNEL_ACCOUNT);
@@ -489,6 +491,8 @@ static int ioasid_fops_open(struct inode *inode, struct file *filp)
 	mutex_init(&ictx->vfio_lock);
 	INIT_LIST_HEAD(&ictx->vfio_groups);
 	ictx->file = filp;
+	/* misc_open() left the device the file was opened through here. */
+	ictx->vfio_node = misc->minor == VFIO_MINOR;
 	filp->private_data = ictx;
 	return 0;
 }
@@ -562,7 +566,9 @@ EXPORT_SYMBOL_NS_GPL(ioasid_ctx_from_file, IOASID);
  * @fd: a descriptor userspace passed to a driver
  *
  * Context: process context.
- * Return: as ioasid_ctx_from_file(); ERR_PTR(-EBADF) for a bad descriptor.
+ * Return: as ioasid_ctx_from_file(); ERR_PTR(-EBADF) for a bad descriptor,
+ * ERR_PTR(-EBADFD) for a file of /dev/vfio/vfio served by the core, which
+ * only VFIO's group path takes (ioasid_ctx_from_file()).
  */
 struct ioasid_ctx *ioasid_ctx_from_fd(int fd)
 {
@@ -572,6 +578,11 @@ struct ioasid_ctx *ioasid_ctx_from_fd(int fd)
 	if (!f.file)
 		return ERR_PTR(-EBADF);
 	ictx = ioasid_ctx_from_file(f.file);
+	/* The container node is a container, not a /dev/ioasid file. */
+	if (!IS_ERR(ictx) && ictx->vfio_node) {
+		fput(f.file);
+		ictx = ERR_PTR(-EBADFD);
+	}
 	fdput(f);
 	return ictx;
 }

@@ -3,16 +3,24 @@
  * Pinned user pages and their accounting.
  *
  * A struct ioasid_pages is built by one IOASID_IOAS_MAP: the user range is
- * charged to RLIMIT_MEMLOCK first, then pinned with FOLL_LONGTERM in
- * batches. Every area that maps it, in any IOAS, through IOASID_IOAS_COPY
- * too, shares it by reference, so a page is pinned and charged once
- * however many domains or copies use it. The last reference unpins and
- * uncharges.
+ * charged to RLIMIT_MEMLOCK first, before anything is allocated for it,
+ * then pinned with FOLL_LONGTERM in batches. Every area that maps it, in
+ * any IOAS, through IOASID_IOAS_COPY too, shares it by reference, so a
+ * page is pinned and charged once however many domains or copies use it.
  *
- * The page array is also where domains are filled from: a new domain
- * walks it in physically contiguous runs (ioasid_pages_run()), never one
- * page at a time.
+ * Each area registers the page indexes it uses (ioasid_pages_use()). When
+ * an area goes (ioasid_pages_unuse()), the pages no other area covers any
+ * more are unpinned and uncharged at once: after a partial copy and an
+ * unmap of the original, only what the copy maps stays pinned. The last
+ * reference releases whatever is left.
+ *
+ * The page pointers are kept in chunks of one page each, in an xarray
+ * indexed by chunk: no allocation is proportional to the whole range, and
+ * a chunk is only allocated when its pages are being pinned. Domains are
+ * filled from them in physically contiguous runs (ioasid_pages_run()),
+ * never one page at a time.
  */
+#include <linux/interval_tree.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -23,8 +31,8 @@
 #include "ioasid_private.h"
 #include "ioasid_test.h"
 
-/* Pages pinned per pin_user_pages_fast() call. */
-#define IOASID_PIN_BATCH 512
+/* Page pointers per chunk: one page of them. */
+#define IOASID_CHUNK_PAGES (PAGE_SIZE / sizeof(struct page *))
 
 /**
  * ioasid_acct_user() - charge pages to a user's RLIMIT_MEMLOCK
@@ -49,195 +57,76 @@ int ioasid_acct_user(struct user_struct *user, unsigned long npages)
 	return 0;
 }
 
-static int ioasid_pages_charge(struct ioasid_pages *pages)
-{
-	int rc;
-
-	if (pages->acct_mode == IOASID_ACCT_USER) {
-		pages->user = get_uid(current_user());
-		rc = ioasid_acct_user(pages->user, pages->npages);
-		if (rc) {
-			free_uid(pages->user);
-			pages->user = NULL;
-			return rc;
-		}
-	} else {
-		mmgrab(current->mm);
-		pages->mm = current->mm;
-		rc = account_locked_vm(pages->mm, pages->npages, true);
-		if (rc) {
-			mmdrop(pages->mm);
-			pages->mm = NULL;
-			return rc;
-		}
-	}
-	atomic_long_add(pages->npages, &pages->ictx->locked_pages);
-	return 0;
-}
-
-static void ioasid_pages_uncharge(struct ioasid_pages *pages)
-{
-	if (pages->user) {
-		atomic_long_sub(pages->npages, &pages->user->locked_vm);
-		free_uid(pages->user);
-	}
-	if (pages->mm) {
-		account_locked_vm(pages->mm, pages->npages, false);
-		mmdrop(pages->mm);
-	}
-	atomic_long_sub(pages->npages, &pages->ictx->locked_pages);
-}
-
-static int ioasid_pages_pin_all(struct ioasid_pages *pages,
-				unsigned long uptr)
-{
-	unsigned int gup_flags = FOLL_LONGTERM;
-	unsigned long done = 0;
-	int rc;
-
-	if (pages->writable)
-		gup_flags |= FOLL_WRITE;
-	while (done < pages->npages) {
-		int batch = min_t(unsigned long, pages->npages - done,
-				  IOASID_PIN_BATCH);
-
-		rc = ioasid_inject_fault();
-		if (rc)
-			goto err_unpin;
-		rc = pin_user_pages_fast(uptr + done * PAGE_SIZE, batch,
-					 gup_flags, pages->pages + done);
-		if (rc <= 0) {
-			rc = rc ? rc : -EFAULT;
-			goto err_unpin;
-		}
-		done += rc;
-		if (fatal_signal_pending(current)) {
-			rc = -EINTR;
-			goto err_unpin;
-		}
-		cond_resched();
-	}
-	atomic_long_add(done, &pages->ictx->pinned_pages);
-	return 0;
-
-err_unpin:
-	unpin_user_pages(pages->pages, done);
-	return rc;
-}
-
-/**
- * ioasid_pages_pin() - charge and pin a range of the caller's memory
- * @ictx: context whose accounting mode and counters apply
- * @uptr: page-aligned user address
- * @npages: number of pages, non-zero
- * @writable: pin for device writes
- * @acct_mode: enum ioasid_acct_mode to charge them with
- *
- * Return: the pages with one reference, or an ERR_PTR. On error nothing
- * is pinned or charged.
+/*
+ * The chunk holding page @index, and the offset of @index in it: an array
+ * of struct page pointers, or of PFNs for memory with no struct page
+ * (pages.pfnmap).
  */
-struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ictx,
-				      unsigned long uptr, unsigned long npages,
-				      bool writable, u8 acct_mode)
+static void *pages_chunk(struct ioasid_pages *pages, unsigned long index,
+			 unsigned long *off)
 {
-	struct ioasid_pages *pages;
-	int rc;
-
-	pages = kzalloc(sizeof(*pages), GFP_KERNEL_ACCOUNT);
-	if (!pages)
-		return ERR_PTR(-ENOMEM);
-	kref_init(&pages->kref);
-	pages->ictx = ictx;
-	pages->npages = npages;
-	pages->writable = writable;
-	pages->acct_mode = acct_mode;
-	pages->pages = kvcalloc(npages, sizeof(*pages->pages),
-				GFP_KERNEL_ACCOUNT);
-	if (!pages->pages) {
-		rc = -ENOMEM;
-		goto err_free;
-	}
-	rc = ioasid_pages_charge(pages);
-	if (rc)
-		goto err_free_array;
-	rc = ioasid_pages_pin_all(pages, uptr);
-	if (rc)
-		goto err_uncharge;
-	return pages;
-
-err_uncharge:
-	ioasid_pages_uncharge(pages);
-err_free_array:
-	kvfree(pages->pages);
-err_free:
-	kfree(pages);
-	return ERR_PTR(rc);
+	*off = index % IOASID_CHUNK_PAGES;
+	return xa_load(&pages->chunks, index / IOASID_CHUNK_PAGES);
 }
 
-static void ioasid_pages_release(struct kref *kref)
+static unsigned long chunk_pfn(struct ioasid_pages *pages, void *chunk,
+			       unsigned long off)
 {
-	struct ioasid_pages *pages =
-		container_of(kref, struct ioasid_pages, kref);
-
-	unpin_user_pages_dirty_lock(pages->pages, pages->npages,
-				    pages->writable);
-	atomic_long_sub(pages->npages, &pages->ictx->pinned_pages);
-	ioasid_pages_uncharge(pages);
-	kvfree(pages->pages);
-	kfree(pages);
+	if (pages->pfnmap)
+		return ((unsigned long *)chunk)[off];
+	return page_to_pfn(((struct page **)chunk)[off]);
 }
 
 /**
- * ioasid_pages_put() - drop a reference; the last one unpins and uncharges
+ * ioasid_pages_page() - the page at an index
+ * @pages: pages with struct pages (not pfnmap)
+ * @index: page index, covered by an area
+ *
+ * Return: the pinned page.
+ */
+struct page *ioasid_pages_page(struct ioasid_pages *pages, unsigned long index)
+{
+	unsigned long off;
+	struct page **chunk = pages_chunk(pages, index, &off);
+
+	return chunk[off];
+}
+
+/**
+ * ioasid_pages_phys() - the physical address of the page at an index
  * @pages: pages
+ * @index: page index, covered by an area
+ *
+ * Return: its physical address.
  */
-void ioasid_pages_put(struct ioasid_pages *pages)
+phys_addr_t ioasid_pages_phys(struct ioasid_pages *pages, unsigned long index)
 {
-	kref_put(&pages->kref, ioasid_pages_release);
+	unsigned long off;
+	void *chunk = pages_chunk(pages, index, &off);
+
+	return PFN_PHYS(chunk_pfn(pages, chunk, off));
 }
 
 /**
- * ioasid_pages_split() - move the pages from @index on into a new object
- * @pages: pages with a single reference, 0 < @index < npages
- * @index: first page of the new object
- *
- * Both objects keep the charge of their own pages, with the same user or
- * mm, so the totals do not change.
- *
- * Return: the new pages with one reference, or an ERR_PTR with @pages
- * unchanged.
+ * ioasid_pages_copy() - copy out the page pointers of an index range
+ * @pages: pages with struct pages (not pfnmap)
+ * @index: first index, the range covered by an area
+ * @n: number of pages
+ * @out: array of @n entries
  */
-struct ioasid_pages *ioasid_pages_split(struct ioasid_pages *pages,
-					unsigned long index)
+void ioasid_pages_copy(struct ioasid_pages *pages, unsigned long index,
+		       unsigned long n, struct page **out)
 {
-	unsigned long n = pages->npages - index;
-	struct ioasid_pages *tail;
+	while (n) {
+		unsigned long off;
+		struct page **chunk = pages_chunk(pages, index, &off);
+		unsigned long k = min(n, IOASID_CHUNK_PAGES - off);
 
-	if (IOASID_WARN_ON(!index || index >= pages->npages ||
-			   kref_read(&pages->kref) != 1))
-		return ERR_PTR(-EINVAL);
-	tail = kzalloc(sizeof(*tail), GFP_KERNEL_ACCOUNT);
-	if (!tail)
-		return ERR_PTR(-ENOMEM);
-	tail->pages = kvcalloc(n, sizeof(*tail->pages), GFP_KERNEL_ACCOUNT);
-	if (!tail->pages) {
-		kfree(tail);
-		return ERR_PTR(-ENOMEM);
+		memcpy(out, chunk + off, k * sizeof(*out));
+		out += k;
+		index += k;
+		n -= k;
 	}
-	memcpy(tail->pages, pages->pages + index, n * sizeof(*tail->pages));
-	kref_init(&tail->kref);
-	tail->ictx = pages->ictx;
-	tail->npages = n;
-	tail->writable = pages->writable;
-	tail->acct_mode = pages->acct_mode;
-	if (pages->user)
-		tail->user = get_uid(pages->user);
-	if (pages->mm) {
-		mmgrab(pages->mm);
-		tail->mm = pages->mm;
-	}
-	pages->npages = index;
-	return tail;
 }
 
 /**
@@ -252,10 +141,472 @@ struct ioasid_pages *ioasid_pages_split(struct ioasid_pages *pages,
 unsigned long ioasid_pages_run(struct ioasid_pages *pages,
 			       unsigned long index, unsigned long max)
 {
-	unsigned long pfn = page_to_pfn(pages->pages[index]);
-	unsigned long n = 1;
+	unsigned long off, pfn, n = 0;
+	void *chunk = pages_chunk(pages, index, &off);
 
-	while (n < max && page_to_pfn(pages->pages[index + n]) == pfn + n)
+	pfn = chunk_pfn(pages, chunk, off);
+	while (n < max && chunk_pfn(pages, chunk, off) == pfn + n) {
 		n++;
+		if (++off == IOASID_CHUNK_PAGES && n < max)
+			chunk = pages_chunk(pages, index + n, &off);
+	}
 	return n;
 }
+
+/* Charge @n pages to the user or mm of @pages. */
+static int pages_charge(struct ioasid_pages *pages, unsigned long n)
+{
+	int rc;
+
+	if (pages->user)
+		rc = ioasid_acct_user(pages->user, n);
+	else
+		rc = account_locked_vm(pages->mm, n, true);
+	if (!rc)
+		atomic_long_add(n, &pages->ictx->locked_pages);
+	return rc;
+}
+
+static void pages_uncharge(struct ioasid_pages *pages, unsigned long n)
+{
+	if (pages->user)
+		atomic_long_sub(n, &pages->user->locked_vm);
+	else
+		account_locked_vm(pages->mm, n, false);
+	atomic_long_sub(n, &pages->ictx->locked_pages);
+}
+
+/* Unpin and uncharge pages [first, last], all pinned. */
+static void pages_unpin(struct ioasid_pages *pages, unsigned long first,
+			unsigned long last)
+{
+	unsigned long index = first, n = last - first + 1;
+
+	pages->npinned -= n;
+	/* Memory without struct pages was neither pinned nor charged. */
+	if (pages->pfnmap)
+		return;
+	while (index <= last) {
+		unsigned long off;
+		struct page **chunk = pages_chunk(pages, index, &off);
+		unsigned long k = min(last - index + 1, IOASID_CHUNK_PAGES - off);
+
+		unpin_user_pages_dirty_lock(chunk + off, k, pages->writable);
+		memset(chunk + off, 0, k * sizeof(*chunk));
+		index += k;
+	}
+	atomic_long_sub(n, &pages->ictx->pinned_pages);
+	pages->ncharged -= n;
+	pages_uncharge(pages, n);
+}
+
+/*
+ * Allocate chunk @c, of @n zeroed entries (page pointers and PFNs are both
+ * one word), and store it. The chunk belongs to @pages from here on.
+ */
+static void *pages_new_chunk(struct ioasid_pages *pages, unsigned long c,
+			     unsigned long n)
+{
+	void *chunk;
+	int rc;
+
+	BUILD_BUG_ON(sizeof(struct page *) != sizeof(unsigned long));
+	chunk = kcalloc(n, sizeof(unsigned long), GFP_KERNEL_ACCOUNT);
+	if (!chunk)
+		return ERR_PTR(-ENOMEM);
+	rc = xa_err(xa_store(&pages->chunks, c, chunk, GFP_KERNEL_ACCOUNT));
+	if (rc) {
+		kfree(chunk);
+		return ERR_PTR(rc);
+	}
+	return chunk;
+}
+
+/* Pin the pages of chunk @c from @uptr; the chunk is allocated here. */
+static int pages_pin_chunk(struct ioasid_pages *pages, unsigned long c,
+			   unsigned long uptr, unsigned int gup_flags)
+{
+	unsigned long first = c * IOASID_CHUNK_PAGES;
+	unsigned long n = min(pages->npages - first, IOASID_CHUNK_PAGES);
+	unsigned long done = 0;
+	struct page **chunk;
+	int rc;
+
+	chunk = pages_new_chunk(pages, c, n);
+	if (IS_ERR(chunk))
+		return PTR_ERR(chunk);
+	while (done < n) {
+		rc = ioasid_inject_fault();
+		if (rc)
+			break;
+		rc = pin_user_pages_fast(uptr + (first + done) * PAGE_SIZE,
+					 n - done, gup_flags, chunk + done);
+		if (rc <= 0) {
+			rc = rc ? rc : -EFAULT;
+			break;
+		}
+		done += rc;
+		rc = 0;
+	}
+	pages->npinned += done;
+	atomic_long_add(done, &pages->ictx->pinned_pages);
+	return rc;
+}
+
+/*
+ * The PFN behind @va in @vma, a VM_IO or VM_PFNMAP mapping (such as a
+ * device BAR mapped by its driver), faulting it in first if need be.
+ * -EAGAIN when the fault dropped mmap_lock: the VMA must be looked up
+ * again. Holds mmap_lock for read.
+ */
+static int pages_follow_pfn(struct vm_area_struct *vma, unsigned long va,
+			    bool write, unsigned long *pfn)
+{
+	bool unlocked = false;
+	int rc;
+
+	if (write && !(vma->vm_flags & VM_WRITE))
+		return -EFAULT;
+	if (!follow_pfn(vma, va, pfn))
+		return 0;
+	rc = fixup_user_fault(vma->vm_mm, va, write ? FAULT_FLAG_WRITE : 0,
+			      &unlocked);
+	if (unlocked)
+		return -EAGAIN;
+	return rc ? rc : follow_pfn(vma, va, pfn);
+}
+
+static bool pages_vma_pfnmap(struct vm_area_struct *vma)
+{
+	return vma && (vma->vm_flags & (VM_IO | VM_PFNMAP));
+}
+
+/* Is the memory at @uptr mapped without struct pages? */
+static bool pages_uptr_pfnmap(unsigned long uptr)
+{
+	struct mm_struct *mm = current->mm;
+	bool ret;
+
+	mmap_read_lock(mm);
+	ret = pages_vma_pfnmap(vma_lookup(mm, uptr));
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+/* Record the PFNs of chunk @c from @uptr; the chunk is allocated here. */
+static int pages_follow_chunk(struct ioasid_pages *pages, unsigned long c,
+			      unsigned long uptr)
+{
+	unsigned long first = c * IOASID_CHUNK_PAGES;
+	unsigned long n = min(pages->npages - first, IOASID_CHUNK_PAGES);
+	struct mm_struct *mm = current->mm;
+	unsigned long *chunk, i = 0;
+	int rc = 0;
+
+	chunk = pages_new_chunk(pages, c, n);
+	if (IS_ERR(chunk))
+		return PTR_ERR(chunk);
+	mmap_read_lock(mm);
+	while (i < n) {
+		unsigned long va = uptr + (first + i) * PAGE_SIZE;
+		struct vm_area_struct *vma = vma_lookup(mm, va);
+
+		rc = -EFAULT;
+		if (!pages_vma_pfnmap(vma))
+			break;
+		rc = pages_follow_pfn(vma, va, pages->writable, &chunk[i]);
+		if (rc == -EAGAIN)
+			continue;
+		if (rc)
+			break;
+		i++;
+	}
+	mmap_read_unlock(mm);
+	pages->npinned += i;
+	return rc;
+}
+
+static int pages_pin_all(struct ioasid_pages *pages, unsigned long uptr)
+{
+	unsigned int gup_flags = FOLL_LONGTERM;
+	unsigned long c, nchunks = DIV_ROUND_UP(pages->npages,
+						IOASID_CHUNK_PAGES);
+	int rc;
+
+	if (pages->writable)
+		gup_flags |= FOLL_WRITE;
+	for (c = 0; c < nchunks; c++) {
+		if (pages->pfnmap)
+			rc = pages_follow_chunk(pages, c, uptr);
+		else
+			rc = pages_pin_chunk(pages, c, uptr, gup_flags);
+		if (rc)
+			return rc;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	return 0;
+}
+
+/* Unpin what is still pinned, uncharge what is charged, free the chunks. */
+static void pages_free(struct ioasid_pages *pages)
+{
+	unsigned long c, unpinned = 0;
+	struct page **chunk;
+
+	xa_for_each(&pages->chunks, c, chunk) {
+		unsigned long first = c * IOASID_CHUNK_PAGES;
+		unsigned long n = min(pages->npages - first, IOASID_CHUNK_PAGES);
+		unsigned long i = 0, k;
+
+		while (i < n && !pages->pfnmap) {
+			for (k = 0; i + k < n && chunk[i + k]; k++)
+				;
+			if (k)
+				unpin_user_pages_dirty_lock(chunk + i, k,
+							    pages->writable);
+			unpinned += k;
+			i += k + 1;
+		}
+		kfree(chunk);
+	}
+	xa_destroy(&pages->chunks);
+	IOASID_WARN_ON(!pages->pfnmap && unpinned != pages->npinned);
+	atomic_long_sub(unpinned, &pages->ictx->pinned_pages);
+	if (pages->ncharged)
+		pages_uncharge(pages, pages->ncharged);
+	if (pages->user)
+		free_uid(pages->user);
+	if (pages->mm)
+		mmdrop(pages->mm);
+	mutex_destroy(&pages->lock);
+	kfree(pages);
+}
+
+/**
+ * ioasid_pages_pin() - charge and pin a range of the caller's memory
+ * @ictx: context whose accounting mode and counters apply
+ * @uptr: page-aligned user address
+ * @npages: number of pages, non-zero
+ * @writable: pin for device writes
+ * @acct_mode: enum ioasid_acct_mode to charge them with
+ *
+ * The whole range is charged to RLIMIT_MEMLOCK before any memory is
+ * allocated for it; page pointers are then allocated a chunk at a time as
+ * the pages are pinned.
+ *
+ * Context: process context; may sleep.
+ * Return: the pages with one reference and no user, or an ERR_PTR:
+ * -ENOMEM over the limit or out of memory, -EFAULT for memory that cannot
+ * be pinned, -EINTR on a fatal signal. On error nothing is pinned or
+ * charged.
+ */
+struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ictx,
+				      unsigned long uptr, unsigned long npages,
+				      bool writable, u8 acct_mode)
+{
+	struct ioasid_pages *pages;
+	int rc;
+
+	pages = kzalloc(sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	if (!pages)
+		return ERR_PTR(-ENOMEM);
+	kref_init(&pages->kref);
+	mutex_init(&pages->lock);
+	xa_init(&pages->chunks);
+	pages->users = RB_ROOT_CACHED;
+	pages->ictx = ictx;
+	pages->npages = npages;
+	pages->writable = writable;
+	if (acct_mode == IOASID_ACCT_USER) {
+		pages->user = get_uid(current_user());
+	} else {
+		mmgrab(current->mm);
+		pages->mm = current->mm;
+	}
+	/* Device memory (a BAR): nothing to pin, nothing to charge. */
+	pages->pfnmap = pages_uptr_pfnmap(uptr);
+	if (!pages->pfnmap) {
+		rc = pages_charge(pages, npages);
+		if (rc)
+			goto err_free;
+		pages->ncharged = npages;
+	}
+	rc = pages_pin_all(pages, uptr);
+	if (rc)
+		goto err_free;
+	return pages;
+
+err_free:
+	pages_free(pages);
+	return ERR_PTR(rc);
+}
+
+static void ioasid_pages_release(struct kref *kref)
+{
+	pages_free(container_of(kref, struct ioasid_pages, kref));
+}
+
+/**
+ * ioasid_pages_put() - drop a reference; the last one unpins and uncharges
+ * @pages: pages
+ *
+ * Context: process context; may sleep.
+ */
+void ioasid_pages_put(struct ioasid_pages *pages)
+{
+	kref_put(&pages->kref, ioasid_pages_release);
+}
+
+/**
+ * ioasid_pages_use() - an area starts using pages [first, last]
+ * @pages: pages, referenced by the caller for the area
+ * @node: the area's node, [first, last] filled in
+ *
+ * Context: process context; takes pages.lock.
+ */
+void ioasid_pages_use(struct ioasid_pages *pages,
+		      struct interval_tree_node *node)
+{
+	mutex_lock(&pages->lock);
+	interval_tree_insert(node, &pages->users);
+	mutex_unlock(&pages->lock);
+}
+
+/* Unpin the pages of [next, last] that no user covers. Holds pages.lock. */
+static void pages_unpin_uncovered(struct ioasid_pages *pages,
+				  unsigned long next, unsigned long last)
+{
+	struct interval_tree_node *other;
+
+	lockdep_assert_held(&pages->lock);
+	/* Users come in order of their first page: unpin the gaps. */
+	for (other = interval_tree_iter_first(&pages->users, next, last);
+	     other && next <= last;
+	     other = interval_tree_iter_next(other, next, last)) {
+		if (other->start > next)
+			pages_unpin(pages, next, other->start - 1);
+		next = max(next, other->last + 1);
+	}
+	if (next <= last)
+		pages_unpin(pages, next, last);
+}
+
+/**
+ * ioasid_pages_unuse() - an area stops using its pages
+ * @pages: pages
+ * @node: the node given to ioasid_pages_use()
+ *
+ * The pages of the node that no other user covers are unpinned and
+ * uncharged now; the caller's reference is not dropped.
+ *
+ * Context: process context; takes pages.lock; may sleep.
+ */
+void ioasid_pages_unuse(struct ioasid_pages *pages,
+			struct interval_tree_node *node)
+{
+	mutex_lock(&pages->lock);
+	interval_tree_remove(node, &pages->users);
+	pages_unpin_uncovered(pages, node->start, node->last);
+	mutex_unlock(&pages->lock);
+}
+
+/**
+ * ioasid_pages_trim() - an area now uses fewer pages
+ * @pages: pages
+ * @node: the node given to ioasid_pages_use()
+ * @last: its new last page index, from node->start to node->last
+ *
+ * As ioasid_pages_unuse() for the pages after @last.
+ *
+ * Context: process context; takes pages.lock; may sleep.
+ */
+void ioasid_pages_trim(struct ioasid_pages *pages,
+		       struct interval_tree_node *node, unsigned long last)
+{
+	unsigned long old = node->last;
+
+	mutex_lock(&pages->lock);
+	interval_tree_remove(node, &pages->users);
+	node->last = last;
+	interval_tree_insert(node, &pages->users);
+	if (last < old)
+		pages_unpin_uncovered(pages, last + 1, old);
+	mutex_unlock(&pages->lock);
+}
+
+/**
+ * ioasid_pages_recharge() - move the charge to the calling process's mm
+ * @pages: pages charged per mm
+ *
+ * For a VMM that exec()s and takes its mappings over in the new image:
+ * the new mm is charged, within its limit, before the old one is relieved.
+ *
+ * Context: process context; takes pages.lock.
+ * Return: 0, or -ENOMEM over the new mm's RLIMIT_MEMLOCK, with the charge
+ * unchanged.
+ */
+int ioasid_pages_recharge(struct ioasid_pages *pages)
+{
+	struct mm_struct *old;
+	int rc = 0;
+
+	mutex_lock(&pages->lock);
+	old = pages->mm;
+	if (!old || old == current->mm)
+		goto out_unlock;
+	rc = account_locked_vm(current->mm, pages->ncharged, true);
+	if (rc)
+		goto out_unlock;
+	account_locked_vm(old, pages->ncharged, false);
+	mmgrab(current->mm);
+	pages->mm = current->mm;
+	mmdrop(old);
+out_unlock:
+	mutex_unlock(&pages->lock);
+	return rc;
+}
+
+#if IS_ENABLED(CONFIG_IOASID_KUNIT_TEST)
+/* Pages that were never pinned, for KUnit: never unused, unpinned or put. */
+struct ioasid_pages *ioasid_pages_fake(struct page **array, unsigned long n)
+{
+	struct ioasid_pages *pages = kzalloc(sizeof(*pages), GFP_KERNEL);
+	unsigned long c;
+
+	if (!pages)
+		return NULL;
+	kref_init(&pages->kref);
+	mutex_init(&pages->lock);
+	xa_init(&pages->chunks);
+	pages->users = RB_ROOT_CACHED;
+	pages->npages = n;
+	for (c = 0; c * IOASID_CHUNK_PAGES < n; c++) {
+		unsigned long k = min(n - c * IOASID_CHUNK_PAGES,
+				      IOASID_CHUNK_PAGES);
+		struct page **chunk = kmemdup(array + c * IOASID_CHUNK_PAGES,
+					      k * sizeof(*chunk), GFP_KERNEL);
+
+		if (!chunk || xa_is_err(xa_store(&pages->chunks, c, chunk,
+						 GFP_KERNEL))) {
+			kfree(chunk);
+			ioasid_pages_fake_free(pages);
+			return NULL;
+		}
+	}
+	return pages;
+}
+
+void ioasid_pages_fake_free(struct ioasid_pages *pages)
+{
+	struct page **chunk;
+	unsigned long c;
+
+	xa_for_each(&pages->chunks, c, chunk)
+		kfree(chunk);
+	xa_destroy(&pages->chunks);
+	mutex_destroy(&pages->lock);
+	kfree(pages);
+}
+#endif

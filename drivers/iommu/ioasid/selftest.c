@@ -26,6 +26,7 @@
 #define MOCK_PTE_READ		BIT_ULL(1)
 #define MOCK_PTE_WRITE		BIT_ULL(2)
 #define MOCK_PTE_LEAF		BIT_ULL(3)
+#define MOCK_PTE_CACHE		BIT_ULL(4)
 #define MOCK_PTE_ADDR		GENMASK_ULL(51, 12)
 
 #define MOCK_LEVELS		4
@@ -165,6 +166,8 @@ static int mock_map_pages(struct iommu_domain *domain, unsigned long iova,
 		perm |= MOCK_PTE_READ;
 	if (prot & IOMMU_WRITE)
 		perm |= MOCK_PTE_WRITE;
+	if (prot & IOMMU_CACHE)
+		perm |= MOCK_PTE_CACHE;
 	mutex_lock(&md->lock);
 	for (i = 0; i < pgcount; i++) {
 		rc = mock_map_one(md, iova, paddr, level, perm, gfp);
@@ -309,7 +312,7 @@ static void mock_get_resv_regions(struct device *dev, struct list_head *head)
 	mutex_lock(&mdev->resv_lock);
 	list_for_each_entry(resv, &mdev->resv, list) {
 		copy = iommu_alloc_resv_region(resv->start, resv->length, 0,
-					       IOMMU_RESV_RESERVED, GFP_KERNEL);
+					       resv->type, GFP_KERNEL);
 		if (copy)
 			list_add_tail(&copy->list, head);
 	}
@@ -459,13 +462,16 @@ static int test_add_reserved(struct ioasid_call *call, struct ioasid_test_cmd *c
 	struct mock_dev *mdev;
 	int rc = 0;
 
-	if (cmd->resv.first > cmd->resv.last || cmd->resv.last > ULONG_MAX)
+	if (cmd->resv.first > cmd->resv.last || cmd->resv.last > ULONG_MAX ||
+	    cmd->resv.type > IOASID_TEST_RESV_RELAXABLE)
 		return -EINVAL;
 	mdev = test_get_mock_dev(call->ictx, cmd->obj_id, &idev);
 	if (IS_ERR(mdev))
 		return PTR_ERR(mdev);
 	resv = iommu_alloc_resv_region(cmd->resv.first,
 				       cmd->resv.last - cmd->resv.first + 1, 0,
+				       cmd->resv.type == IOASID_TEST_RESV_RELAXABLE ?
+				       IOMMU_RESV_DIRECT_RELAXABLE :
 				       IOMMU_RESV_RESERVED, GFP_KERNEL_ACCOUNT);
 	if (!resv) {
 		rc = -ENOMEM;
@@ -640,6 +646,10 @@ static int test_iopte(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
 		cmd->iopte.out_size = 1UL << mock_shift(level);
 		cmd->iopte.out_phys = (*pte & MOCK_PTE_ADDR) +
 			(cmd->iopte.iova & (cmd->iopte.out_size - 1));
+		cmd->iopte.out_prot =
+			((*pte & MOCK_PTE_READ) ? IOMMU_READ : 0) |
+			((*pte & MOCK_PTE_WRITE) ? IOMMU_WRITE : 0) |
+			((*pte & MOCK_PTE_CACHE) ? IOMMU_CACHE : 0);
 	} else {
 		rc = -ENOENT;
 	}
@@ -661,18 +671,21 @@ struct mock_pin {
 
 struct mock_access {
 	struct ioasid_access *access;
-	struct mutex lock;	/* pins */
+	struct mutex lock;	/* pins and the counters */
 	struct list_head pins;
+	u64 calls;
+	u64 last_iova;
+	u64 last_length;
+	u64 max_length;
 };
 
-static void mock_access_unmap(void *data, unsigned long iova,
-			      unsigned long length)
+/* Unpin what the access recorded in [iova, last]. Holds ma->lock. */
+static void mock_access_unpin(struct mock_access *ma, unsigned long iova,
+			      unsigned long last)
 {
-	struct mock_access *ma = data;
-	unsigned long last = iova + length - 1;
 	struct mock_pin *pin, *tmp;
 
-	mutex_lock(&ma->lock);
+	lockdep_assert_held(&ma->lock);
 	list_for_each_entry_safe(pin, tmp, &ma->pins, item) {
 		if (pin->iova > last || pin->iova + pin->length - 1 < iova)
 			continue;
@@ -680,6 +693,19 @@ static void mock_access_unmap(void *data, unsigned long iova,
 		list_del(&pin->item);
 		kfree(pin);
 	}
+}
+
+static void mock_access_unmap(void *data, unsigned long iova,
+			      unsigned long length)
+{
+	struct mock_access *ma = data;
+
+	mutex_lock(&ma->lock);
+	ma->calls++;
+	ma->last_iova = iova;
+	ma->last_length = length;
+	ma->max_length = max_t(u64, ma->max_length, length);
+	mock_access_unpin(ma, iova, iova + length - 1);
 	mutex_unlock(&ma->lock);
 }
 
@@ -687,7 +713,9 @@ static void mock_access_destroy(void *data)
 {
 	struct mock_access *ma = data;
 
-	mock_access_unmap(ma, 0, ULONG_MAX);
+	mutex_lock(&ma->lock);
+	mock_access_unpin(ma, 0, ULONG_MAX);
+	mutex_unlock(&ma->lock);
 	mutex_destroy(&ma->lock);
 	kfree(ma);
 }
@@ -818,6 +846,52 @@ out_put:
 	return rc;
 }
 
+static int test_access_unpin(struct ioasid_call *call,
+			     struct ioasid_test_cmd *cmd)
+{
+	struct ioasid_object *obj;
+	struct mock_access *ma;
+	struct mock_pin *pin;
+	int rc;
+
+	ma = test_get_access(call->ictx, cmd->obj_id, &obj);
+	if (IS_ERR(ma))
+		return PTR_ERR(ma);
+	mutex_lock(&ma->lock);
+	rc = ioasid_access_unpin_pages(ma->access, cmd->access.iova,
+				       cmd->access.length);
+	list_for_each_entry(pin, &ma->pins, item) {
+		if (!rc && pin->iova == cmd->access.iova &&
+		    pin->length == cmd->access.length) {
+			list_del(&pin->item);
+			kfree(pin);
+			break;
+		}
+	}
+	mutex_unlock(&ma->lock);
+	ioasid_obj_done(obj);
+	return rc;
+}
+
+static int test_access_notified(struct ioasid_call *call,
+				struct ioasid_test_cmd *cmd)
+{
+	struct ioasid_object *obj;
+	struct mock_access *ma;
+
+	ma = test_get_access(call->ictx, cmd->obj_id, &obj);
+	if (IS_ERR(ma))
+		return PTR_ERR(ma);
+	mutex_lock(&ma->lock);
+	cmd->notified.out_calls = ma->calls;
+	cmd->notified.out_last_iova = ma->last_iova;
+	cmd->notified.out_last_length = ma->last_length;
+	cmd->notified.out_max_length = ma->max_length;
+	mutex_unlock(&ma->lock);
+	ioasid_obj_done(obj);
+	return ioasid_call_reply(call, cmd, sizeof(*cmd));
+}
+
 static int test_charges(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
 {
 	cmd->charges.out_locked = atomic_long_read(&call->ictx->locked_pages);
@@ -841,6 +915,8 @@ static const test_op_t test_ops[] = {
 	[TEST_IDX(IOASID_TEST_ACCESS_PIN)] = test_access_pin,
 	[TEST_IDX(IOASID_TEST_ACCESS_RW)] = test_access_rw,
 	[TEST_IDX(IOASID_TEST_MOCK_MOVE)] = test_mock_replace,
+	[TEST_IDX(IOASID_TEST_ACCESS_UNPIN)] = test_access_unpin,
+	[TEST_IDX(IOASID_TEST_ACCESS_NOTIFIED)] = test_access_notified,
 };
 
 static int test_run(struct ioasid_call *call, struct ioasid_test_cmd *cmd)

@@ -22,7 +22,9 @@
  *  - VFIO_DMA_MAP_FLAG_VADDR records the new address; the pages stay
  *    pinned throughout, so none needs to be pinned again from it;
  *  - dirty tracking reports every mapped page dirty while on, as type1 does
- *    for devices behind an IOMMU.
+ *    for devices behind an IOMMU; with emulated devices only, the pages
+ *    they pinned or wrote since the last report and those they pin now,
+ *    as type1 does for them.
  */
 #include <linux/bitops.h>
 #include <linux/moduleparam.h>
@@ -152,6 +154,17 @@ static int vfio_compat_set(struct ioasid_ctx *ictx, struct ioasid_ioas *ioas)
 	if (old)
 		ioasid_obj_unhold(&old->obj);
 	return 0;
+}
+
+/* Start or stop dirty tracking; either way, what was recorded is dropped. */
+static void vfio_compat_track_dirty(struct ioasid_ctx *ictx,
+				    struct ioasid_ioas *ioas, bool on)
+{
+	down_write(&ioas->iopt.rwsem);
+	WRITE_ONCE(ioas->iopt.track_access_dirty, on);
+	xa_destroy(&ioas->iopt.access_dirty);
+	up_write(&ioas->iopt.rwsem);
+	WRITE_ONCE(ictx->vfio_dirty, on);
 }
 
 /**
@@ -327,9 +340,12 @@ void ioasid_vfio_group_del(struct ioasid_ctx *ictx, struct iommu_group *group)
 		if (ictx->vfio_type)
 			ioasid_iopt_unreserve(&ictx->vfio_ioas->iopt, found);
 	}
-	if (list_empty(&ictx->vfio_groups)) {
+	if (list_empty(&ictx->vfio_groups) && ictx->vfio_type) {
+		vfio_compat_track_dirty(ictx, ictx->vfio_ioas, false);
+		down_write(&ictx->vfio_ioas->iopt.rwsem);
+		ictx->vfio_ioas->iopt.max_areas = 0;
+		up_write(&ictx->vfio_ioas->iopt.rwsem);
 		ictx->vfio_type = 0;
-		ictx->vfio_dirty = false;
 	}
 	mutex_unlock(&ictx->vfio_lock);
 	kfree(found);
@@ -438,6 +454,9 @@ static long vfio_compat_set_iommu_locked(struct ioasid_ctx *ictx,
 		if (rc)
 			goto err_unreserve;
 	}
+	down_write(&ioas->iopt.rwsem);
+	ioas->iopt.max_areas = VFIO_COMPAT_MAX_MAPPINGS;
+	up_write(&ioas->iopt.rwsem);
 	ictx->vfio_type = type;
 	ictx->vfio_dirty = false;
 	return 0;
@@ -621,6 +640,9 @@ static int vfio_compat_set_vaddr(struct ioasid_ioas *ioas, unsigned long iova,
 		 area->node.last != last)
 		rc = -EINVAL;
 	else
+		/* After exec(), the new image takes the charge over. */
+		rc = ioasid_pages_recharge(area->pages);
+	if (!rc)
 		area->vaddr_invalid = false;
 	up_write(&ioas->iopt.rwsem);
 	return rc;
@@ -701,22 +723,74 @@ static int vfio_compat_bitmap_set(u64 __user *bitmap, unsigned long first,
 	return 0;
 }
 
+/* Set the bit of IOVA page @idx in @bitmap, whose bit 0 is @iova. */
+static int vfio_compat_bitmap_set_page(u64 __user *bitmap, unsigned long iova,
+				       unsigned int shift, unsigned long idx)
+{
+	return vfio_compat_bitmap_set(bitmap,
+				      ((idx << PAGE_SHIFT) - iova) >> shift, 1);
+}
+
 /*
- * Report every page of the mappings inside [iova, last] dirty in @bitmap,
- * whose bit 0 is @iova. With no domain only the CPU touched the memory,
- * through accesses, and nothing is reported. Caller holds iopt.rwsem.
+ * With emulated devices only, as type1 for groups whose dirty scope is
+ * what they pin: report the pages accesses pinned or wrote since the last
+ * report, and those they pin now. Caller holds ioas.mutex and iopt.rwsem.
  */
-static int vfio_compat_report_dirty(struct ioasid_iopt *iopt,
+static int vfio_compat_report_access_dirty(struct ioasid_ioas *ioas,
+					   unsigned long iova,
+					   unsigned long last,
+					   unsigned int shift,
+					   u64 __user *bitmap)
+{
+	unsigned long idx, first = iova >> PAGE_SHIFT, end = last >> PAGE_SHIFT;
+	struct ioasid_iopt *iopt = &ioas->iopt;
+	struct ioasid_access *access;
+	void *entry;
+	int rc;
+
+	xa_for_each_range(&iopt->access_dirty, idx, entry, first, end) {
+		rc = vfio_compat_bitmap_set_page(bitmap, iova, shift, idx);
+		if (rc)
+			return rc;
+		xa_erase(&iopt->access_dirty, idx);
+	}
+	/*
+	 * A page pinned now may be written until it is unpinned: it is dirty
+	 * in this report and, as with type1, in the next one too.
+	 */
+	list_for_each_entry(access, &ioas->access_list, item) {
+		xa_for_each_range(&access->pins, idx, entry, first, end) {
+			rc = vfio_compat_bitmap_set_page(bitmap, iova, shift,
+							 idx);
+			if (rc)
+				return rc;
+			xa_store(&iopt->access_dirty, idx, xa_mk_value(1),
+				 GFP_KERNEL_ACCOUNT);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Report the dirty pages of [iova, last] in @bitmap, whose bit 0 is @iova.
+ * A device behind a domain may have written anything mapped: every page
+ * of the mappings is dirty, as type1 reports it. Caller holds ioas.mutex
+ * and iopt.rwsem.
+ */
+static int vfio_compat_report_dirty(struct ioasid_ioas *ioas,
 				    unsigned long iova, unsigned long last,
 				    unsigned long pgsize, u64 __user *bitmap)
 {
+	struct ioasid_iopt *iopt = &ioas->iopt;
 	unsigned int shift = __ffs(pgsize);
 	struct ioasid_area *area;
 	int rc;
 
+	lockdep_assert_held(&ioas->mutex);
 	lockdep_assert_held(&iopt->rwsem);
 	if (!iopt->num_domains)
-		return 0;
+		return vfio_compat_report_access_dirty(ioas, iova, last, shift,
+						       bitmap);
 	for (area = ioasid_iopt_area_first(iopt, iova, last); area;
 	     area = ioasid_iopt_area_next(area, iova, last)) {
 		rc = vfio_compat_bitmap_set(bitmap,
@@ -806,7 +880,7 @@ static int vfio_compat_unmap_range(struct ioasid_ioas *ioas,
 	for (tries = 0; tries < VFIO_COMPAT_UNMAP_RETRIES && rc == -EBUSY;
 	     tries++) {
 		if (tries)
-			ioasid_access_notify_unmap(ioas, iova, last - iova + 1);
+			ioasid_access_notify_unmap(ioas, iova, last);
 		if (!iova && last == ULONG_MAX)
 			rc = ioasid_iopt_unmap_all(&ioas->iopt, &done);
 		else
@@ -833,7 +907,7 @@ static int vfio_compat_unmap_v1_cut(struct ioasid_ioas *ioas,
 	if (last != ULONG_MAX)
 		cuts[n++] = last + 1;
 	/* Accesses must let go of the pages of an area before it is cut. */
-	ioasid_access_notify_unmap(ioas, iova, last - iova + 1);
+	ioasid_access_notify_unmap(ioas, iova, last);
 	return ioasid_iopt_cut(&ioas->iopt, cuts, n);
 }
 
@@ -887,10 +961,12 @@ static int vfio_compat_do_unmap(struct ioasid_ctx *ictx,
 			return rc;
 	}
 	if (get_dirty) {
+		mutex_lock(&ioas->mutex);
 		down_read(&ioas->iopt.rwsem);
-		rc = vfio_compat_report_dirty(&ioas->iopt, iova, last, pgsize,
+		rc = vfio_compat_report_dirty(ioas, iova, last, pgsize,
 					      bitmap->data);
 		up_read(&ioas->iopt.rwsem);
+		mutex_unlock(&ioas->mutex);
 		if (rc)
 			return rc;
 	}
@@ -959,11 +1035,13 @@ static long vfio_compat_get_dirty(struct ioasid_ctx *ictx,
 		return -EINVAL;
 	last = range.iova + range.size - 1;
 
+	mutex_lock(&ioas->mutex);
 	down_read(&ioas->iopt.rwsem);
 	rc = vfio_compat_bisects(&ioas->iopt, range.iova, last) ? -EINVAL :
-	     vfio_compat_report_dirty(&ioas->iopt, range.iova, last, pgsize,
+	     vfio_compat_report_dirty(ioas, range.iova, last, pgsize,
 				      range.bitmap.data);
 	up_read(&ioas->iopt.rwsem);
+	mutex_unlock(&ioas->mutex);
 	return rc;
 }
 
@@ -989,8 +1067,8 @@ static long vfio_compat_dirty_pages(struct ioasid_ctx *ictx,
 	switch (dirty.flags) {
 	case VFIO_IOMMU_DIRTY_PAGES_FLAG_START:
 	case VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP:
-		WRITE_ONCE(ictx->vfio_dirty,
-			   dirty.flags == VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
+		vfio_compat_track_dirty(ictx, ioas, dirty.flags ==
+					VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 		return 0;
 	default:
 		return vfio_compat_get_dirty(ictx, ioas, arg + minsz,

@@ -19,7 +19,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <linux/capability.h>
 
 #include "ioasid_utils.h"
 
@@ -88,22 +87,6 @@ static void check_sizes(struct __test_metadata *_metadata, int fd, unsigned long
 	ASSERT_EQ(-EINVAL, ioctl_sized(fd, cmd, arg, len, short_len, 0)) TH_LOG("nr %#x", nr);
 	ASSERT_EQ(-E2BIG, ioctl_sized(fd, cmd, arg, len, len + 8, 0x5a)) TH_LOG("nr %#x", nr);
 	ASSERT_EQ(0, ioctl_sized(fd, cmd, arg, len, len + 8, 0)) TH_LOG("nr %#x", nr);
-}
-
-/* Remove CAP_IPC_LOCK from this process, so that RLIMIT_MEMLOCK applies */
-static int drop_cap_ipc_lock(void)
-{
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
-	unsigned int i = CAP_TO_INDEX(CAP_IPC_LOCK);
-	__u32 mask = CAP_TO_MASK(CAP_IPC_LOCK);
-
-	if (syscall(SYS_capget, &hdr, data))
-		return -errno;
-	data[i].effective &= ~mask;
-	data[i].permitted &= ~mask;
-	data[i].inheritable &= ~mask;
-	return syscall(SYS_capset, &hdr, data) ? -errno : 0;
 }
 
 static void assert_accounting(struct __test_metadata *_metadata, int fd, __u64 pages)
@@ -379,7 +362,7 @@ TEST(test_op_errors)
 	ASSERT_EQ(-EOPNOTSUPP, ioasid_test(fd, &t));
 	t.op = IOASID_TEST_MOCK_DEVICE - 1;
 	ASSERT_EQ(-EOPNOTSUPP, ioasid_test(fd, &t));
-	t.op = IOASID_TEST_MOCK_MOVE + 1;
+	t.op = IOASID_TEST_ACCESS_NOTIFIED + 1;
 	ASSERT_EQ(-EOPNOTSUPP, ioasid_test(fd, &t));
 
 	ASSERT_EQ(0, ioas_alloc(fd, &ioas));
@@ -414,6 +397,36 @@ TEST(test_op_errors)
 	ASSERT_EQ(-EBUSY, ioasid_destroy(fd, ioas));
 	ASSERT_EQ(0, ioasid_destroy(fd, other));
 	close(fd);
+}
+
+/*
+ * A relaxable direct mapping (an RMRR of a USB or graphics device) does not
+ * keep guest RAM out of the IOAS; a reserved region does.
+ */
+TEST(relaxable_regions)
+{
+	__u32 ioas1, ioas2, dev, hwpt;
+	int fd = open_or_skip(_metadata);
+	void *buf;
+
+	if (fd < 0)
+		return;
+	buf = buf_map(PAGE_SZ, PAGE_SZ, BUF_SMALL_PAGES);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, ioas_alloc(fd, &ioas1));
+	ASSERT_EQ(0, ioas_alloc(fd, &ioas2));
+	ASSERT_EQ(0, mock_device(fd, ioas1, &dev, &hwpt));
+	ASSERT_EQ(-EINVAL, mock_add_reserved_type(fd, dev, IOVA_A, IOVA_A, 2));
+	ASSERT_EQ(0, mock_add_reserved_type(fd, dev, IOVA_A, IOVA_A + SZ_1M - 1,
+					    IOASID_TEST_RESV_RELAXABLE));
+	ASSERT_EQ(0, mock_add_reserved_type(fd, dev, IOVA_B, IOVA_B + SZ_1M - 1,
+					    IOASID_TEST_RESV_RESERVED));
+	/* honoured at the next attach */
+	ASSERT_EQ(0, mock_replace(fd, dev, ioas2, &hwpt));
+	ASSERT_EQ(0, ioas_map_fixed(fd, ioas2, buf, PAGE_SZ, IOVA_A, MAP_RW));
+	ASSERT_EQ(-EADDRINUSE, ioas_map_fixed(fd, ioas2, buf, PAGE_SZ, IOVA_B, MAP_RW));
+	close(fd);
+	munmap(buf, PAGE_SZ);
 }
 
 struct tracked_buf {
@@ -1410,6 +1423,190 @@ TEST_F(ioasid, memlock_limit)
 	/* with CAP_IPC_LOCK the limit does not apply */
 	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, big, 2 * MEMLOCK_LIMIT, &iova, MAP_RW));
 	assert_accounting(_metadata, self->fd, 2 * MEMLOCK_LIMIT / PAGE_SZ);
+}
+
+/* A child without CAP_IPC_LOCK and a small limit: 0, or the failing step */
+static int huge_map_child(int fd, __u32 ioas)
+{
+	struct rlimit lim = { .rlim_cur = SZ_64K, .rlim_max = SZ_64K };
+	__u64 iova, locked = 1, pinned = 1;
+
+	if (drop_cap_ipc_lock() || setrlimit(RLIMIT_MEMLOCK, &lim))
+		return 1;
+	/* the limit is checked before anything is allocated for the range */
+	if (ioas_map(fd, ioas, (void *)0x100000000UL, 1ULL << 41, &iova, RO) != -ENOMEM)
+		return 2;
+	if (mock_accounting(fd, &locked, &pinned) || locked || pinned)
+		return 3;
+	return 0;
+}
+
+/*
+ * A map of 2 TiB: a clean errno, no allocation in proportion to the range
+ * (which would WARN in kvmalloc), and nothing left charged or pinned.
+ */
+TEST_F(ioasid, map_huge_request)
+{
+	int status = -1, ret;
+	__u64 iova;
+	pid_t pid;
+
+	if (self->skip)
+		return;
+	/* CAP_IPC_LOCK: the charge passes; nothing is mapped there to pin */
+	ret = ioas_map(self->fd, self->ioas_id, (void *)0x100000000UL, 1ULL << 41, &iova, RO);
+	ASSERT_TRUE(ret == -EFAULT || ret == -ENOMEM) TH_LOG("map returned %d", ret);
+	assert_accounting(_metadata, self->fd, 0);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(huge_map_child(self->fd, self->ioas_id));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("child failed at step %d", WEXITSTATUS(status));
+}
+
+/*
+ * Copy part of a mapping elsewhere, unmap the original: only the copied
+ * pages stay pinned and charged.
+ */
+TEST_F(ioasid, partial_copy_unpins_rest)
+{
+	int fd = self->fd;
+	__u32 ioas2;
+	char *buf;
+
+	if (self->skip)
+		return;
+	/* order-0 pages, whose pin counts are exact */
+	buf = fixture_buf(self, 8 * PAGE_SZ, PAGE_SZ, BUF_SMALL_PAGES);
+	ASSERT_NE(NULL, buf);
+	fill_pattern(buf, 8 * PAGE_SZ, 23);
+	ASSERT_EQ(0, ioas_alloc(fd, &ioas2));
+	ASSERT_EQ(0, ioas_map_fixed(fd, self->ioas_id, buf, 8 * PAGE_SZ, IOVA_A, MAP_RW));
+	ASSERT_EQ(0, ioas_copy_fixed(fd, ioas2, IOVA_B, self->ioas_id, IOVA_A + 2 * PAGE_SZ,
+				     3 * PAGE_SZ, MAP_RW));
+	ASSERT_EQ(0, ioas_copy_fixed(fd, ioas2, IOVA_B + SZ_1M, self->ioas_id,
+				     IOVA_A + 3 * PAGE_SZ, PAGE_SZ, RO));
+	assert_accounting(_metadata, fd, 8);
+	ASSERT_EQ(0, ioas_unmap(fd, self->ioas_id, IOVA_A, 8 * PAGE_SZ, NULL));
+	ASSERT_EQ(0, mock_check_refs(fd, buf, 2 * PAGE_SZ, 0));
+	ASSERT_EQ(0, mock_check_refs(fd, buf + 2 * PAGE_SZ, 3 * PAGE_SZ, 1));
+	ASSERT_EQ(0, mock_check_refs(fd, buf + 5 * PAGE_SZ, 3 * PAGE_SZ, 0));
+	assert_accounting(_metadata, fd, 3);
+	/* the copies are whole mappings of their own */
+	ASSERT_EQ(-ENOENT, ioas_unmap(fd, ioas2, IOVA_B + PAGE_SZ, PAGE_SZ, NULL));
+	ASSERT_EQ(0, ioas_unmap(fd, ioas2, IOVA_B, 3 * PAGE_SZ, NULL));
+	assert_accounting(_metadata, fd, 1);
+	ASSERT_EQ(0, mock_check_refs(fd, buf + 3 * PAGE_SZ, PAGE_SZ, 1));
+	ASSERT_EQ(0, ioas_unmap(fd, ioas2, IOVA_B + SZ_1M, PAGE_SZ, NULL));
+	assert_accounting(_metadata, fd, 0);
+	ASSERT_EQ(0, mock_check_refs(fd, buf, 8 * PAGE_SZ, 0));
+}
+
+/* A kernel-chosen IOVA keeps the user address's offset into a 2M page */
+TEST_F(ioasid, iova_keeps_huge_offset)
+{
+	const __u64 off = 0x5000, len = 0x3fb000;
+	char *big = self->buf;
+	__u64 iova, size;
+
+	if (self->skip)
+		return;
+	if (self->buf_len < SZ_4M) {
+		big = fixture_buf(self, SZ_4M, SZ_2M, BUF_SMALL_PAGES);
+		ASSERT_NE(NULL, big);
+	}
+	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, big + off, len, &iova, MAP_RW));
+	ASSERT_EQ(off, iova % SZ_2M) TH_LOG("IOVA %#llx", (unsigned long long)iova);
+	/* the 2M page the range covers whole gets a 2M IOPTE */
+	if (self->ndev && thp_backed(big + SZ_2M, SZ_2M)) {
+		ASSERT_EQ(0, mock_iopte(self->fd, self->hwpt_id[0], iova + SZ_2M - off, &size,
+					NULL));
+		ASSERT_EQ(SZ_2M, size);
+	}
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, iova, len, NULL));
+}
+
+/* IOPTEs are cacheable (IOMMU_CACHE), as VFIO type1 maps them */
+TEST_F(ioasid, iopte_cacheable)
+{
+	__u32 prot = 0;
+
+	if (self->skip)
+		return;
+	if (!self->ndev)
+		SKIP(return, "no device, no IOPTE");
+	ASSERT_EQ(0, ioas_map_fixed(self->fd, self->ioas_id, self->buf, PAGE_SZ, IOVA_A, RO));
+	ASSERT_EQ(0, mock_iopte_prot(self->fd, self->hwpt_id[0], IOVA_A, &prot));
+	ASSERT_EQ(1U | 4U, prot);
+}
+
+/* Pins are counted per access and per page: no unbalanced unpin passes */
+TEST_F(ioasid, access_unpin_balanced)
+{
+	int fd = self->fd;
+	__u32 a1, a2;
+
+	if (self->skip)
+		return;
+	ASSERT_EQ(0, ioas_map_fixed(fd, self->ioas_id, self->buf, 4 * PAGE_SZ, IOVA_A, MAP_RW));
+	ASSERT_EQ(0, access_create(fd, self->ioas_id, &a1));
+	ASSERT_EQ(0, access_create(fd, self->ioas_id, &a2));
+	ASSERT_EQ(0, access_pin(fd, a1, IOVA_A + PAGE_SZ, PAGE_SZ));
+	ASSERT_EQ(0, access_pin(fd, a1, IOVA_A + PAGE_SZ, PAGE_SZ));
+	/* not a2's pin, not a pinned page, partly pinned, unaligned */
+	ASSERT_EQ(-EINVAL, access_unpin(fd, a2, IOVA_A + PAGE_SZ, PAGE_SZ));
+	ASSERT_EQ(-EINVAL, access_unpin(fd, a1, IOVA_A, PAGE_SZ));
+	ASSERT_EQ(-EINVAL, access_unpin(fd, a1, IOVA_A + PAGE_SZ, 2 * PAGE_SZ));
+	ASSERT_EQ(-EINVAL, access_unpin(fd, a1, IOVA_A + PAGE_SZ + 1, PAGE_SZ));
+	/* the area is still pinned: its unmap must ask a1, not succeed */
+	ASSERT_EQ(0, access_unpin(fd, a1, IOVA_A + PAGE_SZ, PAGE_SZ));
+	ASSERT_EQ(0, access_unpin(fd, a1, IOVA_A + PAGE_SZ, PAGE_SZ));
+	ASSERT_EQ(-EINVAL, access_unpin(fd, a1, IOVA_A + PAGE_SZ, PAGE_SZ));
+	ASSERT_EQ(0, ioas_unmap(fd, self->ioas_id, IOVA_A, 4 * PAGE_SZ, NULL));
+	ASSERT_EQ(0, ioasid_destroy(fd, a1));
+	ASSERT_EQ(0, ioasid_destroy(fd, a2));
+	assert_accounting(_metadata, fd, 0);
+}
+
+/*
+ * Unmap callbacks name real mappings: the whole IOVA range of each one the
+ * access pins pages of, never [0, ULONG_MAX], and only to accesses that pin.
+ */
+TEST_F(ioasid, access_notify_ranges)
+{
+	__u64 calls, last_iova, last_len, max_len, unmapped = 0;
+	int fd = self->fd;
+	__u32 a1, a2;
+
+	if (self->skip)
+		return;
+	ASSERT_EQ(0, ioas_map_fixed(fd, self->ioas_id, self->buf, 4 * PAGE_SZ, IOVA_A, MAP_RW));
+	ASSERT_EQ(0, ioas_map_fixed(fd, self->ioas_id, self->buf + 4 * PAGE_SZ, 8 * PAGE_SZ,
+				    IOVA_B, MAP_RW));
+	ASSERT_EQ(0, access_create(fd, self->ioas_id, &a1));
+	ASSERT_EQ(0, access_create(fd, self->ioas_id, &a2));
+	ASSERT_EQ(0, access_pin(fd, a1, IOVA_A + PAGE_SZ, 2 * PAGE_SZ));
+	/* unmapping what a1 does not pin tells nobody */
+	ASSERT_EQ(0, ioas_unmap(fd, self->ioas_id, IOVA_B, 8 * PAGE_SZ, NULL));
+	ASSERT_EQ(0, access_notified(fd, a1, &calls, &last_iova, &last_len, &max_len));
+	ASSERT_EQ(0ULL, calls);
+	ASSERT_EQ(0, ioas_map_fixed(fd, self->ioas_id, self->buf + 4 * PAGE_SZ, 8 * PAGE_SZ,
+				    IOVA_B, MAP_RW));
+	/* unmap of everything: a1 hears of its one mapping, then it goes */
+	ASSERT_EQ(0, ioas_unmap_all(fd, self->ioas_id, &unmapped));
+	ASSERT_EQ(12 * PAGE_SZ, unmapped);
+	ASSERT_EQ(0, access_notified(fd, a1, &calls, &last_iova, &last_len, &max_len));
+	ASSERT_EQ(1ULL, calls);
+	ASSERT_EQ(IOVA_A, last_iova);
+	ASSERT_EQ(4 * PAGE_SZ, last_len);
+	ASSERT_EQ(4 * PAGE_SZ, max_len);
+	ASSERT_EQ(0, access_notified(fd, a2, &calls, &last_iova, &last_len, &max_len));
+	ASSERT_EQ(0ULL, calls);
+	ASSERT_EQ(0, ioasid_destroy(fd, a1));
+	ASSERT_EQ(0, ioasid_destroy(fd, a2));
+	assert_accounting(_metadata, fd, 0);
 }
 
 TEST_F(ioasid, fork_cow)

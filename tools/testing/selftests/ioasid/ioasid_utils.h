@@ -22,6 +22,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
 #include <linux/ioasid.h>
 #include "../../../../drivers/iommu/ioasid/ioasid_test.h"
 
@@ -448,6 +449,19 @@ static inline int mock_add_reserved(int fd, __u32 dev_id, __u64 start,
 	return ioasid_test(fd, &t);
 }
 
+/* A reserved region of a given IOASID_TEST_RESV_* type */
+static inline int mock_add_reserved_type(int fd, __u32 dev_id, __u64 start,
+					 __u64 last, __u32 type)
+{
+	struct ioasid_test_cmd t = {
+		.op = IOASID_TEST_RESERVE,
+		.obj_id = dev_id,
+		.resv = { .first = start, .last = last, .type = type },
+	};
+
+	return ioasid_test(fd, &t);
+}
+
 /* 0 if every page of [@p, @p + @length) is DMA-pinned @refs times */
 static inline int mock_check_refs(int fd, const void *p, __u64 length,
 				  __u32 refs)
@@ -566,6 +580,55 @@ static inline int access_pin(int fd, __u32 access_id, __u64 iova,
 	return ioasid_test(fd, &t);
 }
 
+/* Unpin through the access, as given, whatever it pinned */
+static inline int access_unpin(int fd, __u32 access_id, __u64 iova,
+			       __u64 length)
+{
+	struct ioasid_test_cmd t = {
+		.op = IOASID_TEST_ACCESS_UNPIN,
+		.obj_id = access_id,
+		.access = { .iova = iova, .length = length },
+	};
+
+	return ioasid_test(fd, &t);
+}
+
+/* The unmap callbacks an access received */
+static inline int access_notified(int fd, __u32 access_id, __u64 *calls,
+				  __u64 *last_iova, __u64 *last_length,
+				  __u64 *max_length)
+{
+	struct ioasid_test_cmd t = {
+		.op = IOASID_TEST_ACCESS_NOTIFIED,
+		.obj_id = access_id,
+	};
+	int ret = ioasid_test(fd, &t);
+
+	if (!ret) {
+		*calls = t.notified.out_calls;
+		*last_iova = t.notified.out_last_iova;
+		*last_length = t.notified.out_last_length;
+		*max_length = t.notified.out_max_length;
+	}
+	return ret;
+}
+
+/* The IOMMU_READ (1), IOMMU_WRITE (2), IOMMU_CACHE (4) bits of an IOPTE */
+static inline int mock_iopte_prot(int fd, __u32 hwpt_id, __u64 iova,
+				  __u32 *prot)
+{
+	struct ioasid_test_cmd t = {
+		.op = IOASID_TEST_IOPTE,
+		.obj_id = hwpt_id,
+		.iopte = { .iova = iova },
+	};
+	int ret = ioasid_test(fd, &t);
+
+	if (!ret)
+		*prot = t.iopte.out_prot;
+	return ret;
+}
+
 static inline int access_rw(int fd, __u32 access_id, __u64 iova, void *p,
 			    __u64 length, __u32 dir)
 {
@@ -581,6 +644,58 @@ static inline int access_rw(int fd, __u32 access_id, __u64 iova, void *p,
 	};
 
 	return ioasid_test(fd, &t);
+}
+
+/* Remove CAP_IPC_LOCK from this process, so that RLIMIT_MEMLOCK applies */
+static inline int drop_cap_ipc_lock(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+	unsigned int i = CAP_TO_INDEX(CAP_IPC_LOCK);
+	__u32 mask = CAP_TO_MASK(CAP_IPC_LOCK);
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	data[i].effective &= ~mask;
+	data[i].permitted &= ~mask;
+	data[i].inheritable &= ~mask;
+	return syscall(SYS_capset, &hdr, data) ? -errno : 0;
+}
+
+/* VmLck of this process, in kB, or -1 */
+static inline long vm_locked_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/status", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmLck: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/*
+ * Whether the /dev/ioasid core serves /dev/vfio/vfio (booted with
+ * ioasid.vfio_container=1). That node answers only VFIO's container
+ * ioctls, so its own answers cannot tell.
+ */
+static inline bool vfio_container_is_core(void)
+{
+	char c = 0;
+	int fd = open("/sys/module/ioasid/parameters/vfio_container",
+		      O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	if (read(fd, &c, 1) != 1)
+		c = 0;
+	close(fd);
+	return c == 'Y' || c == '1';
 }
 
 /*

@@ -23,11 +23,18 @@
  * container files and both type1 versions.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stddef.h>
+#include <sys/wait.h>
+#include <sys/resource.h>
 #include <linux/vfio.h>
 
 #include "ioasid_utils.h"
 #include "edu.h"
+#include "vfio_cdev.h"
+
+/* TEST() bodies of the 6.1 harness leave their variant unused */
+#pragma GCC diagnostic ignored "-Wunused-parameter"
 
 #define VFIO_CONTAINER_PATH	"/dev/vfio/vfio"
 
@@ -372,6 +379,8 @@ static bool served_by_core(const char *path)
 	bool core;
 	int fd;
 
+	if (!strcmp(path, VFIO_CONTAINER_PATH))
+		return vfio_container_is_core();
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return false;
@@ -1983,6 +1992,91 @@ static unsigned int dma_entry_limit(bool core)
 	return v > 0 ? v : DMA_ENTRY_LIMIT;
 }
 
+struct limit_racer {
+	pthread_barrier_t *barrier;
+	int fd;
+	const void *va;
+	__u64 iova;
+	int ret;
+};
+
+static void *limit_race_map(void *arg)
+{
+	struct limit_racer *r = arg;
+
+	pthread_barrier_wait(r->barrier);
+	r->ret = vfio_map_rw(r->fd, r->va, r->iova, BUF_SIZE);
+	return NULL;
+}
+
+/*
+ * The mapping limit holds when maps race for its last entry: with one
+ * entry left, of 8 threads mapping at once exactly one succeeds.
+ */
+TEST_F_TIMEOUT(compat_edu, entry_limit_concurrent, 900)
+{
+	const unsigned int nthreads = 8, rounds = 3;
+	struct limit_racer racers[8];
+	pthread_t threads[8];
+	pthread_barrier_t barrier;
+	unsigned int limit, i, round, won;
+	struct compat_info ci;
+	__u64 base, unmapped = 0;
+
+	if (self->skip)
+		return;
+	if (!self->v2)
+		SKIP(return, "the limit does not depend on the type1 version");
+	limit = dma_entry_limit(self->core);
+	ASSERT_EQ(0, compat_get_info(self->fd, &ci));
+	base = pick_iova(&ci, X_MIN, (limit + nthreads * BUF_SIZE / PG) * PG);
+	ASSERT_NE(0ULL, base);
+	for (i = 0; i < limit - 1; i++)
+		ASSERT_EQ(0, vfio_map_rw(self->fd, self->a, base + (__u64)i * PG, PG))
+			TH_LOG("mapping %u", i);
+	ASSERT_EQ(0, pthread_barrier_init(&barrier, NULL, nthreads));
+	for (round = 0; round < rounds; round++) {
+		for (i = 0; i < nthreads; i++) {
+			racers[i] = (struct limit_racer){
+				.barrier = &barrier, .fd = self->fd, .va = self->b,
+				.iova = base + (__u64)limit * PG + (__u64)i * BUF_SIZE,
+			};
+			ASSERT_EQ(0, pthread_create(&threads[i], NULL, limit_race_map,
+						    &racers[i]));
+		}
+		for (i = 0, won = nthreads; i < nthreads; i++) {
+			ASSERT_EQ(0, pthread_join(threads[i], NULL));
+			if (!racers[i].ret) {
+				ASSERT_EQ(nthreads, won) TH_LOG("round %u: two maps won", round);
+				won = i;
+			} else {
+				ASSERT_EQ(-ENOSPC, racers[i].ret);
+			}
+		}
+		ASSERT_NE(nthreads, won) TH_LOG("round %u: no map won", round);
+		ASSERT_EQ(0, vfio_unmap(self->fd, 0, racers[won].iova, BUF_SIZE, &unmapped));
+		ASSERT_EQ(BUF_SIZE, unmapped);
+	}
+	pthread_barrier_destroy(&barrier);
+	ASSERT_EQ(0, vfio_unmap(self->fd, UNMAP_ALL, 0, 0, &unmapped));
+	ASSERT_EQ((__u64)(limit - 1) * PG, unmapped);
+}
+
+/* Foreign ioctls on the container: type1 knows none of them */
+TEST_F(compat_edu, foreign_ioctls)
+{
+	struct ioasid_ioas_create create = { .argsz = sizeof(create) };
+	struct ioasid_test_cmd t = { .argsz = sizeof(t), .op = IOASID_TEST_CHARGES };
+
+	if (self->skip)
+		return;
+	if (!strcmp(variant->path, IOASID_DEV_PATH))
+		SKIP(return, "a /dev/ioasid file answers its own uAPI");
+	ASSERT_EQ(-ENOTTY, ioasid_do(self->fd, IOASID_IOAS_CREATE, &create));
+	ASSERT_EQ(-ENOTTY, ioasid_do(self->fd, IOASID_TEST, &t));
+	ASSERT_EQ(-ENOTTY, ioasid_destroy(self->fd, NO_SUCH_ID));
+}
+
 TEST_F(compat_edu, info_caps)
 {
 	__u64 iovas[3] = { self->x, self->y, self->x + 2 * BUF_SIZE };
@@ -2098,6 +2192,133 @@ TEST_F(compat_edu, dirty_tracking)
  * the same memfd pages come back at a new vaddr. The device keeps
  * reaching the same pages throughout.
  */
+/*
+ * exec() with mappings withdrawn by VFIO_DMA_UNMAP_FLAG_VADDR: the new
+ * image gives them back, and takes their charge over within its own
+ * RLIMIT_MEMLOCK, as a VMM restarting itself does.
+ */
+#define EXEC_STAGE2_ENV		"VFIO_COMPAT_EXEC_STAGE2"
+#define EXEC_LIMIT		(3 * PG)
+
+/* The image after exec(): 0, or the step that failed */
+static int exec_stage2(int fd, int memfd, __u64 iova)
+{
+	struct rlimit lim = { .rlim_cur = EXEC_LIMIT, .rlim_max = EXEC_LIMIT };
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map), .flags = VFIO_DMA_MAP_FLAG_VADDR,
+		.iova = iova, .size = 2 * PG,
+	};
+	char *mem, *extra;
+
+	if (setrlimit(RLIMIT_MEMLOCK, &lim) || drop_cap_ipc_lock())
+		return 1;
+	mem = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	extra = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED || extra == MAP_FAILED)
+		return 2;
+	memset(extra, 1, 2 * PG);
+	if (vfio_map_rw(fd, mem + 2 * PG, iova + 16 * PG, PG))
+		return 3;
+	if (vm_locked_kb() != PG / 1024)
+		return 4;
+	map.vaddr = (uintptr_t)mem;
+	if (ioctl(fd, VFIO_IOMMU_MAP_DMA, &map))
+		return 5;
+	if (vm_locked_kb() != 3 * PG / 1024)
+		return 6;
+	/* the limit is reached: one more page is too many */
+	if (vfio_map_rw(fd, extra, iova + 32 * PG, PG) != -ENOMEM)
+		return 7;
+	return 0;
+}
+
+static void __attribute__((constructor)) exec_stage2_hook(void)
+{
+	const char *env = getenv(EXEC_STAGE2_ENV);
+	unsigned long long iova;
+	int fd, memfd;
+
+	if (!env)
+		return;
+	if (sscanf(env, "%d,%d,%llx", &fd, &memfd, &iova) != 3)
+		_exit(100);
+	_exit(exec_stage2(fd, memfd, iova));
+}
+
+/* Before exec(): 0, or the step that failed */
+static int exec_stage1(int fd, __u64 iova)
+{
+	char env[128], *envp[] = { env, NULL };
+	char *argv[] = { "vfio_compat", NULL };
+	__u64 unmapped = 0;
+	char *mem;
+	int memfd;
+
+	memfd = syscall(SYS_memfd_create, "exec_vaddr", 0);
+	if (memfd < 0 || ftruncate(memfd, 3 * PG))
+		return 20;
+	mem = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (mem == MAP_FAILED)
+		return 21;
+	memset(mem, 2, 3 * PG);
+	if (vfio_map_rw(fd, mem, iova, 2 * PG))
+		return 22;
+	if (vfio_unmap(fd, UNMAP_VADDR, iova, 2 * PG, &unmapped) || unmapped != 2 * PG)
+		return 23;
+	if (fcntl(fd, F_SETFD, 0))
+		return 24;
+	snprintf(env, sizeof(env), EXEC_STAGE2_ENV "=%d,%d,%llx", fd, memfd,
+		 (unsigned long long)iova);
+	execve("/proc/self/exe", argv, envp);
+	return 25;
+}
+
+TEST_F(compat_edu, exec_vaddr_charge)
+{
+	int status = -1;
+	pid_t pid;
+
+	if (self->skip)
+		return;
+	if (ioctl(self->fd, VFIO_CHECK_EXTENSION, VFIO_UPDATE_VADDR) != 1)
+		SKIP(return, "no VFIO_UPDATE_VADDR");
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(exec_stage1(self->fd, self->x));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("failed at step %d", WEXITSTATUS(status));
+}
+
+/*
+ * Peer-to-peer: a mapping of a device BAR (a VM_PFNMAP mmap of a vfio-pci
+ * region, without struct pages) is mapped, charged nothing, and DMA
+ * through it reaches the BAR: edu reads its own ID register.
+ */
+TEST_F(compat_edu, map_bar_p2p)
+{
+	long locked;
+	__u32 id = 0;
+
+	if (self->skip)
+		return;
+	locked = vm_locked_kb();
+	ASSERT_EQ(0, vfio_map(self->fd, VFIO_DMA_MAP_FLAG_READ, (uintptr_t)self->edu.bar0,
+			      self->y, PG));
+	ASSERT_EQ(locked, vm_locked_kb());
+	memset(self->a, SENTINEL, BUF_SIZE);
+	ASSERT_EQ(0, vfio_map_rw(self->fd, self->a, self->x, BUF_SIZE));
+	/* 4 bytes: edu answers its registers to 4-byte reads only */
+	ASSERT_EQ(0, edu_dma(&self->edu, self->y + EDU_REG_ID, EDU_BUF_ADDR, 4, false));
+	ASSERT_EQ(0, edu_dma(&self->edu, EDU_BUF_ADDR, self->x, 4, true));
+	memcpy(&id, self->a, sizeof(id));
+	ASSERT_EQ(EDU_ID_VALUE, id);
+	ASSERT_EQ(0, vfio_unmap(self->fd, 0, self->y, PG, NULL));
+	ASSERT_EQ(0, vfio_unmap(self->fd, 0, self->x, BUF_SIZE, NULL));
+	ASSERT_EQ(locked, vm_locked_kb());
+}
+
 TEST_F(compat_edu, update_vaddr)
 {
 	char expect[DMA_LEN];
@@ -2263,6 +2484,38 @@ TEST_F(compat_edu, close_container_first)
 	close_fd(&self->group_fd);
 	ASSERT_EQ(0, mock_check_refs(checker, self->a, BUF_SIZE, 0));
 	close(checker);
+}
+
+/*
+ * /dev/vfio/vfio, whoever serves it, is a VFIO container and nothing more:
+ * before a group and an IOMMU type, no ioctl but VFIO's first three does
+ * anything, and it is no /dev/ioasid file a device could be bound to.
+ */
+TEST(container_node_is_a_container)
+{
+	struct ioasid_ioas_create create = { .argsz = sizeof(create) };
+	struct ioasid_test_cmd t = { .argsz = sizeof(t), .op = IOASID_TEST_CHARGES };
+	char bdf[32], cdev[PATH_MAX];
+	int fd, dev_fd, group;
+
+	fd = open(VFIO_CONTAINER_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		SKIP(return, VFIO_CONTAINER_PATH " is missing");
+	ASSERT_EQ(VFIO_API_VERSION, ioctl(fd, VFIO_GET_API_VERSION));
+	ASSERT_EQ(-EINVAL, ioasid_do(fd, IOASID_IOAS_CREATE, &create));
+	ASSERT_EQ(-EINVAL, ioasid_do(fd, IOASID_TEST, &t));
+	ASSERT_EQ(-EINVAL, ioasid_destroy(fd, NO_SUCH_ID));
+	ASSERT_EQ(-EINVAL, vfio_map(fd, RW, (uintptr_t)&t, X_MIN, PG));
+	ASSERT_EQ(-1, ioctl(fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+	ASSERT_EQ(EINVAL, errno);
+	if (!find_edu(bdf, sizeof(bdf), &group) &&
+	    !pci_vfio_cdev_path(bdf, cdev, sizeof(cdev))) {
+		dev_fd = open(cdev, O_RDWR | O_CLOEXEC);
+		ASSERT_LE(0, dev_fd);
+		ASSERT_EQ(-EINVAL, cdev_bind(dev_fd, fd, NULL));
+		close(dev_fd);
+	}
+	close(fd);
 }
 
 TEST_HARNESS_MAIN

@@ -14,6 +14,7 @@
  * (CONFIG_IOASID_TEST); without it those checks are skipped, not the tests.
  */
 #include <glob.h>
+#include <pthread.h>
 #include <limits.h>
 #include <sys/random.h>
 
@@ -187,23 +188,6 @@ static int mdev_remove(const char *uuid)
 
 	snprintf(path, sizeof(path), "%s/%s/remove", MDEV_DEVICES, uuid);
 	return write_string_file(path, "1");
-}
-
-/* VmLck of this process, in kB, or -1 */
-static long vm_locked_kb(void)
-{
-	char line[128];
-	long kb = -1;
-	FILE *f;
-
-	f = fopen("/proc/self/status", "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmLck: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
 }
 
 /* Region 0 accessors; all return 0 or -errno */
@@ -400,10 +384,10 @@ static const char *mdma_attach(struct _test_data_vfio_mdev_dma *self)
 		return "VFIO_SET_IOMMU(VFIO_TYPE1v2_IOMMU)";
 	/*
 	 * Booted with ioasid.vfio_container=1, the /dev/ioasid core serves
-	 * this file: it knows its own ioctls, where type1 says ENOTTY. Its
-	 * pins and accounting then follow the core's rules, not type1's.
+	 * this file. Its pins and accounting then follow the core's rules,
+	 * not type1's.
 	 */
-	self->core = ioasid_destroy(self->iommu_fd, NO_SUCH_ID) == -ENOENT;
+	self->core = vfio_container_is_core();
 	return NULL;
 }
 
@@ -866,6 +850,179 @@ TEST_F(vfio_mdev_dma, unmap_while_pinned)
 	ASSERT_EQ(count + 1, reg_read32(self, MDMA_REG_UNMAP_COUNT));
 }
 
+/* Unmap everything through the variant's interface */
+static int dma_unmap_all(struct _test_data_vfio_mdev_dma *self,
+			 __u64 *unmapped)
+{
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap),
+		.flags = VFIO_DMA_UNMAP_FLAG_ALL,
+	};
+
+	if (self->ioasid)
+		return ioas_unmap_all(self->iommu_fd, self->ioas_id, unmapped);
+	if (ioctl(self->iommu_fd, VFIO_IOMMU_UNMAP_DMA, &unmap))
+		return -errno;
+	*unmapped = unmap.size;
+	return 0;
+}
+
+/*
+ * Unmap of everything while the device pins pages: the device is told,
+ * once, about the mapping it pins, lets go, and everything goes.
+ */
+TEST_F(vfio_mdev_dma, unmap_all_while_pinned)
+{
+	__u64 unmapped = 0;
+	long count;
+
+	if (self->skip)
+		SKIP(return, "%s", self->skip);
+	MAP(self->a, X_IOVA, true);
+	MAP(self->b, Z_IOVA, true);
+	ASSERT_EQ(0, mdma_cmd(self, MDMA_CMD_PIN, X_IOVA + SZ_4K,
+			      2 * SZ_4K));
+	ASSERT_EQ(2, reg_read32(self, MDMA_REG_PINNED));
+	count = reg_read32(self, MDMA_REG_UNMAP_COUNT);
+	ASSERT_EQ(0, dma_unmap_all(self, &unmapped));
+	ASSERT_EQ(2 * BUF_SIZE, unmapped);
+	ASSERT_EQ(count + 1, reg_read32(self, MDMA_REG_UNMAP_COUNT));
+	ASSERT_EQ(0, reg_read32(self, MDMA_REG_PINNED));
+	ASSERT_EQ(0, no_pins(self, self->a, BUF_SIZE));
+	ASSERT_EQ(0, no_pins(self, self->b, BUF_SIZE));
+	ASSERT_EQ(EINVAL, mdma_cmd(self, MDMA_CMD_RW_TO_MEM, X_IOVA, 256));
+}
+
+/* VFIO_IOMMU_DIRTY_PAGES START or STOP */
+static int dirty_ctl(int fd, __u32 flags)
+{
+	struct vfio_iommu_type1_dirty_bitmap d = {
+		.argsz = sizeof(d), .flags = flags,
+	};
+
+	return ioctl(fd, VFIO_IOMMU_DIRTY_PAGES, &d) ? -errno : 0;
+}
+
+/* VFIO_IOMMU_DIRTY_PAGES GET_BITMAP of 4K pages into @bits */
+static int dirty_get(int fd, __u64 iova, __u64 size, __u64 *bits,
+		     __u64 bytes)
+{
+	struct {
+		struct vfio_iommu_type1_dirty_bitmap hdr;
+		struct vfio_iommu_type1_dirty_bitmap_get get;
+	} d = {
+		.hdr = {
+			.argsz = sizeof(d),
+			.flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP,
+		},
+		.get = {
+			.iova = iova,
+			.size = size,
+			.bitmap = {
+				.pgsize = SZ_4K,
+				.size = bytes,
+				.data = bits,
+			},
+		},
+	};
+
+	return ioctl(fd, VFIO_IOMMU_DIRTY_PAGES, &d) ? -errno : 0;
+}
+
+/*
+ * A container whose only device is emulated reports as dirty what the
+ * device wrote or pinned since the last report, and what it pins now.
+ */
+TEST_F(vfio_mdev_dma, dirty_pinned_scope)
+{
+	__u64 bits = 0, unmapped = 0;
+
+	if (self->skip)
+		SKIP(return, "%s", self->skip);
+	if (self->ioasid)
+		SKIP(return, "VFIO dirty tracking is a container ioctl");
+	/* A bitmap covers whole mappings: map exactly the four pages */
+	ASSERT_EQ(0, dma_map(self, self->a, X_IOVA, 4 * SZ_4K, true));
+	ASSERT_EQ(0, dirty_ctl(self->iommu_fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	ASSERT_EQ(0, mdma_cmd(self, MDMA_CMD_RW_TO_MEM, X_IOVA + 16, 16));
+	ASSERT_EQ(0, mdma_cmd(self, MDMA_CMD_PIN, X_IOVA + 2 * SZ_4K, 16));
+	ASSERT_EQ(0, dirty_get(self->iommu_fd, X_IOVA, 4 * SZ_4K, &bits,
+			       sizeof(bits)));
+	ASSERT_EQ(0x5ULL, bits);
+	/* Reported: only what is pinned now stays dirty */
+	bits = 0;
+	ASSERT_EQ(0, dirty_get(self->iommu_fd, X_IOVA, 4 * SZ_4K, &bits,
+			       sizeof(bits)));
+	ASSERT_EQ(0x4ULL, bits);
+	/* Pinned at the last report, maybe written since: still dirty */
+	ASSERT_EQ(0, mdma_cmd(self, MDMA_CMD_UNPIN, 0, 0));
+	bits = 0;
+	ASSERT_EQ(0, dirty_get(self->iommu_fd, X_IOVA, 4 * SZ_4K, &bits,
+			       sizeof(bits)));
+	ASSERT_EQ(0x4ULL, bits);
+	bits = 0;
+	ASSERT_EQ(0, dirty_get(self->iommu_fd, X_IOVA, 4 * SZ_4K, &bits,
+			       sizeof(bits)));
+	ASSERT_EQ(0x0ULL, bits);
+	ASSERT_EQ(0, dirty_ctl(self->iommu_fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+	ASSERT_EQ(0, dma_unmap(self, X_IOVA, 4 * SZ_4K, &unmapped));
+	ASSERT_EQ(4 * SZ_4K, unmapped);
+}
+
+struct mdev_remover {
+	const char *uuid;
+	int ret;
+};
+
+static void *mdev_remover_fn(void *arg)
+{
+	struct mdev_remover *r = arg;
+
+	r->ret = mdev_remove(r->uuid);
+	return NULL;
+}
+
+/*
+ * Hot-unplug of an emulated device that pins pages: the removal waits for
+ * its user to close it, the close unpins, the device leaves, and the
+ * container or IOAS keeps working with nothing left pinned.
+ */
+TEST_F_TIMEOUT(vfio_mdev_dma, remove_while_pinned, 120)
+{
+	struct mdev_remover r = { .uuid = self->uuid, .ret = -1 };
+	char path[PATH_MAX];
+	pthread_t thread;
+
+	if (self->skip)
+		SKIP(return, "%s", self->skip);
+	MAP(self->a, X_IOVA, true);
+	ASSERT_EQ(0, mdma_cmd(self, MDMA_CMD_PIN, X_IOVA + SZ_4K,
+			      2 * SZ_4K));
+	ASSERT_EQ(2, reg_read32(self, MDMA_REG_PINNED));
+	ASSERT_EQ(0, pthread_create(&thread, NULL, mdev_remover_fn, &r));
+	usleep(300000);
+	/* still open: the device still serves its user */
+	ASSERT_EQ(2, reg_read32(self, MDMA_REG_PINNED));
+	close(self->dev_fd);
+	self->dev_fd = -1;
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	ASSERT_EQ(0, r.ret);
+	self->created = false;
+	snprintf(path, sizeof(path), "%s/%s", MDEV_DEVICES, self->uuid);
+	ASSERT_NE(0, access(path, F_OK));
+	/* the device's pins are gone; the core's mapping pins once */
+	if (!self->core)
+		ASSERT_EQ(0, no_pins(self, self->a, BUF_SIZE));
+	else if (page_pins(self, (char *)self->a + SZ_4K) != -2)
+		ASSERT_EQ(1, page_pins(self, (char *)self->a + SZ_4K));
+	/* the container or IOAS is intact and still maps */
+	MAP(self->b, Z_IOVA, true);
+	UNMAP(Z_IOVA);
+	UNMAP(X_IOVA);
+	ASSERT_EQ(0, no_pins(self, self->a, BUF_SIZE));
+	ASSERT_EQ(0, no_pins(self, self->b, BUF_SIZE));
+}
+
 TEST_F(vfio_mdev_dma, reset_unpins)
 {
 	unsigned char window[MDMA_DATA_SIZE];
@@ -965,8 +1122,8 @@ TEST_F(vfio_mdev_dma, close_with_pins_iommu_first)
 }
 
 /*
- * Through the cdev, DETACH tells the driver the whole IOVA space goes
- * away, so it unpins; until the next ATTACH its pins and copies fail with
+ * Through the cdev, DETACH tells the driver, mapping by mapping, that what
+ * it pins goes away, so it unpins; until the next ATTACH its pins and copies fail with
  * EINVAL, and the IOAS's mapping is free to go.
  */
 TEST_F(vfio_mdev_dma, cdev_detach_while_pinned)
