@@ -341,6 +341,7 @@ static struct ioasid_hwpt_paging *att_auto_hwpt(struct ioasid_device *idev,
 	mutex_lock(&ioas->mutex);
 	list_for_each_entry(hwpt, &ioas->hwpt_list, item) {
 		if (!hwpt->auto_domain || hwpt == old ||
+		    !ioasid_hwpt_paging_fits(hwpt, idev->dev) ||
 		    ioasid_obj_hold(&hwpt->common.obj))
 			continue;
 		if (!att_hw_attach(idev->igroup, old, hwpt)) {
@@ -415,7 +416,9 @@ static struct ioasid_hwpt_paging *att_connect(struct ioasid_device *idev,
 	} else {
 		hwpt = to_hwpt_paging(container_of(obj, struct ioasid_hwpt,
 						   obj));
-		rc = ioasid_obj_hold(obj);
+		/* A domain of another IOMMU: its driver cannot take the device */
+		rc = ioasid_hwpt_paging_fits(hwpt, idev->dev) ?
+		     ioasid_obj_hold(obj) : -EINVAL;
 		if (!rc) {
 			rc = att_hw_attach(idev->igroup, old, hwpt);
 			if (rc)
@@ -491,7 +494,8 @@ static int att_join(struct ioasid_device *idev, struct ioasid_attach *att,
  * (device, PASID) is attached already, or another device of the group is
  * attached elsewhere; -EADDRINUSE if a reserved region of the group is
  * mapped or inside a range of the IOAS's limit; -ENOENT for an unknown ID;
- * -EINVAL for a HWPT that is not a paging one; -ENOMEM;
+ * -EINVAL for a HWPT that is not a paging one or whose domain is of
+ * another IOMMU driver; -ENOMEM;
  * the IOMMU driver's errno.
  */
 int ioasid_device_attach_pasid(struct ioasid_device *idev, u32 pasid,

@@ -212,6 +212,27 @@ void ioasid_hwpt_paging_enforce(struct ioasid_hwpt_paging *hwpt)
 }
 
 /**
+ * ioasid_hwpt_paging_fits() - can @dev's IOMMU driver take this HWPT?
+ * @hwpt: a paging HWPT
+ * @dev: a device bound to the core
+ *
+ * A domain belongs to the IOMMU driver that allocated it; attaching a
+ * device of another IOMMU to it hands the domain to a driver that does not
+ * know it. Domains of one driver are told apart by the driver itself, at
+ * attach.
+ *
+ * Context: any.
+ * Return: true when the domain is of @dev's IOMMU driver.
+ */
+bool ioasid_hwpt_paging_fits(struct ioasid_hwpt_paging *hwpt,
+			     struct device *dev)
+{
+	const struct iommu_ops *ops = dev_iommu_ops(dev);
+
+	return hwpt->common.domain->ops == ops->default_domain_ops;
+}
+
+/**
  * ioasid_hwpt_paging_msi_cookie() - give the domain its software MSI window
  * @hwpt: a paging HWPT about to take @group
  * @group: the group

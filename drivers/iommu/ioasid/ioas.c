@@ -194,6 +194,9 @@ int ioasid_ioas_limit_ioctl(struct ioasid_call *call)
 		return rc;
 	if (args.flags)
 		return -EOPNOTSUPP;
+	/* As many ranges as a map takes: the kernel's work stays bounded. */
+	if (args.nr_ranges > IOASID_MAP_MAX_RANGES)
+		return -EINVAL;
 	ioas = ioasid_get_ioas(call->ictx, args.ioas_id);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);

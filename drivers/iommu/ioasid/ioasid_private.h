@@ -417,6 +417,8 @@ void ioasid_hwpt_paging_unmirror(struct ioasid_hwpt_paging *hwpt);
 void ioasid_hwpt_paging_enforce(struct ioasid_hwpt_paging *hwpt);
 int ioasid_hwpt_paging_msi_cookie(struct ioasid_hwpt_paging *hwpt,
 				  struct iommu_group *group);
+bool ioasid_hwpt_paging_fits(struct ioasid_hwpt_paging *hwpt,
+			     struct device *dev);
 IOASID_HANDLER(ioasid_hwpt_create_ioctl);
 
 /* device.c --------------------------------------------------------------- */

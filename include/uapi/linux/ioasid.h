@@ -183,7 +183,8 @@ struct ioasid_ioas_info {
  * @flags: must be 0
  * @ranges: user pointer to an array of struct ioasid_iova_range
  * @ioas_id: the IOAS
- * @nr_ranges: entries in @ranges; 0 lifts the limit
+ * @nr_ranges: entries in @ranges, at most IOASID_MAP_MAX_RANGES; 0 lifts
+ *	       the limit
  *
  * Limit the IOAS to the given ranges: IOVAs the kernel picks come only from
  * them, and a device whose reserved regions intersect them cannot attach

@@ -19,7 +19,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-
 #include "ioasid_utils.h"
 
 /* The 6.1 harness expands handlers with parameters they do not use */

@@ -9,8 +9,12 @@
 #ifndef __SELFTEST_IOASID_UTILS_H
 #define __SELFTEST_IOASID_UTILS_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,7 +23,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/capability.h>
@@ -677,6 +683,218 @@ static inline long vm_locked_kb(void)
 			break;
 	fclose(f);
 	return kb;
+}
+
+/*
+ * A number from the environment variable @env, else from @token=N on the
+ * kernel command line, else @def. *@set (may be NULL) tells whether one
+ * was given.
+ */
+static inline __u64 test_param(const char *env, const char *token, __u64 def,
+			       bool *set)
+{
+	const char *e = getenv(env);
+	size_t len = strlen(token);
+	char line[4096], *p;
+	bool unused;
+	FILE *f;
+
+	if (!set)
+		set = &unused;
+	*set = false;
+	if (e && *e) {
+		*set = true;
+		return strtoull(e, NULL, 0);
+	}
+	f = fopen("/proc/cmdline", "re");
+	if (!f)
+		return def;
+	if (!fgets(line, sizeof(line), f))
+		line[0] = 0;
+	fclose(f);
+	for (p = strtok(line, "\n "); p; p = strtok(NULL, "\n ")) {
+		if (!strncmp(p, token, len) && p[len] == '=') {
+			*set = true;
+			return strtoull(p + len + 1, NULL, 0);
+		}
+	}
+	return def;
+}
+
+/* For user_locked_pages(): the user's locked_vm is measured up to this */
+#define PROBE_MEMLOCK		SZ_1G
+
+/*
+ * The pages charged to this user's RLIMIT_MEMLOCK, all files and processes
+ * together, up to PROBE_MEMLOCK. Measured in a child without CAP_IPC_LOCK:
+ * mapping N pages of a PROT_NONE range is charged first (ENOMEM when the
+ * user's total would pass the limit) and fails at the pin (EFAULT), so it
+ * pins and keeps nothing. Returns -1 when the probe itself fails.
+ */
+static inline long user_locked_pages(void)
+{
+	long limit_pages = PROBE_MEMLOCK / SZ_4K;
+	int pipefd[2];
+	long result = -1;
+	pid_t pid;
+
+	if (pipe(pipefd))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		struct rlimit rl = { PROBE_MEMLOCK, PROBE_MEMLOCK };
+		long lo = 0, hi = limit_pages, val = -1;
+		__u32 ioas;
+		void *hole;
+		int fd;
+
+		close(pipefd[0]);
+		hole = mmap(NULL, PROBE_MEMLOCK, PROT_NONE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		fd = ioasid_open();
+		if (hole == MAP_FAILED || fd < 0 || drop_cap_ipc_lock() ||
+		    setrlimit(RLIMIT_MEMLOCK, &rl) || ioas_alloc(fd, &ioas))
+			goto out;
+		/* The largest n that can still be charged, by bisection */
+		while (lo < hi) {
+			long mid = (lo + hi + 1) / 2;
+			__u64 iova = 0;
+			int ret = ioas_map(fd, ioas, hole, mid * SZ_4K, &iova,
+					   MAP_READ);
+
+			if (ret == -EFAULT) {
+				lo = mid;
+			} else if (ret == -ENOMEM) {
+				hi = mid - 1;
+			} else {
+				if (!ret)	/* cannot be: nothing to pin */
+					ioas_unmap_all(fd, ioas, NULL);
+				goto out;
+			}
+		}
+		val = limit_pages - lo;
+out:
+		if (write(pipefd[1], &val, sizeof(val)) != sizeof(val))
+			_exit(1);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	if (read(pipefd[0], &result, sizeof(result)) != sizeof(result))
+		result = -1;
+	close(pipefd[0]);
+	waitpid(pid, NULL, 0);
+	return result;
+}
+
+/* What stays locked: for the user (RLIMIT_MEMLOCK) and for this mm */
+struct locked_state {
+	long user_pages;	/* user_locked_pages(), 0 when not probed */
+	long vmlck_kb;		/* vm_locked_kb() */
+};
+
+/* Measure *@s; @probe_user: run user_locked_pages() (needs IOASID_TEST) */
+static inline void locked_state_get(struct locked_state *s, bool probe_user)
+{
+	s->vmlck_kb = vm_locked_kb();
+	s->user_pages = probe_user ? user_locked_pages() : 0;
+}
+
+/*
+ * Measure *@after until it matches @before, for up to 5 s: releases may
+ * finish a moment after close(). True when it matches.
+ */
+static inline bool locked_state_settle(const struct locked_state *before,
+				       struct locked_state *after,
+				       bool probe_user)
+{
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		locked_state_get(after, probe_user);
+		if (after->vmlck_kb == before->vmlck_kb &&
+		    after->user_pages == before->user_pages)
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
+/* Bad outcomes of a multi-threaded test: counted, the first kept */
+struct bad_log {
+	unsigned long count;
+	char first[512];
+	pthread_mutex_t lock;
+};
+
+/* Count one; keep the first message, print the first 20 to stderr */
+static inline void bad_log_add(struct bad_log *log, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&log->lock);
+	if (!log->count++) {
+		va_start(ap, fmt);
+		vsnprintf(log->first, sizeof(log->first), fmt, ap);
+		va_end(ap);
+	}
+	if (log->count <= 20) {
+		va_start(ap, fmt);
+		fprintf(stderr, "# BAD: ");
+		vfprintf(stderr, fmt, ap);
+		fprintf(stderr, "\n");
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&log->lock);
+}
+
+/* "# @when: user locked_vm N pages, VmLck N kB" */
+static inline void locked_state_print(const char *when,
+				      const struct locked_state *s)
+{
+	printf("# %s: user locked_vm %ld pages, VmLck %ld kB\n", when,
+	       s->user_pages, s->vmlck_kb);
+}
+
+/* Report to @log what changed from @before to @after */
+static inline void locked_state_check(struct bad_log *log,
+				      const struct locked_state *before,
+				      const struct locked_state *after)
+{
+	if (after->user_pages != before->user_pages)
+		bad_log_add(log, "the user's locked_vm went from %ld to %ld pages",
+			    before->user_pages, after->user_pages);
+	if (after->vmlck_kb != before->vmlck_kb)
+		bad_log_add(log, "VmLck went from %ld to %ld kB",
+			    before->vmlck_kb, after->vmlck_kb);
+}
+
+/* Print the kernel stack of every thread of this process to stderr */
+static inline void dump_task_stacks(void)
+{
+	char path[PATH_MAX], line[256];
+	struct dirent *ent;
+	DIR *d;
+	FILE *f;
+
+	d = opendir("/proc/self/task");
+	if (!d)
+		return;
+	while ((ent = readdir(d)) != NULL) {
+		if (ent->d_name[0] == '.')
+			continue;
+		fprintf(stderr, "# task %s, kernel stack:\n", ent->d_name);
+		snprintf(path, sizeof(path), "/proc/self/task/%s/stack",
+			 ent->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			fprintf(stderr, "#   %s", line);
+		fclose(f);
+	}
+	closedir(d);
 }
 
 /*

@@ -2248,8 +2248,8 @@ static void __attribute__((constructor)) exec_stage2_hook(void)
 /* Before exec(): 0, or the step that failed */
 static int exec_stage1(int fd, __u64 iova)
 {
+	static const char *const argv[] = { "vfio_compat", NULL };
 	char env[128], *envp[] = { env, NULL };
-	char *argv[] = { "vfio_compat", NULL };
 	__u64 unmapped = 0;
 	char *mem;
 	int memfd;
@@ -2269,7 +2269,7 @@ static int exec_stage1(int fd, __u64 iova)
 		return 24;
 	snprintf(env, sizeof(env), EXEC_STAGE2_ENV "=%d,%d,%llx", fd, memfd,
 		 (unsigned long long)iova);
-	execve("/proc/self/exe", argv, envp);
+	execve("/proc/self/exe", (char *const *)argv, envp);
 	return 25;
 }
 

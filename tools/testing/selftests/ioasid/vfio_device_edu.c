@@ -546,6 +546,41 @@ TEST_F_TIMEOUT(vfio_device_edu, hitless_replace, 600)
 	ASSERT_EQ(0, device_reads(self, self->x, SEED_A));
 }
 
+/*
+ * A HWPT belongs to one IOMMU driver: a device of another (the mock
+ * IOMMU's, beside edu's) is never given it. Attached to the same IOAS,
+ * each gets an automatic HWPT of its own IOMMU, and both DMA through it;
+ * named explicitly, another IOMMU's HWPT is EINVAL, in either direction.
+ */
+TEST_F(vfio_device_edu, foreign_iommu_hwpt)
+{
+	__u32 edu_hwpt = 0, mock_dev = 0, mock_hwpt = 0, explicit = 0, hwpt = 0;
+	int fd = self->ioasid_fd;
+	char byte = 0;
+
+	if (self->skip)
+		return;
+	if (ioasid_unusable())
+		SKIP(return, "%s", ioasid_unusable());
+	bind_and_map(_metadata, self);
+	ASSERT_EQ(0, cdev_attach(self->edu.device_fd, self->ioas_a, &edu_hwpt));
+	/* the mock device makes a HWPT of its own IOMMU in the same IOAS */
+	ASSERT_EQ(0, mock_device(fd, self->ioas_a, &mock_dev, &mock_hwpt));
+	ASSERT_NE(edu_hwpt, mock_hwpt);
+	ASSERT_EQ(0, mock_dma(fd, mock_dev, self->x, &byte, 1, IOASID_TEST_DMA_READ, NULL));
+	ASSERT_EQ(0, device_reads(self, self->x, SEED_A));
+	/* by ID, each refuses the other's */
+	ASSERT_EQ(-EINVAL, mock_replace(fd, mock_dev, edu_hwpt, NULL));
+	ASSERT_EQ(-EINVAL, cdev_attach(self->edu.device_fd, mock_hwpt, NULL));
+	ASSERT_EQ(0, hwpt_create(fd, self->dev_id, self->ioas_b, &explicit));
+	ASSERT_EQ(-EINVAL, mock_device(fd, explicit, &hwpt, NULL));
+	/* and both still work where they were */
+	ASSERT_EQ(0, mock_dma(fd, mock_dev, self->x, &byte, 1, IOASID_TEST_DMA_READ, NULL));
+	ASSERT_EQ(0, device_reads(self, self->x, SEED_A));
+	ASSERT_EQ(0, ioasid_destroy(fd, mock_dev));
+	ASSERT_EQ(0, ioasid_destroy(fd, explicit));
+}
+
 TEST_F(vfio_device_edu, detach_blocks)
 {
 	struct vfio_device_detach_ioasid_pt detach = {
