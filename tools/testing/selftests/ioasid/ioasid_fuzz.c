@@ -456,40 +456,6 @@ static __u32 rnd_flags(struct fz_thread *t, __u32 good)
 
 /* Running commands --------------------------------------------------- */
 
-static const char *errname(int e)
-{
-	static __thread char other[16];
-
-	switch (e) {
-	case 0: return "0";
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EINTR: return "EINTR";
-	case EIO: return "EIO";
-	case ENXIO: return "ENXIO";
-	case E2BIG: return "E2BIG";
-	case EBADF: return "EBADF";
-	case ENOMEM: return "ENOMEM";
-	case EACCES: return "EACCES";
-	case EFAULT: return "EFAULT";
-	case EBUSY: return "EBUSY";
-	case EEXIST: return "EEXIST";
-	case ENODEV: return "ENODEV";
-	case EINVAL: return "EINVAL";
-	case ENOTTY: return "ENOTTY";
-	case ENOSPC: return "ENOSPC";
-	case ERANGE: return "ERANGE";
-	case EOVERFLOW: return "EOVERFLOW";
-	case EOPNOTSUPP: return "EOPNOTSUPP";
-	case EADDRINUSE: return "EADDRINUSE";
-	case EMSGSIZE: return "EMSGSIZE";
-	case ETIMEDOUT: return "ETIMEDOUT";
-	case EBADFD: return "EBADFD";
-	}
-	snprintf(other, sizeof(other), "errno%d", e);
-	return other;
-}
-
 #define fz_bad(...)	bad_log_add(&fz.log, __VA_ARGS__)
 
 static bool errno_allowed(int cmd, int e)
@@ -1472,14 +1438,6 @@ static void *fuzz_thread(void *arg)
 
 /* Set up and tear down ----------------------------------------------- */
 
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /* The edu device with its cdev and group, or why not */
 static const char *find_edu(void)
 {
@@ -1687,7 +1645,7 @@ TEST_F(ioasid_fuzz, fuzz)
 		ts.tv_sec += FUZZ_GRACE_SECS;
 		ret = pthread_timedjoin_np(fz.th[i].thread, NULL, &ts);
 		if (ret) {
-			dump_task_stacks();
+			dump_task_stacks(0);
 			ASSERT_EQ(0, ret)
 				TH_LOG("thread %d stuck %d s after the end (hang in the kernel?)",
 				       i, FUZZ_GRACE_SECS);

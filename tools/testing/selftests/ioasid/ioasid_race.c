@@ -120,43 +120,6 @@ struct race {
 	unsigned long zeros;	/* destroys by ID that returned 0 */
 };
 
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static const char *errname(int e)
-{
-	static __thread char other[16];
-
-	switch (e) {
-	case 0: return "ok";
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EBADF: return "EBADF";
-	case ENOMEM: return "ENOMEM";
-	case EFAULT: return "EFAULT";
-	case EBUSY: return "EBUSY";
-	case EEXIST: return "EEXIST";
-	case ENODEV: return "ENODEV";
-	case EINVAL: return "EINVAL";
-	case ENOTTY: return "ENOTTY";
-	case ENOSPC: return "ENOSPC";
-	case E2BIG: return "E2BIG";
-	case EOVERFLOW: return "EOVERFLOW";
-	case EOPNOTSUPP: return "EOPNOTSUPP";
-	case EADDRINUSE: return "EADDRINUSE";
-	case EMSGSIZE: return "EMSGSIZE";
-	case ETIMEDOUT: return "ETIMEDOUT";
-	case EIO: return "EIO";
-	}
-	snprintf(other, sizeof(other), "errno %d", e);
-	return other;
-}
-
 /* Record a bad outcome; the first one is kept, and the pair stops early */
 static void race_fail(struct race *rc, const char *fmt, ...)
 {
@@ -1163,33 +1126,6 @@ static void pair_vfio_group(struct race *rc)
 
 /* ---- running a pair under a watchdog ---- */
 
-static void dump_stacks(pid_t pid)
-{
-	char path[PATH_MAX], line[256];
-	struct dirent *ent;
-	DIR *d;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	d = opendir(path);
-	if (!d)
-		return;
-	while ((ent = readdir(d)) != NULL) {
-		if (ent->d_name[0] == '.')
-			continue;
-		fprintf(stderr, "# task %s, kernel stack:\n", ent->d_name);
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/stack", pid,
-			 ent->d_name);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		while (fgets(line, sizeof(line), f))
-			fprintf(stderr, "#   %s", line);
-		fclose(f);
-	}
-	closedir(d);
-}
-
 /* waitpid() for at most @secs; true when @pid was reaped */
 static bool wait_for(pid_t pid, int *status, unsigned int secs)
 {
@@ -1240,7 +1176,7 @@ static void run_pair(struct __test_metadata *_metadata, const char *name,
 	if (!wait_for(pid, &status, race_secs + RACE_GRACE_SECS)) {
 		fprintf(stderr, "# pair %s: still running after %u s\n", name,
 			race_secs + RACE_GRACE_SECS);
-		dump_stacks(pid);
+		dump_task_stacks(pid);
 		kill(pid, SIGKILL);
 		if (!wait_for(pid, &status, RACE_REAP_SECS))
 			TH_LOG("process %d does not die: stuck in the kernel",

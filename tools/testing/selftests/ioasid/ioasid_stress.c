@@ -161,42 +161,6 @@ static unsigned int rnd_below(struct st_thread *t, unsigned int n)
 	return (unsigned int)(rnd(t) >> 32) % n;
 }
 
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static const char *errname(int e)
-{
-	static __thread char other[16];
-
-	switch (e) {
-	case 0: return "0";
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EINTR: return "EINTR";
-	case EIO: return "EIO";
-	case EBADF: return "EBADF";
-	case ENOMEM: return "ENOMEM";
-	case EFAULT: return "EFAULT";
-	case EBUSY: return "EBUSY";
-	case EEXIST: return "EEXIST";
-	case ENODEV: return "ENODEV";
-	case EINVAL: return "EINVAL";
-	case ENOTTY: return "ENOTTY";
-	case ENOSPC: return "ENOSPC";
-	case EOVERFLOW: return "EOVERFLOW";
-	case EOPNOTSUPP: return "EOPNOTSUPP";
-	case EADDRINUSE: return "EADDRINUSE";
-	case EMSGSIZE: return "EMSGSIZE";
-	}
-	snprintf(other, sizeof(other), "errno%d", e);
-	return other;
-}
-
 #define st_bad(...)	bad_log_add(&st.log, __VA_ARGS__)
 
 /* Count @ret (0 or -errno) of a call of @kind, and judge it */
@@ -879,7 +843,7 @@ TEST_F(ioasid_stress, stress)
 		ts.tv_sec += STRESS_GRACE_SECS;
 		ret = pthread_timedjoin_np(st.th[i].thread, NULL, &ts);
 		if (ret) {
-			dump_task_stacks();
+			dump_task_stacks(0);
 			ASSERT_EQ(0, ret)
 				TH_LOG("thread %d stuck %d s after the end (hang in the kernel?)",
 				       i, STRESS_GRACE_SECS);

@@ -26,6 +26,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/capability.h>
@@ -871,22 +872,23 @@ static inline void locked_state_check(struct bad_log *log,
 }
 
 /* Print the kernel stack of every thread of this process to stderr */
-static inline void dump_task_stacks(void)
+static inline void dump_task_stacks(pid_t pid)
 {
 	char path[PATH_MAX], line[256];
 	struct dirent *ent;
 	DIR *d;
 	FILE *f;
 
-	d = opendir("/proc/self/task");
+	snprintf(path, sizeof(path), "/proc/%d/task", pid ? pid : getpid());
+	d = opendir(path);
 	if (!d)
 		return;
 	while ((ent = readdir(d)) != NULL) {
 		if (ent->d_name[0] == '.')
 			continue;
 		fprintf(stderr, "# task %s, kernel stack:\n", ent->d_name);
-		snprintf(path, sizeof(path), "/proc/self/task/%s/stack",
-			 ent->d_name);
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/stack",
+			 pid ? pid : getpid(), ent->d_name);
 		f = fopen(path, "re");
 		if (!f)
 			continue;
@@ -895,6 +897,50 @@ static inline void dump_task_stacks(void)
 		fclose(f);
 	}
 	closedir(d);
+}
+
+/* CLOCK_MONOTONIC in ns */
+static inline __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* The name of errno @e (0 is "0"), for logs and histograms */
+static inline const char *errname(int e)
+{
+	static __thread char other[24];
+
+	switch (e) {
+	case 0: return "0";
+	case EPERM: return "EPERM";
+	case ENOENT: return "ENOENT";
+	case EINTR: return "EINTR";
+	case EIO: return "EIO";
+	case ENXIO: return "ENXIO";
+	case E2BIG: return "E2BIG";
+	case EBADF: return "EBADF";
+	case ENOMEM: return "ENOMEM";
+	case EACCES: return "EACCES";
+	case EFAULT: return "EFAULT";
+	case EBUSY: return "EBUSY";
+	case EEXIST: return "EEXIST";
+	case ENODEV: return "ENODEV";
+	case EINVAL: return "EINVAL";
+	case ENOTTY: return "ENOTTY";
+	case ENOSPC: return "ENOSPC";
+	case ERANGE: return "ERANGE";
+	case EOVERFLOW: return "EOVERFLOW";
+	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case EADDRINUSE: return "EADDRINUSE";
+	case EMSGSIZE: return "EMSGSIZE";
+	case ETIMEDOUT: return "ETIMEDOUT";
+	case EBADFD: return "EBADFD";
+	}
+	snprintf(other, sizeof(other), "errno%d", e);
+	return other;
 }
 
 /*
