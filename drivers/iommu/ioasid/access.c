@@ -145,7 +145,18 @@ static void ioasid_access_free(struct ioasid_object *obj)
 {
 	struct ioasid_access *access =
 		container_of(obj, struct ioasid_access, obj);
+	struct ioasid_ioas *ioas = access->ioas;
 
+	/*
+	 * Off the IOAS's list first, waiting for an unmap notice under way:
+	 * no callback may reach the data once it is destroyed. The access
+	 * stays attached, so the data's destructor can still unpin.
+	 */
+	if (ioas) {
+		mutex_lock(&ioas->mutex);
+		list_del_init(&access->item);
+		mutex_unlock(&ioas->mutex);
+	}
 	if (access->destroy_data)
 		access->destroy_data(access->data);
 	ioasid_access_detach(access);

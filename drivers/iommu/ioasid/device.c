@@ -276,9 +276,9 @@ struct ioasid_device *ioasid_get_device(struct ioasid_ctx *ictx, u32 id)
  * domains at attach) the domain is mirrored right after the switch, with
  * cache coherency enforced first when this is the domain's first group.
  */
-static int att_hw_attach(struct ioasid_group *igroup,
-			 struct ioasid_hwpt_paging *old,
-			 struct ioasid_hwpt_paging *hwpt)
+static int __att_hw_attach(struct ioasid_group *igroup,
+			   struct ioasid_hwpt_paging *old,
+			   struct ioasid_hwpt_paging *hwpt)
 {
 	struct iommu_group *group = igroup->group;
 	bool early = old && ioasid_hwpt_paging_early(hwpt);
@@ -323,6 +323,23 @@ err_restore:
 err_unmirror:
 	if (!was_mirrored)
 		ioasid_hwpt_paging_unmirror(hwpt);
+	return rc;
+}
+
+/*
+ * Groups of different devices may attach to one explicit HWPT at once;
+ * whether this is its first group, and mirroring it, is decided under the
+ * HWPT's lock.
+ */
+static int att_hw_attach(struct ioasid_group *igroup,
+			 struct ioasid_hwpt_paging *old,
+			 struct ioasid_hwpt_paging *hwpt)
+{
+	int rc;
+
+	mutex_lock(&hwpt->lock);
+	rc = __att_hw_attach(igroup, old, hwpt);
+	mutex_unlock(&hwpt->lock);
 	return rc;
 }
 

@@ -42,6 +42,7 @@ static void hwpt_paging_teardown(struct ioasid_hwpt_paging *hwpt)
 	}
 	if (hwpt->common.domain)
 		iommu_domain_free(hwpt->common.domain);
+	mutex_destroy(&hwpt->lock);
 	kfree(hwpt);
 }
 
@@ -110,6 +111,7 @@ struct ioasid_hwpt_paging *ioasid_hwpt_paging_new(struct ioasid_ctx *ictx,
 	hwpt->common.kind = IOASID_HWPT_PAGING;
 	hwpt->auto_domain = auto_domain;
 	INIT_LIST_HEAD(&hwpt->item);
+	mutex_init(&hwpt->lock);
 	hwpt->common.domain = iommu_domain_alloc(dev->bus);
 	if (!hwpt->common.domain) {
 		rc = -ENOMEM;
@@ -160,8 +162,7 @@ bool ioasid_hwpt_paging_early(struct ioasid_hwpt_paging *hwpt)
  * ioasid_hwpt_paging_mirror() - fill the domain and keep it in sync
  * @hwpt: a paging HWPT; nothing to do when it is mirrored already
  *
- * Context: process context; the caller serialises the HWPT's attach state
- * (ioasid_group.lock).
+ * Context: process context; the caller holds hwpt.lock.
  * Return: 0, or an errno with the domain empty: -ENOMEM, -EADDRINUSE when
  * a mapping is not aligned to the domain's page size, or the driver's.
  */
@@ -181,7 +182,7 @@ int ioasid_hwpt_paging_mirror(struct ioasid_hwpt_paging *hwpt)
  * ioasid_hwpt_paging_unmirror() - stop mirroring and empty the domain
  * @hwpt: a mirrored paging HWPT that no group is attached to
  *
- * Context: process context; as ioasid_hwpt_paging_mirror().
+ * Context: process context; the caller holds hwpt.lock.
  */
 void ioasid_hwpt_paging_unmirror(struct ioasid_hwpt_paging *hwpt)
 {
@@ -243,7 +244,7 @@ bool ioasid_hwpt_paging_fits(struct ioasid_hwpt_paging *hwpt,
  * the window is reserved in the IOAS, and the domain gets the MSI cookie
  * that dma-iommu maps them through, once, before a device uses it.
  *
- * Context: process context; the caller serialises attachments of @hwpt.
+ * Context: process context; the caller holds hwpt.lock.
  * Return: 0, or an errno from the IOMMU core.
  */
 int ioasid_hwpt_paging_msi_cookie(struct ioasid_hwpt_paging *hwpt,

@@ -19,12 +19,17 @@
  *   ctx.vfio_lock              the IOAS of VFIO's group path
  *   ioasid_group.lock          the attachments of one IOMMU group
  *     ioas.mutex               the IOAS's lists of HWPTs and accesses
- *       iommu_group mutex      (6.1's IOMMU core, in attach and detach)
- *       iopt.rwsem             areas, reserved/allowed trees, domains
- *         ctx.objects xa_lock  object table (spinlock, never sleeps)
+ *       hwpt.lock              a paging HWPT's attach: mirror, coherency
+ *         iommu_group mutex    (6.1's IOMMU core, in attach and detach)
+ *         iopt.rwsem           areas, reserved/allowed trees, domains
+ *           pages.lock         which pages of a pinned range areas use
+ *           access.lock        an access's pins, per IOVA page
+ *           ctx.objects xa_lock  object table (spinlock, never sleeps)
  *
- * Pages are pinned and unpinned with no lock held. Access unmap callbacks
- * run with ioas.mutex held and iopt.rwsem not held. Waiting for an
+ * Pages are pinned with no lock held; they are unpinned under pages.lock
+ * when the last area using them goes, with no other lock held (an area
+ * is freed after it left its IOAS). Access unmap callbacks run with
+ * ioas.mutex held and iopt.rwsem not held. Waiting for an
  * object's commands in flight to finish (a destroy) is done with no core
  * lock held, since those commands may need any of them.
  */
@@ -389,11 +394,15 @@ struct ioasid_hwpt {
  * @enforce_cache_coherency: no DMA can bypass IOMMU_CACHE
  * @mirrored: the domain is among the IOAS's domains: filled and in sync
  * @msi_cookie: the domain has its software MSI window (IOMMU_RESV_SW_MSI)
+ * @lock: serialises attaches of groups to the HWPT, which decide and
+ *	  change @enforce_cache_coherency, @mirrored and @msi_cookie: groups
+ *	  of different devices may attach to one explicit HWPT at once
  */
 struct ioasid_hwpt_paging {
 	struct ioasid_hwpt common;
 	struct ioasid_ioas *ioas;
 	struct list_head item;
+	struct mutex lock; /* see above */
 	bool auto_domain;
 	bool enforce_cache_coherency;
 	bool mirrored;

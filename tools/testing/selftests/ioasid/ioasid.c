@@ -2242,7 +2242,7 @@ static unsigned int inject_sweeps(struct __test_metadata *_metadata, int nth_fd,
 {
 	unsigned int fires = 0, tries;
 
-	for (tries = 0; tries < 3 && fires < min; tries++)
+	for (tries = 0; tries < 10 && fires < min; tries++)
 		fires = inject_sweep(_metadata, nth_fd, in, op, check, undo);
 	return fires;
 }

@@ -146,8 +146,9 @@ static const struct cmd_desc cmds[NR_CMDS] = {
 	[C_V_UNMAP] = { "VFIO_IOMMU_UNMAP_DMA", S_TYPE1, 4,
 			{ EBUSY, ENOENT } },
 	[C_V_DIRTY] = { "VFIO_IOMMU_DIRTY_PAGES", S_TYPE1, 2, { EACCES } },
+	/* EADDRINUSE: the VFIO IOAS maps a reserved region of the group */
 	[C_V_GROUP] = { "VFIO_GROUP_*", S_TYPE1, 3,
-			{ EBUSY, EBADF, EPERM, ENODEV, ENOENT } },
+			{ EBUSY, EBADF, EPERM, ENODEV, ENOENT, EADDRINUSE } },
 	[C_D_OPEN] = { "CDEV_OPEN_CLOSE", S_CDEV, 1, { EBUSY } },
 	[C_D_BIND] = { "CDEV_BIND", S_CDEV, 3,
 		       { EBADF, EBUSY, EPERM, ENODEV, ENOENT } },
