@@ -86,11 +86,14 @@ static const struct op_desc kinds[NR_KINDS] = {
 	/* the source is not (all) mapped now, the target is taken */
 	[K_COPY] = { "copy", 8, { ENOENT, EEXIST } },
 	[K_INFO] = { "ioas info", 2, { 0 } },
-	/* the HWPT it was to attach to was destroyed */
-	[K_MOCK_CREATE] = { "mock create", 4, { ENOENT } },
+	/*
+	 * The HWPT it was to attach to was destroyed, or it is one of edu's
+	 * IOMMU: a mock device is never put on it (EINVAL)
+	 */
+	[K_MOCK_CREATE] = { "mock create", 4, { ENOENT, EINVAL } },
 	[K_MOCK_DESTROY] = { "mock destroy", 3, { 0 } },
-	/* the device or the HWPT was destroyed */
-	[K_MOCK_MOVE] = { "mock move", 6, { ENOENT } },
+	/* the device or the HWPT was destroyed; a HWPT of edu's IOMMU */
+	[K_MOCK_MOVE] = { "mock move", 6, { ENOENT, EINVAL } },
 	/* the device was destroyed; the IOVA is not mapped now */
 	[K_MOCK_DMA] = { "mock dma", 6, { ENOENT, EFAULT } },
 	/* the device was destroyed */
