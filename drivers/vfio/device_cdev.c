@@ -8,8 +8,10 @@
  * IOMMU group for the /dev/ioasid context and opens the device. From then
  * on the file serves the ordinary device ioctls, read, write and mmap, and
  * VFIO_DEVICE_ATTACH_IOASID_PT / VFIO_DEVICE_DETACH_IOASID_PT move the
- * device's DMA between IOASes and HWPTs of that context. Closing the file
- * closes the device and unbinds it, which detaches it.
+ * device's DMA between IOASes and HWPTs of that context; with
+ * VFIO_DEVICE_ATTACH_PASID / VFIO_DEVICE_DETACH_PASID they do the same for
+ * the requests the device tags with one PASID, each PASID on its own.
+ * Closing the file closes the device and unbinds it, which detaches it.
  *
  * An emulated (mdev) device has no IOMMU to bind: BIND creates an access
  * for it instead (its ID is what BIND returns), ATTACH attaches that access
@@ -57,6 +59,7 @@ MODULE_IMPORT_NS(IOASID);
  * @ioas_id: the IOAS @access is attached to, while @attached
  * @attached: @idev is attached to an IOAS or a HWPT, or @access to an IOAS
  * @bound: set once by bind, after the rest; read without @lock
+ * @pasids: PASIDs of @idev attached through this file, as xa_mk_value(0)
  */
 struct vfio_cdev_file {
 	struct vfio_device *device;
@@ -67,6 +70,7 @@ struct vfio_cdev_file {
 	u32 ioas_id;
 	bool attached;
 	bool bound;
+	struct xarray pasids;
 };
 
 static dev_t vfio_cdev_devt;
@@ -148,8 +152,10 @@ static void vfio_cdev_unbind_ctx(struct vfio_cdev_file *cf)
 		ioasid_access_destroy(cf->access);
 		cf->access = NULL;
 	} else {
+		/* Unbinding detaches the PASIDs too. */
 		ioasid_device_unbind(cf->idev);
 		cf->idev = NULL;
+		xa_destroy(&cf->pasids);
 	}
 	cf->attached = false;
 }
@@ -330,37 +336,86 @@ static int vfio_cdev_access_attach(struct vfio_cdev_file *cf, u32 ioas_id)
 	return ret;
 }
 
-/* Attach, or replace the attachment if there is one. */
+/* Attach a PASID, or replace its attachment; under @cf->lock. */
+static int vfio_cdev_attach_pasid(struct vfio_cdev_file *cf, u32 pasid,
+				  u32 *pt_id)
+{
+	int ret;
+
+	/* 6.1's vfio_pin_pages() and vfio_dma_rw() carry no PASID. */
+	if (cf->access)
+		return -EOPNOTSUPP;
+	if (pasid == IOASID_PASID_RID)
+		return -EINVAL;
+	if (xa_load(&cf->pasids, pasid))
+		return ioasid_device_replace_pasid(cf->idev, pasid, pt_id);
+	ret = xa_insert(&cf->pasids, pasid, xa_mk_value(0), GFP_KERNEL_ACCOUNT);
+	if (ret)
+		return ret;
+	ret = ioasid_device_attach_pasid(cf->idev, pasid, pt_id);
+	if (ret)
+		xa_erase(&cf->pasids, pasid);
+	return ret;
+}
+
+/* Attach the RID or a PASID, or replace its attachment if there is one. */
 static long vfio_cdev_attach(struct vfio_cdev_file *cf,
 			     struct vfio_device_attach_ioasid_pt __user *arg)
 {
 	unsigned long minsz =
-		offsetofend(struct vfio_device_attach_ioasid_pt, __reserved);
+		offsetofend(struct vfio_device_attach_ioasid_pt, pasid);
 	struct vfio_device_attach_ioasid_pt attach;
 	long ret;
 
 	if (copy_from_user(&attach, arg, minsz))
 		return -EFAULT;
-	if (attach.argsz < minsz || attach.flags || attach.__reserved)
+	if (attach.argsz < minsz || attach.flags & ~VFIO_DEVICE_ATTACH_PASID)
+		return -EINVAL;
+	if (!(attach.flags & VFIO_DEVICE_ATTACH_PASID) && attach.pasid)
 		return -EINVAL;
 
 	mutex_lock(&cf->lock);
-	if (cf->access) {
+	if (attach.flags & VFIO_DEVICE_ATTACH_PASID) {
+		ret = vfio_cdev_attach_pasid(cf, attach.pasid, &attach.pt_id);
+	} else if (cf->access) {
 		/* pt_id names an IOAS and stays as it is */
 		ret = vfio_cdev_access_attach(cf, attach.pt_id);
 		mutex_unlock(&cf->lock);
 		return ret;
-	}
-	if (cf->attached)
+	} else if (cf->attached) {
 		ret = ioasid_device_replace(cf->idev, &attach.pt_id);
-	else
+	} else {
 		ret = ioasid_device_attach(cf->idev, &attach.pt_id);
-	if (!ret) {
-		cf->attached = true;
-		/* Still attached on -EFAULT; DETACH undoes it. */
-		if (put_user(attach.pt_id, &arg->pt_id))
-			ret = -EFAULT;
+		if (!ret)
+			cf->attached = true;
 	}
+	/* Still attached on -EFAULT; DETACH undoes it. */
+	if (!ret && put_user(attach.pt_id, &arg->pt_id))
+		ret = -EFAULT;
+	mutex_unlock(&cf->lock);
+	return ret;
+}
+
+static long vfio_cdev_detach_pasid(struct vfio_cdev_file *cf,
+				   struct vfio_device_detach_ioasid_pt __user *arg,
+				   u32 argsz)
+{
+	unsigned long minsz =
+		offsetofend(struct vfio_device_detach_ioasid_pt, __reserved);
+	struct vfio_device_detach_ioasid_pt detach;
+	long ret = 0;
+
+	if (argsz < minsz)
+		return -EINVAL;
+	if (copy_from_user(&detach, arg, minsz))
+		return -EFAULT;
+	if (detach.__reserved)
+		return -EINVAL;
+	mutex_lock(&cf->lock);
+	if (cf->access || !xa_erase(&cf->pasids, detach.pasid))
+		ret = -EINVAL;
+	else
+		ioasid_device_detach_pasid(cf->idev, detach.pasid);
 	mutex_unlock(&cf->lock);
 	return ret;
 }
@@ -375,8 +430,10 @@ static long vfio_cdev_detach(struct vfio_cdev_file *cf,
 
 	if (copy_from_user(&detach, arg, minsz))
 		return -EFAULT;
-	if (detach.argsz < minsz || detach.flags)
+	if (detach.argsz < minsz || detach.flags & ~VFIO_DEVICE_DETACH_PASID)
 		return -EINVAL;
+	if (detach.flags & VFIO_DEVICE_DETACH_PASID)
+		return vfio_cdev_detach_pasid(cf, arg, detach.argsz);
 
 	mutex_lock(&cf->lock);
 	if (cf->attached && cf->access) {
@@ -457,6 +514,7 @@ static int vfio_cdev_fops_open(struct inode *inode, struct file *filep)
 	}
 	cf->device = device;
 	mutex_init(&cf->lock);
+	xa_init(&cf->pasids);
 	filep->private_data = cf;
 	return 0;
 }
@@ -472,6 +530,7 @@ static int vfio_cdev_fops_release(struct inode *inode, struct file *filep)
 		ioasid_ctx_put(cf->ictx);
 	}
 	mutex_unlock(&cf->lock);
+	xa_destroy(&cf->pasids);
 	mutex_destroy(&cf->lock);
 	kfree(cf);
 	vfio_device_put_registration(device);

@@ -75,6 +75,8 @@ ioasid_access_create(struct ioasid_ctx *ictx,
 		     const struct ioasid_access_ops *ops, void *data, u32 *id);
 void ioasid_access_destroy(struct ioasid_access *access);
 int ioasid_access_attach(struct ioasid_access *access, u32 ioas_id);
+int ioasid_access_attach_pasid(struct ioasid_access *access, u32 ioas_id,
+			       u32 pasid);
 void ioasid_access_detach(struct ioasid_access *access);
 int ioasid_access_pin_pages(struct ioasid_access *access, unsigned long iova,
 			    unsigned long length, struct page **out_pages,

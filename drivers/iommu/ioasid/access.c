@@ -55,6 +55,7 @@ struct ioasid_access *ioasid_access_new(struct ioasid_ctx *ictx,
 	INIT_LIST_HEAD(&access->item);
 	mutex_init(&access->lock);
 	xa_init(&access->pins);
+	access->pasid = IOASID_PASID_RID;
 	return access;
 }
 
@@ -121,6 +122,40 @@ int ioasid_access_attach(struct ioasid_access *access, u32 ioas_id)
 EXPORT_SYMBOL_NS_GPL(ioasid_access_attach, IOASID);
 
 /**
+ * ioasid_access_attach_pasid() - attach an access under a PASID
+ * @access: access, not attached
+ * @ioas_id: the IOAS
+ * @pasid: a PASID the file holds (IOASID_PASID_ALLOC)
+ *
+ * For an emulated device whose DMA a PASID tags, as the PASID of a
+ * sub-device: the access keeps the value taken in the system's PASID
+ * space while it is attached, so no one else is given it meanwhile,
+ * even after the file frees it.
+ *
+ * Context: process context; takes ioas.mutex.
+ * Return: as ioasid_access_attach(); -EPERM when the file does not hold
+ * @pasid.
+ */
+int ioasid_access_attach_pasid(struct ioasid_access *access, u32 ioas_id,
+			       u32 pasid)
+{
+	int rc;
+
+	if (access->ioas)
+		return -EBUSY;
+	if (ioasid_pasid_get(&access->ictx->pasid_set, pasid))
+		return -EPERM;
+	rc = ioasid_access_attach(access, ioas_id);
+	if (rc) {
+		ioasid_pasid_put(pasid);
+		return rc;
+	}
+	access->pasid = pasid;
+	return 0;
+}
+EXPORT_SYMBOL_NS_GPL(ioasid_access_attach_pasid, IOASID);
+
+/**
  * ioasid_access_detach() - detach an access; it must hold no pins
  * @access: attached access
  *
@@ -138,6 +173,10 @@ void ioasid_access_detach(struct ioasid_access *access)
 	access->ioas = NULL;
 	mutex_unlock(&ioas->mutex);
 	ioasid_obj_unhold(&ioas->obj);
+	if (access->pasid != IOASID_PASID_RID) {
+		ioasid_pasid_put(access->pasid);
+		access->pasid = IOASID_PASID_RID;
+	}
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_access_detach, IOASID);
 

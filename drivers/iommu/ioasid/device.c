@@ -265,22 +265,51 @@ struct ioasid_device *ioasid_get_device(struct ioasid_ctx *ictx, u32 id)
 	return container_of(obj, struct ioasid_device, obj);
 }
 
+/* Point @att's (device, PASID) at @hwpt, coming from @old or nothing. */
+static int att_hw_set(struct ioasid_attach *att,
+		      struct ioasid_hwpt_paging *old,
+		      struct ioasid_hwpt_paging *hwpt)
+{
+	struct iommu_domain *domain = hwpt->common.domain;
+	struct ioasid_device *idev = att->idev;
+
+	if (att->pasid == IOASID_PASID_RID)
+		return old ? iommu_group_replace_domain(idev->igroup->group,
+							domain) :
+			     iommu_attach_group(domain, idev->igroup->group);
+	return old ? iommu_replace_device_pasid(domain, idev->dev, att->pasid) :
+		     iommu_attach_device_pasid(domain, idev->dev, att->pasid);
+}
+
+/* Take @att's (device, PASID) off @hwpt: its DMA is blocked. */
+static void att_hw_unset(struct ioasid_attach *att,
+			 struct ioasid_hwpt_paging *hwpt)
+{
+	struct ioasid_device *idev = att->idev;
+
+	if (att->pasid == IOASID_PASID_RID)
+		iommu_detach_group(hwpt->common.domain, idev->igroup->group);
+	else
+		iommu_detach_device_pasid(hwpt->common.domain, idev->dev,
+					  att->pasid);
+}
+
 /*
- * Put the group on @hwpt. @old is what the group is on now, or NULL.
+ * Put @att's (device, PASID) on @hwpt. @old is what it is on now, or NULL.
+ * For the RID that is the whole group's translation.
  *
- * From @old the group moves with iommu_group_replace_domain(), never
- * passing through a blocking or default domain, and the new domain is
- * mirrored before the switch when the driver allows it, so the device
- * never sees it half filled: with a driver that switches in place, the
- * replace is hitless. Otherwise (a first attach, or a driver that finishes
- * domains at attach) the domain is mirrored right after the switch, with
- * cache coherency enforced first when this is the domain's first group.
+ * From @old it moves with a replace, never passing through a blocking or
+ * default domain, and the new domain is mirrored before the switch when
+ * the driver allows it, so the device never sees it half filled: with a
+ * driver that switches in place, the replace is hitless. Otherwise (a
+ * first attach, or a driver that finishes domains at attach) the domain is
+ * mirrored right after the switch, with cache coherency enforced first
+ * when this is the domain's first attachment.
  */
-static int __att_hw_attach(struct ioasid_group *igroup,
+static int __att_hw_attach(struct ioasid_attach *att,
 			   struct ioasid_hwpt_paging *old,
 			   struct ioasid_hwpt_paging *hwpt)
 {
-	struct iommu_group *group = igroup->group;
 	bool early = old && ioasid_hwpt_paging_early(hwpt);
 	bool was_mirrored = hwpt->mirrored;
 	int rc;
@@ -288,21 +317,18 @@ static int __att_hw_attach(struct ioasid_group *igroup,
 	rc = ioasid_inject_fault();
 	if (rc)
 		return rc;
-	rc = ioasid_hwpt_paging_msi_cookie(hwpt, group);
+	rc = ioasid_hwpt_paging_msi_cookie(hwpt, att->idev->igroup->group);
 	if (rc)
 		return rc;
 	if (early) {
-		/* The group's IOMMU enforced it for @old: it can for @hwpt. */
+		/* The device's IOMMU enforced it for @old: it can for @hwpt. */
 		if (old->enforce_cache_coherency)
 			ioasid_hwpt_paging_enforce(hwpt);
 		rc = ioasid_hwpt_paging_mirror(hwpt);
 		if (rc)
 			return rc;
 	}
-	if (old)
-		rc = iommu_group_replace_domain(group, hwpt->common.domain);
-	else
-		rc = iommu_attach_group(hwpt->common.domain, group);
+	rc = att_hw_set(att, old, hwpt);
 	if (rc)
 		goto err_unmirror;
 	if (!hwpt->mirrored) {
@@ -314,12 +340,11 @@ static int __att_hw_attach(struct ioasid_group *igroup,
 	return 0;
 
 err_restore:
-	/* The group was on @old a moment ago: going back cannot fail. */
+	/* It was on @old a moment ago: going back cannot fail. */
 	if (old)
-		IOASID_WARN_ON(iommu_group_replace_domain(group,
-							  old->common.domain));
+		IOASID_WARN_ON(att_hw_set(att, hwpt, old));
 	else
-		iommu_detach_group(hwpt->common.domain, group);
+		att_hw_unset(att, hwpt);
 err_unmirror:
 	if (!was_mirrored)
 		ioasid_hwpt_paging_unmirror(hwpt);
@@ -327,31 +352,31 @@ err_unmirror:
 }
 
 /*
- * Groups of different devices may attach to one explicit HWPT at once;
- * whether this is its first group, and mirroring it, is decided under the
- * HWPT's lock.
+ * Attachments of different devices may reach one HWPT at once; whether
+ * this is its first, and mirroring it, is decided under the HWPT's lock.
  */
-static int att_hw_attach(struct ioasid_group *igroup,
+static int att_hw_attach(struct ioasid_attach *att,
 			 struct ioasid_hwpt_paging *old,
 			 struct ioasid_hwpt_paging *hwpt)
 {
 	int rc;
 
 	mutex_lock(&hwpt->lock);
-	rc = __att_hw_attach(igroup, old, hwpt);
+	rc = __att_hw_attach(att, old, hwpt);
 	mutex_unlock(&hwpt->lock);
 	return rc;
 }
 
 /*
- * Attach the group, now on @old (or on nothing), to an automatic HWPT of
- * @ioas: one that exists if the group can use its domain, else a new one.
+ * Attach @att, now on @old (or on nothing), to an automatic HWPT of @ioas:
+ * one that exists if the device can use its domain, else a new one.
  * Return: the HWPT, held for the attachment, or an ERR_PTR.
  */
-static struct ioasid_hwpt_paging *att_auto_hwpt(struct ioasid_device *idev,
+static struct ioasid_hwpt_paging *att_auto_hwpt(struct ioasid_attach *att,
 						struct ioasid_ioas *ioas,
 						struct ioasid_hwpt_paging *old)
 {
+	struct ioasid_device *idev = att->idev;
 	struct ioasid_hwpt_paging *hwpt;
 	int rc;
 
@@ -361,7 +386,7 @@ static struct ioasid_hwpt_paging *att_auto_hwpt(struct ioasid_device *idev,
 		    !ioasid_hwpt_paging_fits(hwpt, idev->dev) ||
 		    ioasid_obj_hold(&hwpt->common.obj))
 			continue;
-		if (!att_hw_attach(idev->igroup, old, hwpt)) {
+		if (!att_hw_attach(att, old, hwpt)) {
 			mutex_unlock(&ioas->mutex);
 			return hwpt;
 		}
@@ -372,7 +397,7 @@ static struct ioasid_hwpt_paging *att_auto_hwpt(struct ioasid_device *idev,
 	hwpt = ioasid_hwpt_paging_new(idev->ictx, ioas, idev->dev, true);
 	if (IS_ERR(hwpt))
 		return hwpt;
-	rc = att_hw_attach(idev->igroup, old, hwpt);
+	rc = att_hw_attach(att, old, hwpt);
 	if (rc) {
 		ioasid_obj_abort(&hwpt->common.obj);
 		return ERR_PTR(rc);
@@ -397,7 +422,7 @@ static struct ioasid_ioas *att_target_ioas(struct ioasid_object *obj)
 }
 
 /*
- * Resolve @pt_id and attach the group to it, coming from @old (or from
+ * Resolve @pt_id and attach @att to it, coming from @old (or from
  * nothing). @att's reserved regions go into the target IOAS first.
  * Return: the HWPT, held for @att, or an ERR_PTR.
  */
@@ -429,7 +454,7 @@ static struct ioasid_hwpt_paging *att_connect(struct ioasid_device *idev,
 		goto out_done;
 	}
 	if (obj->ops == &ioasid_ioas_ops) {
-		hwpt = att_auto_hwpt(idev, ioas, old);
+		hwpt = att_auto_hwpt(att, ioas, old);
 	} else {
 		hwpt = to_hwpt_paging(container_of(obj, struct ioasid_hwpt,
 						   obj));
@@ -437,7 +462,7 @@ static struct ioasid_hwpt_paging *att_connect(struct ioasid_device *idev,
 		rc = ioasid_hwpt_paging_fits(hwpt, idev->dev) ?
 		     ioasid_obj_hold(obj) : -EINVAL;
 		if (!rc) {
-			rc = att_hw_attach(idev->igroup, old, hwpt);
+			rc = att_hw_attach(att, old, hwpt);
 			if (rc)
 				ioasid_obj_unhold(obj);
 		}
@@ -500,20 +525,82 @@ static int att_join(struct ioasid_device *idev, struct ioasid_attach *att,
 	return 0;
 }
 
+/*
+ * May @att's PASID be attached? In global mode the file must hold the
+ * value, and the attachment takes a reference of its own to it; in device
+ * mode it need only be within the device's width.
+ */
+static int att_pasid_get(struct ioasid_attach *att)
+{
+	struct ioasid_device *idev = att->idev;
+	u32 width;
+
+	if (att->pasid == IOASID_PASID_RID)
+		return 0;
+	width = ioasid_device_pasid_width(idev);
+	if (!width)
+		return -EOPNOTSUPP;
+	if (!att->pasid || att->pasid >= width)
+		return -EINVAL;
+	if (idev->pasid_mode == IOASID_PASID_MODE_DEVICE)
+		return 0;
+	if (ioasid_pasid_get(&idev->ictx->pasid_set, att->pasid))
+		return -EPERM;
+	att->pasid_held = true;
+	return 0;
+}
+
+static void att_free(struct ioasid_attach *att)
+{
+	if (att && att->pasid_held)
+		ioasid_pasid_put(att->pasid);
+	kfree(att);
+}
+
+/* The RID: the group's HWPT, shared by the group's devices. */
+static int att_attach_rid(struct ioasid_device *idev,
+			  struct ioasid_attach *att, u32 pt_id)
+{
+	struct ioasid_group *igroup = idev->igroup;
+	struct ioasid_hwpt_paging *hwpt;
+	int rc;
+
+	if (igroup->hwpt) {
+		rc = att_join(idev, att, pt_id);
+		if (rc)
+			return rc;
+	} else {
+		hwpt = att_connect(idev, att, pt_id, NULL);
+		if (IS_ERR(hwpt))
+			return PTR_ERR(hwpt);
+		att->hwpt = hwpt;
+	}
+	igroup->hwpt = att->hwpt;
+	igroup->num_attached++;
+	return 0;
+}
+
 /**
  * ioasid_device_attach_pasid() - attach (device, PASID) to an IOAS or a HWPT
  * @idev: bound device
  * @pasid: the PASID, or IOASID_PASID_RID for the device's RID
  * @pt_id: in, an IOAS or HWPT ID; out, the HWPT ID attached to
  *
+ * A PASID other than the RID needs a device alone in its IOMMU group and
+ * an IOMMU driver that translates PASIDs; in the device's global PASID
+ * mode (the default) the file must hold the PASID (IOASID_PASID_ALLOC),
+ * and the attachment keeps the value taken until it ends.
+ *
  * Context: process context; may sleep.
- * Return: 0; -EOPNOTSUPP for a PASID other than the RID; -EBUSY if the
- * (device, PASID) is attached already, or another device of the group is
- * attached elsewhere; -EADDRINUSE if a reserved region of the group is
- * mapped or inside a range of the IOAS's limit; -ENOENT for an unknown ID;
- * -EINVAL for a HWPT that is not a paging one or whose domain is of
- * another IOMMU driver; -ENOMEM;
- * the IOMMU driver's errno.
+ * Return: 0; -EINVAL for PASID 0 or one beyond the device's width, a HWPT
+ * that is not a paging one or whose domain is of another IOMMU driver, or
+ * a PASID of a device that shares its group; -EPERM for a PASID the file
+ * does not hold, in global mode; -EOPNOTSUPP when the IOMMU driver cannot
+ * attach PASIDs or the device has none; -EBUSY if the (device, PASID) is
+ * attached already, or
+ * another device of the group is attached elsewhere; -EADDRINUSE if a
+ * reserved region of the group is mapped or inside a range of the IOAS's
+ * limit; -ENOENT for an unknown ID; -ENOMEM; the IOMMU driver's errno.
  */
 int ioasid_device_attach_pasid(struct ioasid_device *idev, u32 pasid,
 			       u32 *pt_id)
@@ -523,17 +610,18 @@ int ioasid_device_attach_pasid(struct ioasid_device *idev, u32 pasid,
 	struct ioasid_attach *att;
 	int rc;
 
-	if (pasid != IOASID_PASID_RID)
-		return -EOPNOTSUPP;
 	att = att_new(idev, pasid);
 	if (!att)
 		return -ENOMEM;
 	mutex_lock(&igroup->lock);
+	rc = att_pasid_get(att);
+	if (rc)
+		goto out_unlock;
 	rc = xa_insert(&idev->attaches, pasid, att, GFP_KERNEL_ACCOUNT);
 	if (rc)
 		goto out_unlock;
-	if (igroup->hwpt) {
-		rc = att_join(idev, att, *pt_id);
+	if (pasid == IOASID_PASID_RID) {
+		rc = att_attach_rid(idev, att, *pt_id);
 	} else {
 		hwpt = att_connect(idev, att, *pt_id, NULL);
 		if (IS_ERR(hwpt))
@@ -545,13 +633,11 @@ int ioasid_device_attach_pasid(struct ioasid_device *idev, u32 pasid,
 		xa_erase(&idev->attaches, pasid);
 		goto out_unlock;
 	}
-	igroup->hwpt = att->hwpt;
-	igroup->num_attached++;
 	*pt_id = att->hwpt->common.obj.id;
 	att = NULL;
 out_unlock:
 	mutex_unlock(&igroup->lock);
-	kfree(att);
+	att_free(att);
 	return rc;
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_device_attach_pasid, IOASID);
@@ -593,13 +679,15 @@ void ioasid_device_detach_pasid(struct ioasid_device *idev, u32 pasid)
 	}
 	hwpt = att->hwpt;
 	/* The hardware lets go first: until then the regions stay taken. */
-	if (!--igroup->num_attached) {
-		iommu_detach_group(hwpt->common.domain, igroup->group);
+	if (pasid != IOASID_PASID_RID) {
+		att_hw_unset(att, hwpt);
+	} else if (!--igroup->num_attached) {
+		att_hw_unset(att, hwpt);
 		igroup->hwpt = NULL;
 	}
 	ioasid_iopt_unreserve(&hwpt->ioas->iopt, att);
 	mutex_unlock(&igroup->lock);
-	kfree(att);
+	att_free(att);
 	att_release_hwpt(hwpt);
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_device_detach_pasid, IOASID);
@@ -618,7 +706,7 @@ EXPORT_SYMBOL_NS_GPL(ioasid_device_detach, IOASID);
 
 /**
  * ioasid_device_replace_pasid() - move (device, PASID) to another IOAS or HWPT
- * @idev: bound device, attached, alone attached in its group
+ * @idev: bound device, attached (for the RID: alone attached in its group)
  * @pasid: the PASID, or IOASID_PASID_RID
  * @pt_id: in, an IOAS or HWPT ID; out, the HWPT ID attached to
  *
@@ -629,7 +717,8 @@ EXPORT_SYMBOL_NS_GPL(ioasid_device_detach, IOASID);
  *
  * Context: process context; may sleep. No core lock may be held.
  * Return: 0; -EINVAL when not attached; -EBUSY when other devices of the
- * group are attached; otherwise as ioasid_device_attach_pasid().
+ * group are attached (for the RID); otherwise as
+ * ioasid_device_attach_pasid().
  */
 int ioasid_device_replace_pasid(struct ioasid_device *idev, u32 pasid,
 				u32 *pt_id)
@@ -639,8 +728,6 @@ int ioasid_device_replace_pasid(struct ioasid_device *idev, u32 pasid,
 	struct ioasid_hwpt_paging *hwpt;
 	int rc = 0;
 
-	if (pasid != IOASID_PASID_RID)
-		return -EOPNOTSUPP;
 	att = att_new(idev, pasid);
 	if (!att)
 		return -ENOMEM;
@@ -654,29 +741,35 @@ int ioasid_device_replace_pasid(struct ioasid_device *idev, u32 pasid,
 		*pt_id = old->hwpt->common.obj.id;
 		goto out_unlock;
 	}
-	if (igroup->num_attached != 1) {
+	if (pasid == IOASID_PASID_RID && igroup->num_attached != 1) {
 		rc = -EBUSY;
 		goto out_unlock;
 	}
+	/* The new attachment takes over the old one's PASID reference. */
+	att->pasid_held = old->pasid_held;
+	old->pasid_held = false;
 	hwpt = att_connect(idev, att, *pt_id, old->hwpt);
 	if (IS_ERR(hwpt)) {
+		old->pasid_held = att->pasid_held;
+		att->pasid_held = false;
 		rc = PTR_ERR(hwpt);
 		goto out_unlock;
 	}
 	att->hwpt = hwpt;
 	/* The slot exists: storing over it cannot fail. */
 	xa_store(&idev->attaches, pasid, att, GFP_KERNEL);
-	igroup->hwpt = hwpt;
+	if (pasid == IOASID_PASID_RID)
+		igroup->hwpt = hwpt;
 	ioasid_iopt_unreserve(&old->hwpt->ioas->iopt, old);
 	*pt_id = hwpt->common.obj.id;
 	mutex_unlock(&igroup->lock);
 	att_release_hwpt(old->hwpt);
-	kfree(old);
+	att_free(old);
 	return 0;
 
 out_unlock:
 	mutex_unlock(&igroup->lock);
-	kfree(att);
+	att_free(att);
 	return rc;
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_device_replace_pasid, IOASID);
@@ -694,6 +787,69 @@ int ioasid_device_replace(struct ioasid_device *idev, u32 *pt_id)
 	return ioasid_device_replace_pasid(idev, IOASID_PASID_RID, pt_id);
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_device_replace, IOASID);
+
+/* Is a PASID of the device attached? Under the group's lock. */
+static bool ioasid_device_pasids_attached(struct ioasid_device *idev)
+{
+	unsigned long pasid;
+	void *att;
+
+	lockdep_assert_held(&idev->igroup->lock);
+	xa_for_each(&idev->attaches, pasid, att)
+		if (pasid != IOASID_PASID_RID)
+			return true;
+	return false;
+}
+
+/*
+ * PASIDs are local to a device when its IOMMU keeps a PASID table per
+ * device, as drivers that attach domains to PASIDs do (VT-d in scalable
+ * mode, the mock), and the device is the user's alone.
+ */
+static bool ioasid_device_pasids_local(struct ioasid_device *idev)
+{
+	const struct iommu_ops *ops = dev_iommu_ops(idev->dev);
+
+	return ops->default_domain_ops &&
+	       ops->default_domain_ops->set_dev_pasid &&
+	       ioasid_device_pasid_width(idev) > 1;
+}
+
+/**
+ * ioasid_device_opt_pasid_mode() - IOASID_OPT_PASID_MODE of IOASID_OPTION
+ * @ictx: context
+ * @args: the option; @args->obj_id is a bound device
+ *
+ * Context: process context; may sleep.
+ * Return: 0; -ENOENT for an unknown device; -EINVAL for an unknown mode;
+ * -EOPNOTSUPP for device mode on a device whose PASIDs are not its own;
+ * -EBUSY while a PASID of the device is attached.
+ */
+int ioasid_device_opt_pasid_mode(struct ioasid_ctx *ictx,
+				 struct ioasid_option *args)
+{
+	struct ioasid_device *idev;
+	int rc = 0;
+
+	idev = ioasid_get_device(ictx, args->obj_id);
+	if (IS_ERR(idev))
+		return PTR_ERR(idev);
+	mutex_lock(&idev->igroup->lock);
+	if (!(args->flags & IOASID_OPTION_WRITE))
+		args->value = idev->pasid_mode;
+	else if (args->value > IOASID_PASID_MODE_DEVICE)
+		rc = -EINVAL;
+	else if (args->value == IOASID_PASID_MODE_DEVICE &&
+		 !ioasid_device_pasids_local(idev))
+		rc = -EOPNOTSUPP;
+	else if (ioasid_device_pasids_attached(idev))
+		rc = -EBUSY;
+	else
+		idev->pasid_mode = args->value;
+	mutex_unlock(&idev->igroup->lock);
+	ioasid_obj_done(&idev->obj);
+	return rc;
+}
 
 static void ioasid_device_free(struct ioasid_object *obj)
 {

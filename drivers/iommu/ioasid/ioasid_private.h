@@ -8,7 +8,10 @@
  *                   ranges, and the IOMMU domains that mirror it
  *   ioas.c          the IOAS object and its ioctls
  *   hw_pagetable.c  the HWPT object: one IOMMU domain filled from an IOAS
- *   device.c        device bind/attach, the kernel API for drivers
+ *   device.c        device bind/attach per (device, PASID), the kernel
+ *                   API for drivers
+ *   ctx_pasid.c     the PASIDs a file holds, and the quotas, over the
+ *                   system's PASID space (pasid.c, built in)
  *   access.c        accesses: emulated devices reading and pinning by IOVA
  *   vfio_compat.c   VFIO's IOAS: the group path and the type1 container
  *   main.c          the file, the object table and ioctl dispatch
@@ -18,6 +21,7 @@
  *
  *   ctx.vfio_lock              the IOAS of VFIO's group path
  *   ioasid_group.lock          the attachments of one IOMMU group
+ *     ioasid_pasids xa_lock    (pasid.c, spinlock) the PASID space
  *     ioas.mutex               the IOAS's lists of HWPTs and accesses
  *       hwpt.lock              a paging HWPT's attach: mirror, coherency
  *         iommu_group mutex    (6.1's IOMMU core, in attach and detach)
@@ -25,6 +29,7 @@
  *           pages.lock         which pages of a pinned range areas use
  *           access.lock        an access's pins, per IOVA page
  *           ctx.objects xa_lock  object table (spinlock, never sleeps)
+ *   ioasid_pasid_users_lock    per-user PASID counts
  *
  * Pages are pinned with no lock held; they are unpinned under pages.lock
  * when the last area using them goes, with no other lock held (an area
@@ -104,6 +109,10 @@ struct ioasid_object {
  * @vfio_type: VFIO_TYPE1_IOMMU or VFIO_TYPE1v2_IOMMU once set, else 0
  * @vfio_dirty: VFIO dirty page tracking is on
  * @vfio_node: opened through /dev/vfio/vfio: VFIO container ioctls only
+ * @pasid_none: ioasid.pasid_file_max was 0 at open: no PASID may be taken
+ * @pasid_set: the PASIDs the file owns, with the file's budget
+ * @pasids: PASID -> the struct ioasid_pasid_user it is charged to, for each
+ *	    PASID the file holds
  */
 struct ioasid_ctx {
 	struct file *file;
@@ -118,6 +127,9 @@ struct ioasid_ctx {
 	unsigned long vfio_type;
 	bool vfio_dirty;
 	bool vfio_node;
+	bool pasid_none;
+	struct ioasid_pasid_set pasid_set;
+	struct xarray pasids;
 };
 
 /**
@@ -455,6 +467,8 @@ struct ioasid_group {
  * @idev: the device
  * @pasid: the PASID, or IOASID_PASID_RID
  * @hwpt: the HWPT, held
+ * @pasid_held: the attachment holds a reference to @pasid in the PASID
+ *	space, taken from the file's set (global PASID mode)
  *
  * The attachment is also the owner tag of the reserved regions it put in
  * its HWPT's IOAS.
@@ -463,6 +477,7 @@ struct ioasid_attach {
 	struct ioasid_device *idev;
 	u32 pasid;
 	struct ioasid_hwpt_paging *hwpt;
+	bool pasid_held;
 };
 
 /**
@@ -474,6 +489,10 @@ struct ioasid_attach {
  * @attaches: struct ioasid_attach by PASID, under @igroup's lock
  * @destroy_dev: for devices the core owns (mock devices), called after
  *		 unbind to remove the device
+ * @max_pasids: the PASID width of a device that is not PCI, set by its
+ *		binder; 0 for none
+ * @pasid_mode: IOASID_PASID_MODE_GLOBAL or _DEVICE, under @igroup's lock
+ * @features: enum ioasid_device_feature bits the core turned on
  */
 struct ioasid_device {
 	struct ioasid_object obj;
@@ -482,11 +501,24 @@ struct ioasid_device {
 	struct ioasid_group *igroup;
 	struct xarray attaches;
 	void (*destroy_dev)(struct device *dev);
+	u32 max_pasids;
+	u8 pasid_mode;
+	u32 features;
 };
 
 struct ioasid_device *ioasid_device_new(struct ioasid_ctx *ictx,
 					struct device *dev);
 struct ioasid_device *ioasid_get_device(struct ioasid_ctx *ictx, u32 id);
+int ioasid_device_opt_pasid_mode(struct ioasid_ctx *ictx,
+				 struct ioasid_option *args);
+
+/* ctx_pasid.c ------------------------------------------------------------ */
+
+void ioasid_ctx_pasid_init(struct ioasid_ctx *ictx);
+void ioasid_ctx_pasid_release(struct ioasid_ctx *ictx);
+u32 ioasid_device_pasid_width(struct ioasid_device *idev);
+IOASID_HANDLER(ioasid_pasid_alloc_ioctl);
+IOASID_HANDLER(ioasid_pasid_free_ioctl);
 
 /* access.c --------------------------------------------------------------- */
 
@@ -502,6 +534,8 @@ struct ioasid_device *ioasid_get_device(struct ioasid_ctx *ictx, u32 id);
  *		  first when the access is destroyed
  * @lock: protects @pins
  * @pins: IOVA page number -> xa_mk_value(pins this access holds on it)
+ * @pasid: the PASID the access is attached under, held in the PASID
+ *	   space, or IOASID_PASID_RID
  */
 struct ioasid_access {
 	struct ioasid_object obj;
@@ -513,6 +547,7 @@ struct ioasid_access {
 	void (*destroy_data)(void *data);
 	struct mutex lock; /* see above */
 	struct xarray pins;
+	u32 pasid;
 };
 
 struct ioasid_access *ioasid_access_new(struct ioasid_ctx *ictx,

@@ -18,7 +18,8 @@
  * enum ioasid_test_op - what IOASID_TEST does
  * @IOASID_TEST_MOCK_DEVICE: create a mock device on the mock IOMMU, bind
  *	it to this file and attach it to @obj_id (an IOAS or a HWPT). Returns
- *	the device ID and the attached HWPT ID. The device lives until its ID
+ *	the device ID and the attached HWPT ID. Its PASIDs are
+ *	@mock.pasid_bits wide (0: 20 bits). The device lives until its ID
  *	is destroyed with IOASID_OBJ_DESTROY or the file is closed.
  * @IOASID_TEST_RESERVE: give the mock device @obj_id a reserved region
  *	[@resv.first, @resv.last] of type @resv.type; it is honoured at the
@@ -29,7 +30,9 @@
  *	the first page that differs.
  * @IOASID_TEST_DMA: make mock device @obj_id do DMA of @dma.length bytes
  *	between IOVA @dma.iova and the user buffer @dma.uaddr, translating
- *	through the device's mock page table (a real walk). A page that is
+ *	through the device's mock page table (a real walk): the RID's, or
+ *	with @dma.pasid not 0, the page table of the domain that PASID of the
+ *	device is attached to. A page that is
  *	not mapped, or lacks the needed permission, stops the DMA with
  *	EFAULT; nothing after it is transferred.
  * @IOASID_TEST_IOPTE: report the IOPTE that maps @iopte.iova in the mock
@@ -53,6 +56,17 @@
  *	access forgets a pin it recorded for exactly that range.
  * @IOASID_TEST_ACCESS_NOTIFIED: report in @notified the unmap callbacks
  *	access @obj_id received: how many, the last range and the longest.
+ * @IOASID_TEST_PASID: for mock device @obj_id, attach (@pasid.op 0),
+ *	replace (1) or detach (2) PASID @pasid.pasid with
+ *	ioasid_device_attach_pasid(), _replace_pasid() or _detach_pasid(),
+ *	to @pasid.pt_id; returns the HWPT in @pasid.out_hwpt_id.
+ * @IOASID_TEST_SVA_BIND: bind the current process's address space to mock
+ *	device @obj_id with iommu_sva_bind_device(), as a kernel driver of
+ *	the device would; the PASID (from the system's PASID space) is
+ *	returned in @sva.pasid. The bond lasts until SVA_UNBIND or the
+ *	device's end.
+ * @IOASID_TEST_SVA_UNBIND: undo the SVA_BIND of mock device @obj_id that
+ *	returned @sva.pasid.
  *
  * Failures are injected with the kernel's fault-injection framework: the
  * fault_attr "fail_ioasid" in debugfs, which honours the task's
@@ -71,6 +85,9 @@ enum ioasid_test_op {
 	IOASID_TEST_MOCK_MOVE,
 	IOASID_TEST_ACCESS_UNPIN,
 	IOASID_TEST_ACCESS_NOTIFIED,
+	IOASID_TEST_PASID,
+	IOASID_TEST_SVA_BIND,
+	IOASID_TEST_SVA_UNBIND,
 };
 
 /**
@@ -93,6 +110,7 @@ enum ioasid_test_dma_dir {
  * @mock: for MOCK_DEVICE
  * @mock.out_dev_id: the new device's ID
  * @mock.out_hwpt_id: the HWPT it is attached to
+ * @mock.pasid_bits: in, the PASID width of the new device; 0 for 20
  * @resv: for RESERVE
  * @resv.first: first IOVA reserved
  * @resv.last: last IOVA reserved
@@ -108,6 +126,7 @@ enum ioasid_test_dma_dir {
  * @dma.length: bytes
  * @dma.out_done: bytes transferred before any fault
  * @dma.dir: one of enum ioasid_test_dma_dir
+ * @dma.pasid: the PASID the DMA is tagged with, 0 for none (the RID)
  * @iopte: for IOPTE
  * @iopte.iova: device address to look up
  * @iopte.out_size: size of the IOPTE mapping it
@@ -123,6 +142,8 @@ enum ioasid_test_dma_dir {
  * @access.length: bytes
  * @access.dir: one of enum ioasid_test_dma_dir, for ACCESS_RW
  * @access.out_access_id: the ID of a new access
+ * @access.pasid: for ACCESS_CREATE, not 0: the access attaches under this
+ *	PASID, which the file must hold, with ioasid_access_attach_pasid()
  * @move: for MOCK_MOVE
  * @move.pt_id: the IOAS or HWPT to move to
  * @move.out_hwpt_id: the HWPT attached to afterwards
@@ -131,6 +152,13 @@ enum ioasid_test_dma_dir {
  * @notified.out_last_iova: IOVA of the last one
  * @notified.out_last_length: its length
  * @notified.out_max_length: the longest length received
+ * @pasid: for PASID
+ * @pasid.pasid: the PASID
+ * @pasid.pt_id: the IOAS or HWPT, for attach and replace
+ * @pasid.op: 0 attach, 1 replace, 2 detach
+ * @pasid.out_hwpt_id: the HWPT attached to afterwards
+ * @sva: for SVA_BIND and SVA_UNBIND
+ * @sva.pasid: out for SVA_BIND, in for SVA_UNBIND
  */
 struct ioasid_test_cmd {
 	__u32 argsz;
@@ -142,6 +170,7 @@ struct ioasid_test_cmd {
 		struct {
 			__u32 out_dev_id;
 			__u32 out_hwpt_id;
+			__u32 pasid_bits;
 		} mock;
 		struct {
 			__aligned_u64 first;
@@ -159,6 +188,7 @@ struct ioasid_test_cmd {
 			__aligned_u64 length;
 			__aligned_u64 out_done;
 			__u32 dir;
+			__u32 pasid;
 		} dma;
 		struct {
 			__aligned_u64 iova;
@@ -176,6 +206,7 @@ struct ioasid_test_cmd {
 			__aligned_u64 length;
 			__u32 dir;
 			__u32 out_access_id;
+			__u32 pasid;
 		} access;
 		struct {
 			__u32 pt_id;
@@ -187,11 +218,24 @@ struct ioasid_test_cmd {
 			__aligned_u64 out_last_length;
 			__aligned_u64 out_max_length;
 		} notified;
+		struct {
+			__u32 pasid;
+			__u32 pt_id;
+			__u32 op;
+			__u32 out_hwpt_id;
+		} pasid;
+		struct {
+			__u32 pasid;
+		} sva;
 	};
 };
 
 #define IOASID_TEST_RESV_RESERVED	0
 #define IOASID_TEST_RESV_RELAXABLE	1
+
+#define IOASID_TEST_PASID_ATTACH	0
+#define IOASID_TEST_PASID_REPLACE	1
+#define IOASID_TEST_PASID_DETACH	2
 
 #define IOASID_TEST _IO(IOASID_TYPE, IOASID_NR_TEST)
 

@@ -427,6 +427,9 @@ static int ioasid_option_ioctl(struct ioasid_call *call)
 	case IOASID_OPT_LARGE_IOPTES:
 		rc = ioasid_ioas_opt_large_ioptes(call->ictx, &args);
 		break;
+	case IOASID_OPT_PASID_MODE:
+		rc = ioasid_device_opt_pasid_mode(call->ictx, &args);
+		break;
 	default:
 		return -EOPNOTSUPP;
 	}
@@ -466,6 +469,10 @@ static long ioasid_fops_ioctl(struct file *filp, unsigned int cmd,
 		return ioasid_ioas_copy_ioctl(&call);
 	case IOASID_HWPT_CREATE:
 		return ioasid_hwpt_create_ioctl(&call);
+	case IOASID_PASID_ALLOC:
+		return ioasid_pasid_alloc_ioctl(&call);
+	case IOASID_PASID_FREE:
+		return ioasid_pasid_free_ioctl(&call);
 	case IOASID_VFIO_IOAS:
 		return ioasid_vfio_ioas_ioctl(&call);
 #ifdef CONFIG_IOASID_TEST
@@ -486,6 +493,7 @@ static int ioasid_fops_open(struct inode *inode, struct file *filp)
 	ictx = kzalloc(sizeof(*ictx), GFP_KERNEL_ACCOUNT);
 	if (!ictx)
 		return -ENOMEM;
+	ioasid_ctx_pasid_init(ictx);
 	xa_init_flags(&ictx->objects, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
 	init_waitqueue_head(&ictx->drain_wq);
 	mutex_init(&ictx->vfio_lock);
@@ -528,6 +536,7 @@ static int ioasid_fops_release(struct inode *inode, struct file *filp)
 
 	ioasid_vfio_compat_release(ictx);
 	ioasid_ctx_empty(ictx);
+	ioasid_ctx_pasid_release(ictx);
 	IOASID_WARN_ON(atomic_long_read(&ictx->pinned_pages));
 	xa_destroy(&ictx->objects);
 	mutex_destroy(&ictx->vfio_lock);

@@ -14,10 +14,12 @@
 #include <linux/idr.h>
 #include <linux/iommu.h>
 #include <linux/mm.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <uapi/linux/ioasid.h>
 
+#include "../iommu-sva-lib.h"
 #include "ioasid_private.h"
 #include "ioasid_test.h"
 
@@ -49,10 +51,31 @@ struct mock_dev {
 	 */
 	struct iommu_domain *domain;
 	struct rw_semaphore dma_rwsem;
+	/* PASID -> domain, changed as @domain is */
+	struct xarray pasid_domains;
 	struct list_head resv;		/* struct iommu_resv_region */
 	struct mutex resv_lock;
+	/* struct mock_sva, under the group mutex */
+	struct list_head svas;
 	int id;
 };
+
+/* A kernel SVA bond of a mock device. */
+struct mock_sva {
+	struct iommu_sva sva;
+	struct list_head item;
+	struct mm_struct *mm;
+	u32 pasid;
+};
+
+#define MOCK_PASIDS		BIT(20)
+
+/*
+ * Serializes the tests' SVA binds and unbinds, so that the bonds of a mock
+ * device (changed by the IOMMU core under the group mutex, inside this)
+ * can be looked up.
+ */
+static DEFINE_MUTEX(mock_sva_lock);
 
 static struct bus_type mock_bus = {
 	.name = "ioasid_mock",
@@ -260,9 +283,72 @@ static void mock_detach_dev(struct iommu_domain *domain, struct device *dev)
 	mock_set_domain(dev, NULL);
 }
 
+static int mock_set_dev_pasid(struct iommu_domain *domain, struct device *dev,
+			      ioasid_t pasid)
+{
+	struct mock_dev *mdev = container_of(dev, struct mock_dev, dev);
+	int rc;
+
+	down_write(&mdev->dma_rwsem);
+	rc = xa_err(xa_store(&mdev->pasid_domains, pasid, domain, GFP_KERNEL));
+	up_write(&mdev->dma_rwsem);
+	return rc;
+}
+
+static void mock_remove_dev_pasid(struct device *dev, ioasid_t pasid,
+				  struct iommu_domain *domain)
+{
+	struct mock_dev *mdev = container_of(dev, struct mock_dev, dev);
+
+	down_write(&mdev->dma_rwsem);
+	xa_erase(&mdev->pasid_domains, pasid);
+	up_write(&mdev->dma_rwsem);
+}
+
+/* Kernel SVA: only the PASID is real; the mock walks no CPU page table. */
+static struct iommu_sva *mock_sva_bind(struct device *dev, struct mm_struct *mm,
+				       void *drvdata)
+{
+	struct mock_dev *mdev = container_of(dev, struct mock_dev, dev);
+	struct mock_sva *ms;
+	int rc;
+
+	rc = iommu_sva_alloc_pasid(mm, 1, MOCK_PASIDS - 1);
+	if (rc)
+		return ERR_PTR(rc);
+	list_for_each_entry(ms, &mdev->svas, item)
+		if (ms->mm == mm)
+			return ERR_PTR(-EBUSY);
+	ms = kzalloc(sizeof(*ms), GFP_KERNEL);
+	if (!ms)
+		return ERR_PTR(-ENOMEM);
+	ms->sva.dev = dev;
+	/* As a real bond does: the mm, and so its PASID, lasts until unbind */
+	mmgrab(mm);
+	ms->mm = mm;
+	ms->pasid = mm->pasid;
+	list_add(&ms->item, &mdev->svas);
+	return &ms->sva;
+}
+
+static void mock_sva_unbind(struct iommu_sva *handle)
+{
+	struct mock_sva *ms = container_of(handle, struct mock_sva, sva);
+
+	list_del(&ms->item);
+	mmdrop(ms->mm);
+	kfree(ms);
+}
+
+static u32 mock_sva_get_pasid(struct iommu_sva *handle)
+{
+	return container_of(handle, struct mock_sva, sva)->pasid;
+}
+
 static const struct iommu_domain_ops mock_domain_ops = {
 	.attach_dev = mock_attach_dev,
 	.detach_dev = mock_detach_dev,
+	.set_dev_pasid = mock_set_dev_pasid,
 	.map_pages = mock_map_pages,
 	.unmap_pages = mock_unmap_pages,
 	.iova_to_phys = mock_iova_to_phys,
@@ -326,6 +412,10 @@ static const struct iommu_ops mock_ops = {
 	.release_device = mock_release_device,
 	.device_group = generic_device_group,
 	.get_resv_regions = mock_get_resv_regions,
+	.remove_dev_pasid = mock_remove_dev_pasid,
+	.sva_bind = mock_sva_bind,
+	.sva_unbind = mock_sva_unbind,
+	.sva_get_pasid = mock_sva_get_pasid,
 	.pgsize_bitmap = MOCK_PGSIZES,
 	.owner = THIS_MODULE,
 	.default_domain_ops = &mock_domain_ops,
@@ -340,6 +430,8 @@ static void mock_dev_release(struct device *dev)
 
 	list_for_each_entry_safe(resv, tmp, &mdev->resv, list)
 		kfree(resv);
+	WARN_ON(!xa_empty(&mdev->pasid_domains));
+	xa_destroy(&mdev->pasid_domains);
 	mutex_destroy(&mdev->resv_lock);
 	ida_free(&mock_ida, mdev->id);
 	kfree(mdev);
@@ -347,6 +439,14 @@ static void mock_dev_release(struct device *dev)
 
 static void mock_dev_destroy(struct device *dev)
 {
+	struct mock_dev *mdev = container_of(dev, struct mock_dev, dev);
+	struct mock_sva *ms, *tmp;
+
+	/* Bonds the test left, as a driver unbinds at its remove. */
+	mutex_lock(&mock_sva_lock);
+	list_for_each_entry_safe(ms, tmp, &mdev->svas, item)
+		iommu_sva_unbind_device(&ms->sva);
+	mutex_unlock(&mock_sva_lock);
 	iommu_release_device(dev);
 	device_unregister(dev);
 }
@@ -366,6 +466,8 @@ static struct mock_dev *mock_dev_create(void)
 		return ERR_PTR(rc);
 	}
 	INIT_LIST_HEAD(&mdev->resv);
+	INIT_LIST_HEAD(&mdev->svas);
+	xa_init(&mdev->pasid_domains);
 	mutex_init(&mdev->resv_lock);
 	init_rwsem(&mdev->dma_rwsem);
 	device_initialize(&mdev->dev);
@@ -407,6 +509,11 @@ static int test_mock_device(struct ioasid_call *call, struct ioasid_test_cmd *cm
 	}
 	/* From here the device object owns the mock device. */
 	idev->destroy_dev = mock_dev_destroy;
+	if (cmd->mock.pasid_bits > 20) {
+		rc = -EINVAL;
+		goto err_destroy;
+	}
+	idev->max_pasids = 1U << (cmd->mock.pasid_bits ?: 20);
 	rc = ioasid_device_attach(idev, &pt_id);
 	if (rc)
 		goto err_destroy;
@@ -599,7 +706,10 @@ static int test_dma(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
 			break;
 		}
 		down_read(&mdev->dma_rwsem);
-		rc = test_dma_translate(mdev->domain, iova, write, &phys);
+		rc = test_dma_translate(cmd->dma.pasid ?
+					xa_load(&mdev->pasid_domains,
+						cmd->dma.pasid) :
+					mdev->domain, iova, write, &phys);
 		if (!rc)
 			test_dma_copy(phys, buf, n, write);
 		up_read(&mdev->dma_rwsem);
@@ -745,7 +855,11 @@ static int test_access_create(struct ioasid_call *call, struct ioasid_test_cmd *
 	}
 	ma->access = access;
 	access->destroy_data = mock_access_destroy;
-	rc = ioasid_access_attach(access, cmd->obj_id);
+	if (cmd->access.pasid)
+		rc = ioasid_access_attach_pasid(access, cmd->obj_id,
+						cmd->access.pasid);
+	else
+		rc = ioasid_access_attach(access, cmd->obj_id);
 	if (!rc) {
 		cmd->access.out_access_id = access->obj.id;
 		rc = ioasid_call_reply(call, cmd, sizeof(*cmd));
@@ -892,6 +1006,86 @@ static int test_access_notified(struct ioasid_call *call,
 	return ioasid_call_reply(call, cmd, sizeof(*cmd));
 }
 
+static int test_pasid(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
+{
+	u32 pt_id = cmd->pasid.pt_id;
+	struct ioasid_device *idev;
+	struct mock_dev *mdev;
+	int rc = 0;
+
+	mdev = test_get_mock_dev(call->ictx, cmd->obj_id, &idev);
+	if (IS_ERR(mdev))
+		return PTR_ERR(mdev);
+	switch (cmd->pasid.op) {
+	case IOASID_TEST_PASID_ATTACH:
+		rc = ioasid_device_attach_pasid(idev, cmd->pasid.pasid, &pt_id);
+		break;
+	case IOASID_TEST_PASID_REPLACE:
+		rc = ioasid_device_replace_pasid(idev, cmd->pasid.pasid,
+						 &pt_id);
+		break;
+	case IOASID_TEST_PASID_DETACH:
+		ioasid_device_detach_pasid(idev, cmd->pasid.pasid);
+		break;
+	default:
+		rc = -EINVAL;
+	}
+	if (!rc) {
+		cmd->pasid.out_hwpt_id = pt_id;
+		rc = ioasid_call_reply(call, cmd, sizeof(*cmd));
+	}
+	ioasid_obj_done(&idev->obj);
+	return rc;
+}
+
+static int test_sva_bind(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
+{
+	struct ioasid_device *idev;
+	struct iommu_sva *handle;
+	struct mock_dev *mdev;
+	int rc;
+
+	mdev = test_get_mock_dev(call->ictx, cmd->obj_id, &idev);
+	if (IS_ERR(mdev))
+		return PTR_ERR(mdev);
+	mutex_lock(&mock_sva_lock);
+	handle = iommu_sva_bind_device(&mdev->dev, current->mm, NULL);
+	if (IS_ERR(handle)) {
+		rc = PTR_ERR(handle);
+		goto out_unlock;
+	}
+	cmd->sva.pasid = iommu_sva_get_pasid(handle);
+	rc = ioasid_call_reply(call, cmd, sizeof(*cmd));
+	if (rc)
+		iommu_sva_unbind_device(handle);
+out_unlock:
+	mutex_unlock(&mock_sva_lock);
+	ioasid_obj_done(&idev->obj);
+	return rc;
+}
+
+static int test_sva_unbind(struct ioasid_call *call,
+			   struct ioasid_test_cmd *cmd)
+{
+	struct iommu_sva *handle = NULL;
+	struct ioasid_device *idev;
+	struct mock_dev *mdev;
+	struct mock_sva *ms;
+
+	mdev = test_get_mock_dev(call->ictx, cmd->obj_id, &idev);
+	if (IS_ERR(mdev))
+		return PTR_ERR(mdev);
+	mutex_lock(&mock_sva_lock);
+	list_for_each_entry(ms, &mdev->svas, item)
+		if (ms->pasid == cmd->sva.pasid)
+			handle = &ms->sva;
+	if (handle)
+		iommu_sva_unbind_device(handle);
+	mutex_unlock(&mock_sva_lock);
+	ioasid_obj_done(&idev->obj);
+	return handle ? 0 : -ENOENT;
+}
+
 static int test_charges(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
 {
 	cmd->charges.out_locked = atomic_long_read(&call->ictx->locked_pages);
@@ -917,6 +1111,9 @@ static const test_op_t test_ops[] = {
 	[TEST_IDX(IOASID_TEST_MOCK_MOVE)] = test_mock_replace,
 	[TEST_IDX(IOASID_TEST_ACCESS_UNPIN)] = test_access_unpin,
 	[TEST_IDX(IOASID_TEST_ACCESS_NOTIFIED)] = test_access_notified,
+	[TEST_IDX(IOASID_TEST_PASID)] = test_pasid,
+	[TEST_IDX(IOASID_TEST_SVA_BIND)] = test_sva_bind,
+	[TEST_IDX(IOASID_TEST_SVA_UNBIND)] = test_sva_unbind,
 };
 
 static int test_run(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
@@ -968,6 +1165,7 @@ int ioasid_test_init(void)
 		return rc;
 	}
 	mock_iommu.ops = &mock_ops;
+	mock_iommu.max_pasids = MOCK_PASIDS;
 	mock_bus.iommu_ops = &mock_ops;
 	return 0;
 }

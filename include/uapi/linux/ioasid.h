@@ -41,7 +41,8 @@
 
 /*
  * Command numbers, grouped by the object they act on: 0x0_ the file and any
- * object, 0x1_ IOAS, 0x2_ HWPT, 0x6_ VFIO compatibility, 0x7f testing.
+ * object, 0x1_ IOAS, 0x2_ HWPT, 0x3_ bound devices, 0x4_ PASIDs, 0x6_ VFIO
+ * compatibility, 0x7f testing.
  */
 #define IOASID_NR_OBJ_DESTROY	0x00
 #define IOASID_NR_OPTION	0x01
@@ -52,6 +53,9 @@
 #define IOASID_NR_IOAS_UNMAP	0x14
 #define IOASID_NR_IOAS_COPY	0x15
 #define IOASID_NR_HWPT_CREATE	0x20
+#define IOASID_NR_DEVICE_FEATURES	0x30
+#define IOASID_NR_PASID_ALLOC	0x40
+#define IOASID_NR_PASID_FREE	0x41
 #define IOASID_NR_VFIO_IOAS	0x60
 #define IOASID_NR_TEST		0x7f
 
@@ -83,7 +87,8 @@ struct ioasid_obj_destroy {
  * @argsz: sizeof(struct ioasid_option)
  * @flags: IOASID_OPTION_WRITE or 0
  * @value: in when writing, out when reading
- * @key: IOASID_OPT_ACCOUNTING or IOASID_OPT_LARGE_IOPTES
+ * @key: IOASID_OPT_ACCOUNTING, IOASID_OPT_LARGE_IOPTES or
+ *	 IOASID_OPT_PASID_MODE
  * @obj_id: the object the option belongs to, 0 for the file
  */
 struct ioasid_option {
@@ -106,6 +111,16 @@ struct ioasid_option {
  * IOASID_OPT_LARGE_IOPTES: @obj_id an IOAS. @value 1 (default): mappings
  *	may use IOPTEs larger than PAGE_SIZE; 0: they may not. Changeable only
  *	while no HWPT mirrors the IOAS (EBUSY).
+ * IOASID_OPT_PASID_MODE: @obj_id a bound device. @value
+ *	IOASID_PASID_MODE_GLOBAL (default): a PASID of the device can be
+ *	attached only once this file holds it (IOASID_PASID_ALLOC), as PASIDs
+ *	are then one space shared by every device and by kernel SVA;
+ *	IOASID_PASID_MODE_DEVICE: any PASID within the device's width can be
+ *	attached without being allocated, as a vIOMMU needs when its guest
+ *	picks PASID values. Only for a device whose PASIDs are local to it:
+ *	its IOMMU keeps a PASID table per device, and no one else can issue
+ *	DMA with those PASIDs (EOPNOTSUPP otherwise). Changeable only while no
+ *	PASID of the device is attached (EBUSY).
  *
  * Flags of IOASID_OPTION (@flags):
  *
@@ -114,6 +129,9 @@ struct ioasid_option {
  */
 #define IOASID_OPT_ACCOUNTING	1
 #define IOASID_OPT_LARGE_IOPTES	2
+#define IOASID_OPT_PASID_MODE	3
+#define IOASID_PASID_MODE_GLOBAL	0
+#define IOASID_PASID_MODE_DEVICE	1
 #define IOASID_OPTION_WRITE	(1U << 0)
 
 /**
@@ -388,6 +406,113 @@ struct ioasid_hwpt_create {
 };
 
 #define IOASID_HWPT_CREATE	_IO(IOASID_TYPE, IOASID_NR_HWPT_CREATE)
+
+/**
+ * enum ioasid_device_feature - PCI features the core turns on for a device
+ * @IOASID_DEVICE_ATS: Address Translation Services: the device caches
+ *	translations and the IOMMU invalidates its device-IOTLB on unmap
+ * @IOASID_DEVICE_PRI: Page Request Interface; needs ATS
+ * @IOASID_DEVICE_PASID: PASID-tagged requests
+ */
+enum ioasid_device_feature {
+	IOASID_DEVICE_ATS = 1 << 0,
+	IOASID_DEVICE_PRI = 1 << 1,
+	IOASID_DEVICE_PASID = 1 << 2,
+};
+
+/**
+ * enum ioasid_device_features_flags - flags of IOASID_DEVICE_FEATURES
+ * @IOASID_DEVICE_FEATURES_SET: make @features the enabled set; without
+ *	it the call only reports
+ */
+enum ioasid_device_features_flags {
+	IOASID_DEVICE_FEATURES_SET = 1 << 0,
+};
+
+/**
+ * struct ioasid_device_features - ioctl(IOASID_DEVICE_FEATURES)
+ * @argsz: sizeof(struct ioasid_device_features)
+ * @flags: enum ioasid_device_features_flags
+ * @dev_id: a device bound to the file
+ * @features: in with IOASID_DEVICE_FEATURES_SET: the enum
+ *	ioasid_device_feature bits wanted on; the others are turned off
+ * @out_enabled: the features on now, after the call
+ * @out_supported: the features the device has a capability for and its
+ *	IOMMU and trust policy allow
+ *
+ * The core turns ATS, PRI and PASID on and off explicitly, on the user's
+ * behalf, through the PCI core's request API; the IOMMU driver gives or
+ * refuses its consent, and nothing is turned on implicitly for a device
+ * bound to the file. Whatever the file turned on is turned off when the
+ * device is unbound. All or nothing: on failure @out_enabled is what was
+ * on before. EPERM: ATS or PRI asked for an untrusted device (see
+ * Documentation/PCI/pci-trust.rst); EOPNOTSUPP: the device has no such
+ * capability, it is not a PCI device, or the IOMMU refused; EINVAL: PRI
+ * without ATS, or an unknown bit.
+ */
+struct ioasid_device_features {
+	__u32 argsz;
+	__u32 flags;
+	__u32 dev_id;
+	__u32 features;
+	__u32 out_enabled;
+	__u32 out_supported;
+};
+
+#define IOASID_DEVICE_FEATURES	_IO(IOASID_TYPE, IOASID_NR_DEVICE_FEATURES)
+
+/**
+ * enum ioasid_pasid_alloc_flags - flags of IOASID_PASID_ALLOC
+ * @IOASID_PASID_FIXED: allocate the value given in @pasid, or fail
+ */
+enum ioasid_pasid_alloc_flags {
+	IOASID_PASID_FIXED = 1 << 0,
+};
+
+/**
+ * struct ioasid_pasid_alloc - ioctl(IOASID_PASID_ALLOC)
+ * @argsz: sizeof(struct ioasid_pasid_alloc)
+ * @flags: enum ioasid_pasid_alloc_flags
+ * @dev_id: 0, or a bound device whose PASID width bounds the value
+ * @pasid: in with IOASID_PASID_FIXED, otherwise out
+ *
+ * Take a PASID from the one system-wide space that kernel SVA also draws
+ * from, so no value is ever held twice. The file holds it until
+ * IOASID_PASID_FREE or close; a PASID also stays taken while any
+ * attachment uses it. PASID 0 is never handed out: it names the RID on
+ * some IOMMUs. Errors: ENOSPC no free value (in the device's width);
+ * EDQUOT the file's limit or the user's quota (ioasid.pasid_file_max,
+ * ioasid.pasid_user_max) is reached; EOPNOTSUPP the device has no PASIDs;
+ * ENOENT no device @dev_id; EEXIST a fixed value
+ * is taken; EINVAL a fixed value outside the device's width or 0.
+ */
+struct ioasid_pasid_alloc {
+	__u32 argsz;
+	__u32 flags;
+	__u32 dev_id;
+	__u32 pasid;
+};
+
+#define IOASID_PASID_ALLOC	_IO(IOASID_TYPE, IOASID_NR_PASID_ALLOC)
+
+/**
+ * struct ioasid_pasid_free - ioctl(IOASID_PASID_FREE)
+ * @argsz: sizeof(struct ioasid_pasid_free)
+ * @flags: must be 0
+ * @pasid: a PASID the file holds (ENOENT otherwise)
+ * @__rsvd: must be 0
+ *
+ * Give the PASID back. The value becomes free for others once no
+ * attachment uses it any more; the quota is given back at once.
+ */
+struct ioasid_pasid_free {
+	__u32 argsz;
+	__u32 flags;
+	__u32 pasid;
+	__u32 __rsvd;
+};
+
+#define IOASID_PASID_FREE	_IO(IOASID_TYPE, IOASID_NR_PASID_FREE)
 
 /**
  * struct ioasid_vfio_ioas - ioctl(IOASID_VFIO_IOAS)

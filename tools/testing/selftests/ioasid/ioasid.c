@@ -246,7 +246,7 @@ TEST(option_errors)
 	cmd.flags = 0;
 	cmd.key = 0;
 	ASSERT_EQ(-EOPNOTSUPP, ioasid_do(fd, IOASID_OPTION, &cmd));
-	cmd.key = OPT_HUGE + 1;
+	cmd.key = IOASID_OPT_PASID_MODE + 1;
 	ASSERT_EQ(-EOPNOTSUPP, ioasid_do(fd, IOASID_OPTION, &cmd));
 
 	/* ACCOUNTING belongs to the file, not to an object */
@@ -361,7 +361,7 @@ TEST(test_op_errors)
 	ASSERT_EQ(-EOPNOTSUPP, ioasid_test(fd, &t));
 	t.op = IOASID_TEST_MOCK_DEVICE - 1;
 	ASSERT_EQ(-EOPNOTSUPP, ioasid_test(fd, &t));
-	t.op = IOASID_TEST_ACCESS_NOTIFIED + 1;
+	t.op = IOASID_TEST_SVA_UNBIND + 1;
 	ASSERT_EQ(-EOPNOTSUPP, ioasid_test(fd, &t));
 
 	ASSERT_EQ(0, ioas_alloc(fd, &ioas));

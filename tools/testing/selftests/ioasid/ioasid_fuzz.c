@@ -1246,7 +1246,7 @@ static void op_d_attach(struct fz_thread *t, int s)
 
 	a->argsz = rnd_argsz(t, sizeof(*a));
 	a->flags = rnd_flags(t, 0);
-	a->__reserved = chance(t, 97) ? 0 : 1;
+	a->pasid = chance(t, 97) ? 0 : 1;
 	a->pt_id = rnd_id_of(t, s, chance(t, 60) ? T_IOAS : T_HWPT);
 	snprintf(what, sizeof(what), "pt %u", a->pt_id);
 	ret = do_ioctl(fz.cdev_fd, VFIO_DEVICE_ATTACH_IOASID_PT, rnd_ptr(t, a),

@@ -388,13 +388,13 @@ TEST_F(vfio_device_edu, replace_changes_what_device_reads)
 	ASSERT_EQ(0, device_reads(self, self->x, SEED_A));
 
 	/* Refused attaches leave the device where it was */
-	attach.flags = 1;
+	attach.flags = 1U << 5;
 	ASSERT_EQ(-EINVAL, ioctl_err(fd, VFIO_DEVICE_ATTACH_IOASID_PT, &attach));
 	attach.flags = 0;
-	attach.__reserved = 1;
+	attach.pasid = 1;
 	ASSERT_EQ(-EINVAL, ioctl_err(fd, VFIO_DEVICE_ATTACH_IOASID_PT, &attach));
-	attach.__reserved = 0;
-	attach.argsz = offsetof(struct vfio_device_attach_ioasid_pt, __reserved);
+	attach.pasid = 0;
+	attach.argsz = offsetof(struct vfio_device_attach_ioasid_pt, pasid);
 	ASSERT_EQ(-EINVAL, ioctl_err(fd, VFIO_DEVICE_ATTACH_IOASID_PT, &attach));
 	ASSERT_EQ(-ENOENT, cdev_attach(fd, NO_SUCH_ID, NULL));
 	ASSERT_EQ(0, device_reads(self, self->x, SEED_A));
@@ -412,6 +412,43 @@ TEST_F(vfio_device_edu, replace_changes_what_device_reads)
 	TH_LOG("edu %s via %s: IOVA %#llx reads IOAS %u, then %u, then %u",
 	       self->bdf, self->cdev, (unsigned long long)self->x,
 	       self->ioas_a, self->ioas_b, self->ioas_a);
+}
+
+/*
+ * A PASID of edu: the file holds it, but edu has no PASID capability, so
+ * every IOMMU refuses; the RID's attachment is untouched.
+ */
+TEST_F(vfio_device_edu, pasid_attach_refused)
+{
+	struct vfio_device_attach_ioasid_pt attach = {
+		.argsz = sizeof(attach),
+		.flags = VFIO_DEVICE_ATTACH_PASID,
+		.pt_id = self->ioas_b,
+	};
+	struct vfio_device_detach_ioasid_pt detach = {
+		.argsz = sizeof(detach),
+		.flags = VFIO_DEVICE_DETACH_PASID,
+	};
+	struct ioasid_pasid_alloc alloc = { .argsz = sizeof(alloc) };
+	int fd;
+
+	if (self->skip)
+		return;
+	bind_and_map(_metadata, self);
+	fd = self->edu.device_fd;
+	ASSERT_EQ(0, ioasid_do(self->ioasid_fd, IOASID_PASID_ALLOC, &alloc));
+	attach.pasid = alloc.pasid;
+	ASSERT_EQ(-EOPNOTSUPP, ioctl_err(fd, VFIO_DEVICE_ATTACH_IOASID_PT, &attach));
+	/* edu's width is 0, so PASID mode does not help it either */
+	alloc.dev_id = self->dev_id;
+	ASSERT_EQ(-EOPNOTSUPP, ioasid_do(self->ioasid_fd, IOASID_PASID_ALLOC, &alloc));
+	ASSERT_EQ(-EOPNOTSUPP, ioasid_option_set(self->ioasid_fd, IOASID_OPT_PASID_MODE,
+						 self->dev_id, IOASID_PASID_MODE_DEVICE));
+	detach.pasid = attach.pasid;
+	ASSERT_EQ(-EINVAL, ioctl_err(fd, VFIO_DEVICE_DETACH_IOASID_PT, &detach));
+	detach.argsz = offsetof(struct vfio_device_detach_ioasid_pt, pasid);
+	ASSERT_EQ(-EINVAL, ioctl_err(fd, VFIO_DEVICE_DETACH_IOASID_PT, &detach));
+	ASSERT_EQ(0, device_reads(self, self->x, SEED_A));
 }
 
 /* Interrupts of the IOMMUs' fault reporting, summed from /proc/interrupts */
