@@ -7,7 +7,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-MACHINES=${MACHINES:-vtd amd virtio vtd-container vtd-hotplug}
+MACHINES=${MACHINES:-vtd amd virtio vtd-container vtd-hotplug vtd-ats vtd-sm}
 logdir=$OUT/logs-test
 passed=0 failed=0 skipped=0
 add() { passed=$((passed + $1)) failed=$((failed + $2)) skipped=$((skipped + $3)); }

@@ -12,9 +12,13 @@
 #   vtd-container  vtd, with the ioasid core serving /dev/vfio/vfio
 #           (ioasid.vfio_container=1); runs the VFIO tests only, which
 #           then meet the core through an unchanged VFIO container
+#   vtd-sm   vtd in scalable mode (PASID tables), the edu DMA tests only
 #   vtd-hotplug  vtd, with three more edu devices behind PCIe root ports
 #           (slots 0x10-0x12, ids hp1-hp3) that the guest's hot-unplug
 #           test has the host remove with QMP device_del
+#   vtd-ats  vtd with device-IOTLB support (device-iotlb=on), and a
+#           virtio-net-pci with an ATS capability (ats=on) behind a PCIe
+#           root port; runs the ATS and trust tests only
 # MODE test: console to LOGDIR/MACHINE.console, test output to
 # LOGDIR/MACHINE.tap. MODE run: console on stdout.
 set -euo pipefail
@@ -34,6 +38,14 @@ vtd)
 amd)
 	args+=(-machine q35,kernel-irqchip=split -device amd-iommu,intremap=on)
 	append+=" amd_iommu=on"
+	;;
+vtd-sm)
+	# VT-d in scalable mode: DMA through second-level tables found via
+	# PASID tables, where 6.1's driver can attach PASIDs (edu has none).
+	args+=(-machine q35,kernel-irqchip=split
+	       -device intel-iommu,intremap=on,x-scalable-mode=on)
+	append+=" intel_iommu=on,sm_on"
+	[ -n "${TESTS:-}" ] || TESTS="vfio_type1_edu vfio_device_edu"
 	;;
 vtd-nocore)
 	# The kernel built without the core: SVA and VFIO type1 as in 6.1.
@@ -61,6 +73,16 @@ vtd-hotplug)
 	rm -f "$qmp"
 	args+=(-qmp "unix:$qmp,server=on,wait=off")
 	[ -n "${TESTS:-}" ] || TESTS="vfio_hotunplug"
+	;;
+vtd-ats)
+	# Real ATS: the guest enables it in the device's config space, and
+	# VT-d (legacy mode) receives device-IOTLB invalidations on unmap.
+	args+=(-machine q35,kernel-irqchip=split
+	       -device intel-iommu,intremap=on,device-iotlb=on
+	       -device pcie-root-port,id=rp1,chassis=1,bus=pcie.0,addr=0x10
+	       -device virtio-net-pci,bus=rp1,iommu_platform=on,ats=on,disable-legacy=on)
+	append+=" intel_iommu=on"
+	[ -n "${TESTS:-}" ] || TESTS="vfio_ats"
 	;;
 virtio)
 	args+=(-machine q35 -device virtio-iommu-pci)

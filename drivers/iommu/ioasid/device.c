@@ -26,6 +26,8 @@
 #include <linux/iommu.h>
 #include <linux/irqdomain.h>
 #include <linux/moduleparam.h>
+#include <linux/pci.h>
+#include <linux/pci-ats.h>
 #include <linux/slab.h>
 #include <uapi/linux/ioasid.h>
 
@@ -200,6 +202,14 @@ struct ioasid_device *ioasid_device_new(struct ioasid_ctx *ictx,
 	xa_init(&idev->attaches);
 	idev->ictx = ictx;
 	idev->dev = get_device(dev);
+	/*
+	 * The user's driver decides about ATS, PRI and PASID
+	 * (IOASID_DEVICE_FEATURES): the IOMMU driver turns none on by itself
+	 * at the attaches to come. The PCI core clears the mark when the
+	 * device's kernel driver (vfio-pci) unbinds.
+	 */
+	if (dev_is_pci(dev))
+		to_pci_dev(dev)->driver_manages_ats = true;
 	idev->igroup = ioasid_group_get(ictx, group);
 	if (IS_ERR(idev->igroup)) {
 		rc = PTR_ERR(idev->igroup);
@@ -851,6 +861,133 @@ int ioasid_device_opt_pasid_mode(struct ioasid_ctx *ictx,
 	return rc;
 }
 
+/* PCI features the core turns on for the user ------------------------- */
+
+#define IOASID_DEVICE_ALL_FEATURES \
+	(IOASID_DEVICE_ATS | IOASID_DEVICE_PRI | IOASID_DEVICE_PASID)
+
+/* What the device has a capability for, and its trust allows. */
+static u32 ioasid_device_supported(struct pci_dev *pdev)
+{
+	u32 supported = 0;
+
+	if (pci_pasid_features(pdev) >= 0)
+		supported |= IOASID_DEVICE_PASID;
+	if (!pci_dev_trusted(pdev))
+		return supported;
+	if (pci_ats_supported(pdev))
+		supported |= IOASID_DEVICE_ATS;
+	if (pci_pri_supported(pdev))
+		supported |= IOASID_DEVICE_PRI;
+	return supported;
+}
+
+/* Turn off @features, PRI before ATS as the PCIe spec orders them. */
+static void ioasid_device_release_features(struct ioasid_device *idev,
+					   u32 features)
+{
+	struct pci_dev *pdev = to_pci_dev(idev->dev);
+
+	if (features & IOASID_DEVICE_PRI)
+		pci_release_pri(pdev);
+	if (features & IOASID_DEVICE_ATS)
+		pci_release_ats(pdev);
+	if (features & IOASID_DEVICE_PASID)
+		pci_release_pasid(pdev);
+	idev->features &= ~features;
+}
+
+/* Turn on @features: PASID first, then ATS, then PRI. All or nothing. */
+static int ioasid_device_request_features(struct ioasid_device *idev,
+					  u32 features)
+{
+	struct pci_dev *pdev = to_pci_dev(idev->dev);
+	u32 done = 0;
+	int rc = 0;
+
+	if (features & IOASID_DEVICE_PASID) {
+		rc = pci_request_pasid(pdev);
+		if (rc)
+			goto err;
+		done |= IOASID_DEVICE_PASID;
+	}
+	if (features & IOASID_DEVICE_ATS) {
+		rc = pci_request_ats(pdev);
+		if (rc)
+			goto err;
+		done |= IOASID_DEVICE_ATS;
+	}
+	if (features & IOASID_DEVICE_PRI) {
+		rc = pci_request_pri(pdev);
+		if (rc)
+			goto err;
+		done |= IOASID_DEVICE_PRI;
+	}
+	idev->features = features;
+	return 0;
+
+err:
+	idev->features |= done;
+	ioasid_device_release_features(idev, done);
+	return rc;
+}
+
+/*
+ * Make @want the enabled set. Everything on is turned off first, since
+ * PASID cannot be turned on under ATS; on failure the old set is turned on
+ * again.
+ */
+static int ioasid_device_set_features(struct ioasid_device *idev, u32 want)
+{
+	u32 old = idev->features;
+	int rc;
+
+	if (want & ~IOASID_DEVICE_ALL_FEATURES)
+		return -EINVAL;
+	if ((want & IOASID_DEVICE_PRI) && !(want & IOASID_DEVICE_ATS))
+		return -EINVAL;
+	if (want == old)
+		return 0;
+	ioasid_device_release_features(idev, old);
+	rc = ioasid_device_request_features(idev, want);
+	if (rc && ioasid_device_request_features(idev, old))
+		dev_warn(idev->dev, "ioasid: PCI features %#x not restored\n",
+			 old);
+	return rc;
+}
+
+/* IOASID_DEVICE_FEATURES; see include/uapi/linux/ioasid.h. */
+int ioasid_device_features_ioctl(struct ioasid_call *call)
+{
+	struct ioasid_device_features args;
+	struct ioasid_device *idev;
+	int rc;
+
+	rc = ioasid_call_fetch(call, &args, sizeof(args), sizeof(args));
+	if (rc)
+		return rc;
+	if (args.flags & ~IOASID_DEVICE_FEATURES_SET)
+		return -EOPNOTSUPP;
+	idev = ioasid_get_device(call->ictx, args.dev_id);
+	if (IS_ERR(idev))
+		return PTR_ERR(idev);
+	if (!dev_is_pci(idev->dev)) {
+		rc = -EOPNOTSUPP;
+		goto out_done;
+	}
+	mutex_lock(&idev->igroup->lock);
+	if (args.flags & IOASID_DEVICE_FEATURES_SET)
+		rc = ioasid_device_set_features(idev, args.features);
+	args.out_enabled = idev->features;
+	args.out_supported = ioasid_device_supported(to_pci_dev(idev->dev));
+	mutex_unlock(&idev->igroup->lock);
+	if (!rc)
+		rc = ioasid_call_reply(call, &args, sizeof(args));
+out_done:
+	ioasid_obj_done(&idev->obj);
+	return rc;
+}
+
 static void ioasid_device_free(struct ioasid_object *obj)
 {
 	struct ioasid_device *idev =
@@ -861,6 +998,8 @@ static void ioasid_device_free(struct ioasid_object *obj)
 	xa_for_each(&idev->attaches, pasid, att)
 		ioasid_device_detach_pasid(idev, pasid);
 	xa_destroy(&idev->attaches);
+	if (idev->features)
+		ioasid_device_release_features(idev, idev->features);
 	if (idev->igroup)
 		ioasid_group_put(idev->igroup);
 	if (idev->destroy_dev)

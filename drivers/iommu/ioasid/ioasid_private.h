@@ -511,6 +511,7 @@ struct ioasid_device *ioasid_device_new(struct ioasid_ctx *ictx,
 struct ioasid_device *ioasid_get_device(struct ioasid_ctx *ictx, u32 id);
 int ioasid_device_opt_pasid_mode(struct ioasid_ctx *ictx,
 				 struct ioasid_option *args);
+IOASID_HANDLER(ioasid_device_features_ioctl);
 
 /* ctx_pasid.c ------------------------------------------------------------ */
 

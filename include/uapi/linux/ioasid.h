@@ -438,7 +438,7 @@ enum ioasid_device_features_flags {
  *	ioasid_device_feature bits wanted on; the others are turned off
  * @out_enabled: the features on now, after the call
  * @out_supported: the features the device has a capability for and its
- *	IOMMU and trust policy allow
+ *	trust policy allows (the IOMMU may still refuse one when asked)
  *
  * The core turns ATS, PRI and PASID on and off explicitly, on the user's
  * behalf, through the PCI core's request API; the IOMMU driver gives or
@@ -448,7 +448,8 @@ enum ioasid_device_features_flags {
  * on before. EPERM: ATS or PRI asked for an untrusted device (see
  * Documentation/PCI/pci-trust.rst); EOPNOTSUPP: the device has no such
  * capability, it is not a PCI device, or the IOMMU refused; EINVAL: PRI
- * without ATS, or an unknown bit.
+ * without ATS, or an unknown bit. Changing the set turns off everything
+ * on first, since PASID cannot be turned on while ATS is.
  */
 struct ioasid_device_features {
 	__u32 argsz;

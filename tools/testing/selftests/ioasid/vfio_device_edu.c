@@ -533,10 +533,29 @@ static void *dma_loop(void *arg)
  * DMA may be blocked for the moment of the switch, but still never sees a
  * third translation.
  */
+/*
+ * VT-d switches a device between paging domains in place (patch 0015) in
+ * legacy mode. In scalable mode (ECAP.SMTS, bit 43, which 6.1 uses when
+ * booted with intel_iommu=sm_on) the RID's PASID entry is torn down and set
+ * up again, and DMA in between is blocked.
+ */
+static bool vtd_switches_in_place(void)
+{
+	unsigned long long ecap = 0;
+	FILE *f = fopen("/sys/class/iommu/dmar0/intel-iommu/ecap", "r");
+
+	if (!f)
+		return false;
+	if (fscanf(f, "%llx", &ecap) != 1)
+		ecap = 0;
+	fclose(f);
+	return !(ecap & (1ULL << 43));
+}
+
 TEST_F_TIMEOUT(vfio_device_edu, hitless_replace, 600)
 {
 	struct dma_loop loop = { .self = self };
-	bool in_place = !access("/sys/class/iommu/dmar0", F_OK);
+	bool in_place = vtd_switches_in_place();
 	long irqs_before, irqs_after;
 	pthread_t thread;
 	__u64 start;
