@@ -71,7 +71,7 @@ enum {
 	C_IOAS_MAP, C_IOAS_UNMAP, C_IOAS_COPY, C_HWPT_CREATE, C_VFIO_IOAS,
 	C_T_MOCK, C_T_RESERVE, C_T_PINS, C_T_DMA, C_T_IOPTE, C_T_CHARGES,
 	C_T_ACCESS, C_T_APIN, C_T_ARW, C_T_MOVE, C_T_BADOP, C_BAD_IOCTL,
-	C_REOPEN,
+	C_REOPEN, C_PASID, C_FEATURES,
 	/* type1 */
 	C_V_EXT, C_V_SET_IOMMU, C_V_INFO, C_V_MAP, C_V_UNMAP, C_V_DIRTY,
 	C_V_GROUP,
@@ -137,6 +137,9 @@ static const struct cmd_desc cmds[NR_CMDS] = {
 	[C_T_BADOP] = { "TEST_BAD_OP", S_CORE, 1, { 0 } },
 	[C_BAD_IOCTL] = { "BAD_IOCTL", S_CORE, 1, { 0 } },
 	[C_REOPEN] = { "CLOSE_REOPEN", S_CORE, 1, { 0 } },
+	[C_PASID] = { "PASID_ALLOC_FREE", S_CORE, 3,
+		      { ENOENT, EDQUOT, ENOSPC, EEXIST } },
+	[C_FEATURES] = { "DEVICE_FEATURES", S_CORE, 1, { ENOENT, EPERM } },
 	[C_V_EXT] = { "VFIO_CHECK_EXTENSION", S_TYPE1, 1, { 0 } },
 	[C_V_SET_IOMMU] = { "VFIO_SET_IOMMU", S_TYPE1, 2,
 			    { ENODEV, EBUSY } },
@@ -792,6 +795,56 @@ static void op_hwpt_create(struct fz_thread *t, int s)
 	account(t, C_HWPT_CREATE, ret, err, what);
 }
 
+/* PASIDs: allocate (any, in a device's width, fixed) or free one */
+static void op_pasid(struct fz_thread *t, int s)
+{
+	struct ioasid_pasid_alloc *a = arg_place(t, sizeof(*a));
+	char what[64];
+	long ret;
+	int err;
+
+	if (chance(t, 40)) {
+		struct ioasid_pasid_free *f = (void *)a;
+
+		f->argsz = rnd_argsz(t, sizeof(*f));
+		f->flags = rnd_flags(t, 0);
+		f->pasid = chance(t, 80) ? 1 + rnd_below(t, 64) : (__u32)rnd(t);
+		f->__rsvd = chance(t, 97) ? 0 : 1;
+		snprintf(what, sizeof(what), "free %u", f->pasid);
+		ret = do_ioctl(fz.slot[s], IOASID_PASID_FREE, rnd_ptr(t, f),
+			       &err);
+	} else {
+		a->argsz = rnd_argsz(t, sizeof(*a));
+		a->flags = rnd_flags(t, chance(t, 50) ? IOASID_PASID_FIXED : 0);
+		a->dev_id = chance(t, 50) ? 0 : rnd_id_of(t, s, T_DEV);
+		a->pasid = chance(t, 80) ? 1 + rnd_below(t, 64) : (__u32)rnd(t);
+		snprintf(what, sizeof(what), "alloc %#x dev %u pasid %u",
+			 a->flags, a->dev_id, a->pasid);
+		ret = do_ioctl(fz.slot[s], IOASID_PASID_ALLOC, rnd_ptr(t, a),
+			       &err);
+	}
+	account(t, C_PASID, ret, err, what);
+}
+
+/* PCI features of a bound device: mock devices and edu have none */
+static void op_features(struct fz_thread *t, int s)
+{
+	struct ioasid_device_features *a = arg_place(t, sizeof(*a));
+	char what[64];
+	long ret;
+	int err;
+
+	a->argsz = rnd_argsz(t, sizeof(*a));
+	a->flags = rnd_flags(t, IOASID_DEVICE_FEATURES_SET);
+	a->dev_id = rnd_id_of(t, s, T_DEV);
+	a->features = chance(t, 80) ? 0 : (__u32)rnd(t);
+	snprintf(what, sizeof(what), "dev %u features %#x", a->dev_id,
+		 a->features);
+	ret = do_ioctl(fz.slot[s], IOASID_DEVICE_FEATURES, rnd_ptr(t, a),
+		       &err);
+	account(t, C_FEATURES, ret, err, what);
+}
+
 static void op_vfio_ioas(struct fz_thread *t, int s)
 {
 	struct ioasid_vfio_ioas *a = arg_place(t, sizeof(*a));
@@ -927,6 +980,8 @@ static void op_bad_ioctl(struct fz_thread *t, int s)
 		if (nr <= IOASID_NR_OPTION ||
 		    (nr >= IOASID_NR_IOAS_CREATE && nr <= IOASID_NR_IOAS_COPY) ||
 		    nr == IOASID_NR_HWPT_CREATE || nr == IOASID_NR_VFIO_IOAS ||
+		    nr == IOASID_NR_DEVICE_FEATURES ||
+		    nr == IOASID_NR_PASID_ALLOC || nr == IOASID_NR_PASID_FREE ||
 		    nr == IOASID_NR_TEST)
 			cmd = _IO(IOASID_TYPE, 0xfe);
 		break;
@@ -1380,6 +1435,12 @@ static void run_one(struct fz_thread *t)
 		break;
 	case C_VFIO_IOAS:
 		op_vfio_ioas(t, s);
+		break;
+	case C_PASID:
+		op_pasid(t, s);
+		break;
+	case C_FEATURES:
+		op_features(t, s);
 		break;
 	case C_BAD_IOCTL:
 		op_bad_ioctl(t, s);

@@ -278,6 +278,7 @@ FIXTURE(vfio_ats) {
 	int ioasid_fd;
 	int dev_fd;
 	__u32 dev_id, ioas;
+	bool skip;	/* 6.1's harness runs the body after a SKIP in setup */
 };
 
 FIXTURE_SETUP(vfio_ats)
@@ -287,6 +288,7 @@ FIXTURE_SETUP(vfio_ats)
 
 	self->ioasid_fd = -1;
 	self->dev_fd = -1;
+	self->skip = true;
 	if (find_virtio_net(self->bdf, sizeof(self->bdf)))
 		SKIP(return, "needs a virtio-net-pci device (machine vtd-ats)");
 	ret = ats_control(self->bdf, &ctrl);
@@ -295,6 +297,7 @@ FIXTURE_SETUP(vfio_ats)
 	ASSERT_EQ(0, ret);
 	if (access(IOASID_DEV_PATH, F_OK))
 		SKIP(return, "needs " IOASID_DEV_PATH);
+	self->skip = false;
 	ASSERT_EQ(0, unbind_driver(self->bdf));
 	TH_LOG("%s: ATS control %#06x with no driver, trusted %ld", self->bdf,
 	       ctrl, dev_attr_num(self->bdf, "trusted"));
@@ -306,7 +309,7 @@ FIXTURE_TEARDOWN(vfio_ats)
 		close(self->dev_fd);
 	if (self->ioasid_fd >= 0)
 		close(self->ioasid_fd);
-	if (!self->bdf[0])
+	if (self->skip)
 		return;
 	unbind_driver(self->bdf);
 	dev_attr_write(self->bdf, "trusted", "1");
@@ -343,6 +346,9 @@ static void claim(struct __test_metadata *_metadata,
 TEST_F(vfio_ats, trusted_set_unset)
 {
 	__u32 enabled = ~0U, supported = 0;
+
+	if (self->skip)
+		return;
 
 	claim(_metadata, self, true);
 	ASSERT_EQ(0, dev_features(self->ioasid_fd, self->dev_id, 0, 0,
@@ -383,6 +389,9 @@ TEST_F(vfio_ats, untrusted_eperm)
 	__u32 enabled = ~0U, supported = ~0U;
 	char type[32];
 
+	if (self->skip)
+		return;
+
 	ASSERT_EQ(0, dev_attr_write(self->bdf, "trusted", "0"));
 	ASSERT_EQ(0, ats_enabled(self->bdf));
 	ASSERT_EQ(0, dev_attr_read(self->bdf, "iommu_group/type", type,
@@ -409,6 +418,9 @@ TEST_F(vfio_ats, dev_iotlb_invalidations)
 {
 	long before, during, after;
 	__u32 enabled;
+
+	if (self->skip)
+		return;
 
 	claim(_metadata, self, true);
 	ASSERT_EQ(0, trace_restart())
@@ -439,6 +451,8 @@ TEST_F(vfio_ats, dev_iotlb_invalidations)
 /* Trust changes only while no driver is bound */
 TEST_F(vfio_ats, trusted_busy_with_driver)
 {
+	if (self->skip)
+		return;
 	ASSERT_EQ(0, dev_attr_write(self->bdf, "trusted", "1"));
 	ASSERT_EQ(0, bind_vfio(self->bdf));
 	ASSERT_EQ(-EBUSY, dev_attr_write(self->bdf, "trusted", "0"));
