@@ -235,11 +235,12 @@ void ioasid_pasid_put(ioasid_t pasid)
 	struct ioasid_pasid_backend *backend;
 	struct ioasid_pasid *entry;
 
+	xa_lock(&ioasid_pasids);
 	entry = xa_load(&ioasid_pasids, pasid);
-	if (WARN_ON(!entry))
+	if (WARN_ON(!entry) || !refcount_dec_and_test(&entry->refs)) {
+		xa_unlock(&ioasid_pasids);
 		return;
-	if (!refcount_dec_and_lock(&entry->refs, &ioasid_pasids.xa_lock))
-		return;
+	}
 	__xa_erase(&ioasid_pasids, pasid);
 	backend = ioasid_pasid_backend();
 	if (entry->from_backend && backend)

@@ -658,7 +658,7 @@ TEST_F(pasid, device_mode)
 struct race {
 	int fd;
 	__u32 dev, ioas;
-	volatile int stop;
+	int stop;	/* read and written with __atomic builtins */
 	unsigned int ops[3];
 };
 
@@ -667,7 +667,7 @@ static void *race_alloc_free(void *arg)
 	struct race *r = arg;
 	__u32 p;
 
-	while (!r->stop) {
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
 		if (!pasid_alloc(r->fd, r->dev, &p)) {
 			pasid_free(r->fd, p);
 			r->ops[0]++;
@@ -683,7 +683,7 @@ static void *race_attach(void *arg)
 	struct race *r = arg;
 	__u32 p;
 
-	while (!r->stop) {
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
 		p = 1 + (rand() & 15);
 		if (pasid_alloc_fixed(r->fd, r->dev, p) && !(rand() & 1))
 			continue;
@@ -701,7 +701,7 @@ static void *race_destroy(void *arg)
 	struct race *r = arg;
 	__u32 dev;
 
-	while (!r->stop) {
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
 		/* a second device comes and goes with PASIDs attached */
 		if (mock_device(r->fd, r->ioas, &dev, NULL))
 			continue;
@@ -725,7 +725,7 @@ TEST_F(pasid, race_free_attach_close)
 		ASSERT_LE(0, r.fd);
 		ASSERT_EQ(0, ioas_alloc(r.fd, &r.ioas));
 		ASSERT_EQ(0, mock_device(r.fd, r.ioas, &r.dev, NULL));
-		r.stop = 0;
+		__atomic_store_n(&r.stop, 0, __ATOMIC_RELAXED);
 		ASSERT_EQ(0, pthread_create(&th[0], NULL, race_alloc_free, &r));
 		ASSERT_EQ(0, pthread_create(&th[1], NULL, race_attach, &r));
 		ASSERT_EQ(0, pthread_create(&th[2], NULL, race_destroy, &r));
@@ -733,7 +733,7 @@ TEST_F(pasid, race_free_attach_close)
 		/* close while they run: every call after it fails cleanly */
 		if (round & 1)
 			close(r.fd);
-		r.stop = 1;
+		__atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);
 		for (i = 0; i < 3; i++)
 			pthread_join(th[i], NULL);
 		if (!(round & 1))
