@@ -111,6 +111,55 @@ static int ioasid_pasid_charge(struct ioasid_pasid_set *set)
 	return 0;
 }
 
+/* Place @entry at a fixed value: only without a backend, which picks. */
+static int ioasid_pasid_place(struct ioasid_pasid *entry, ioasid_t pasid)
+{
+	int rc;
+
+	if (ioasid_pasid_backend())
+		return -EOPNOTSUPP;
+	rc = __xa_insert(&ioasid_pasids, pasid, entry, GFP_KERNEL);
+	return rc == -EBUSY ? -EEXIST : rc;
+}
+
+/*
+ * Take a value in [@min, @max] for @set, or exactly *@pasid when @fixed,
+ * charging the set's budget.
+ */
+static int __ioasid_pasid_alloc(struct ioasid_pasid_set *set, ioasid_t min,
+				ioasid_t max, bool fixed, void *private,
+				ioasid_t *pasid)
+{
+	struct ioasid_pasid *entry;
+	int rc;
+
+	if (!ioasid_pasid_range_ok(min, max))
+		return -EINVAL;
+	entry = ioasid_pasid_entry(set, private);
+	if (!entry)
+		return -ENOMEM;
+
+	xa_lock(&ioasid_pasids);
+	rc = ioasid_pasid_charge(set);
+	if (rc)
+		goto err_unlock;
+	if (fixed)
+		rc = ioasid_pasid_place(entry, min);
+	else
+		rc = ioasid_pasid_take(entry, min, max, pasid);
+	if (rc) {
+		set->nr--;
+		goto err_unlock;
+	}
+	xa_unlock(&ioasid_pasids);
+	return 0;
+
+err_unlock:
+	xa_unlock(&ioasid_pasids);
+	kfree(entry);
+	return rc;
+}
+
 /**
  * ioasid_pasid_alloc() - take a free PASID value for a set
  * @set: the set that will own the value
@@ -127,31 +176,7 @@ static int ioasid_pasid_charge(struct ioasid_pasid_set *set)
 int ioasid_pasid_alloc(struct ioasid_pasid_set *set, ioasid_t min,
 		       ioasid_t max, void *private, ioasid_t *pasid)
 {
-	struct ioasid_pasid *entry;
-	int rc;
-
-	if (!ioasid_pasid_range_ok(min, max))
-		return -EINVAL;
-	entry = ioasid_pasid_entry(set, private);
-	if (!entry)
-		return -ENOMEM;
-
-	xa_lock(&ioasid_pasids);
-	rc = ioasid_pasid_charge(set);
-	if (rc)
-		goto err_unlock;
-	rc = ioasid_pasid_take(entry, min, max, pasid);
-	if (rc) {
-		set->nr--;
-		goto err_unlock;
-	}
-	xa_unlock(&ioasid_pasids);
-	return 0;
-
-err_unlock:
-	xa_unlock(&ioasid_pasids);
-	kfree(entry);
-	return rc;
+	return __ioasid_pasid_alloc(set, min, max, false, private, pasid);
 }
 EXPORT_SYMBOL_GPL(ioasid_pasid_alloc);
 
@@ -171,33 +196,7 @@ EXPORT_SYMBOL_GPL(ioasid_pasid_alloc);
 int ioasid_pasid_alloc_fixed(struct ioasid_pasid_set *set, ioasid_t pasid,
 			     void *private)
 {
-	struct ioasid_pasid *entry;
-	int rc;
-
-	if (!ioasid_pasid_range_ok(pasid, pasid))
-		return -EINVAL;
-	entry = ioasid_pasid_entry(set, private);
-	if (!entry)
-		return -ENOMEM;
-
-	xa_lock(&ioasid_pasids);
-	rc = ioasid_pasid_backend() ? -EOPNOTSUPP : ioasid_pasid_charge(set);
-	if (rc)
-		goto err_unlock;
-	rc = __xa_insert(&ioasid_pasids, pasid, entry, GFP_KERNEL);
-	if (rc) {
-		set->nr--;
-		if (rc == -EBUSY)
-			rc = -EEXIST;
-		goto err_unlock;
-	}
-	xa_unlock(&ioasid_pasids);
-	return 0;
-
-err_unlock:
-	xa_unlock(&ioasid_pasids);
-	kfree(entry);
-	return rc;
+	return __ioasid_pasid_alloc(set, pasid, pasid, true, private, &pasid);
 }
 EXPORT_SYMBOL_GPL(ioasid_pasid_alloc_fixed);
 
