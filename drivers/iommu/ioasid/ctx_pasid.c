@@ -223,17 +223,23 @@ int ioasid_pasid_alloc_ioctl(struct ioasid_call *call)
 	rc = ioasid_pasid_take(ictx, &args, max);
 	if (rc)
 		goto err_uncharge;
-	rc = xa_err(xa_store(&ictx->pasids, args.pasid, user,
-			     GFP_KERNEL_ACCOUNT));
+	/*
+	 * Reserved, the slot reads as empty: a racing IOASID_PASID_FREE of
+	 * the value finds nothing (ENOENT) until the reply is out, so a
+	 * failed reply can undo it alone.
+	 */
+	rc = xa_reserve(&ictx->pasids, args.pasid, GFP_KERNEL_ACCOUNT);
 	if (rc)
 		goto err_free;
 	rc = ioasid_call_reply(call, &args, sizeof(args));
 	if (rc)
-		goto err_erase;
+		goto err_release;
+	/* The slot exists: the store cannot fail. */
+	xa_store(&ictx->pasids, args.pasid, user, GFP_KERNEL_ACCOUNT);
 	return 0;
 
-err_erase:
-	xa_erase(&ictx->pasids, args.pasid);
+err_release:
+	xa_release(&ictx->pasids, args.pasid);
 err_free:
 	ioasid_pasid_free(args.pasid);
 err_uncharge:
