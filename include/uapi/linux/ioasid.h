@@ -53,9 +53,13 @@
 #define IOASID_NR_IOAS_UNMAP	0x14
 #define IOASID_NR_IOAS_COPY	0x15
 #define IOASID_NR_HWPT_CREATE	0x20
+#define IOASID_NR_HWPT_INVALIDATE	0x21
 #define IOASID_NR_DEVICE_FEATURES	0x30
+#define IOASID_NR_DEVICE_INFO	0x31
+#define IOASID_NR_DEVICE_FAULTS	0x32
 #define IOASID_NR_PASID_ALLOC	0x40
 #define IOASID_NR_PASID_FREE	0x41
+#define IOASID_NR_FAULT_QUEUE_ALLOC	0x50
 #define IOASID_NR_VFIO_IOAS	0x60
 #define IOASID_NR_TEST		0x7f
 
@@ -375,26 +379,61 @@ struct ioasid_ioas_copy {
  * enum ioasid_hwpt_kind - what a HWPT is
  * @IOASID_HWPT_PAGING: an IOMMU paging domain that the kernel fills from an
  *	IOAS and keeps in sync with it
+ * @IOASID_HWPT_NESTED: a stage-1 page table that userspace builds and owns,
+ *	in its own memory, translated through a paging HWPT (the stage 2)
+ *	made with IOASID_HWPT_NEST_PARENT
  */
 enum ioasid_hwpt_kind {
 	IOASID_HWPT_PAGING = 1,
+	IOASID_HWPT_NESTED = 2,
+};
+
+/**
+ * enum ioasid_hwpt_create_flags - flags of IOASID_HWPT_CREATE
+ * @IOASID_HWPT_NEST_PARENT: a paging HWPT that nested HWPTs will use as
+ *	their stage 2. The IOMMU must support nesting for the device
+ *	(IOASID_DEVICE_CAP_NEST), else EOPNOTSUPP.
+ * @IOASID_HWPT_FAULT_ID_VALID: @fault_id names a fault queue that receives
+ *	the page requests of devices attached to the HWPT
+ */
+enum ioasid_hwpt_create_flags {
+	IOASID_HWPT_NEST_PARENT = 1 << 0,
+	IOASID_HWPT_FAULT_ID_VALID = 1 << 1,
 };
 
 /**
  * struct ioasid_hwpt_create - ioctl(IOASID_HWPT_CREATE)
  * @argsz: sizeof(struct ioasid_hwpt_create)
- * @flags: must be 0
+ * @flags: enum ioasid_hwpt_create_flags
  * @kind: one of enum ioasid_hwpt_kind; anything else is EOPNOTSUPP
  * @dev_id: a bound device whose IOMMU builds the page table
- * @parent_id: for IOASID_HWPT_PAGING, the IOAS the page table mirrors
+ * @parent_id: for IOASID_HWPT_PAGING, the IOAS the page table mirrors; for
+ *	IOASID_HWPT_NESTED, the paging HWPT (made with
+ *	IOASID_HWPT_NEST_PARENT) that translates the stage 1's output
  * @out_hwpt_id: the new HWPT
+ * @data_uptr: IOASID_HWPT_NESTED: user address of the stage-1 description,
+ *	whose layout @s1_format names; 0 otherwise
+ * @data_len: its size in bytes
+ * @s1_format: IOASID_HWPT_NESTED: the stage-1 format, one the device
+ *	accepts (a bit of ioasid_device_info.out_s1_formats); 0 otherwise
+ * @fault_id: with IOASID_HWPT_FAULT_ID_VALID, a fault queue
+ * @__reserved: must be 0
  *
  * Create a HWPT explicitly, so devices can attach to it by its ID and
  * several IOMMU domains of one IOAS can be told apart. The HWPT depends on
- * its IOAS: destroying the IOAS first fails with EBUSY. A paging HWPT is
- * filled from the IOAS when the first device attaches to it; until then it
- * takes no mapping, as some IOMMU drivers finish a domain only at its first
- * attach.
+ * its parent: destroying the parent first fails with EBUSY. A paging HWPT
+ * is filled from the IOAS when the first device attaches to it; until then
+ * it takes no mapping, as some IOMMU drivers finish a domain only at its
+ * first attach. The format and the nesting intent are given here, at
+ * creation, never after an attach.
+ *
+ * A nested HWPT's stage-1 table lives in user memory at addresses of the
+ * parent's IOAS (guest physical addresses, for a VMM). The IOMMU walks it
+ * and caches what it read: after changing the table, userspace tells the
+ * IOMMU with IOASID_HWPT_INVALIDATE. Errors: EOPNOTSUPP the device's IOMMU
+ * cannot nest or does not know @s1_format; EINVAL the parent is not a
+ * nesting parent, or the description is malformed; ENOENT no such device,
+ * parent or fault queue.
  */
 struct ioasid_hwpt_create {
 	__u32 argsz;
@@ -403,9 +442,49 @@ struct ioasid_hwpt_create {
 	__u32 dev_id;
 	__u32 parent_id;
 	__u32 out_hwpt_id;
+	__aligned_u64 data_uptr;
+	__u32 data_len;
+	__u32 s1_format;
+	__u32 fault_id;
+	__u32 __reserved;
 };
 
 #define IOASID_HWPT_CREATE	_IO(IOASID_TYPE, IOASID_NR_HWPT_CREATE)
+
+/**
+ * struct ioasid_hwpt_invalidate - ioctl(IOASID_HWPT_INVALIDATE)
+ * @argsz: sizeof(struct ioasid_hwpt_invalidate)
+ * @flags: must be 0
+ * @entries_uptr: user address of an array of @entry_num entries
+ * @hwpt_id: a nested HWPT
+ * @entry_len: the size of one entry, as the caller's header defines it
+ *	(entries are extensible like ioctl structures: a longer entry must
+ *	have zeroes where the kernel knows no field, else E2BIG)
+ * @entry_num: in: the number of entries; out: the number done, which on
+ *	failure is the index of the entry that failed
+ * @__reserved: must be 0
+ *
+ * Pass stage-1 cache invalidations down to the IOMMU, in order. The
+ * layout of an entry is the stage-1 format's (the one the HWPT was made
+ * with). Processing stops at the first entry that fails; the entries
+ * before it took effect. @entry_num is written back on success and on
+ * failure. Errors: EINVAL a malformed entry (unknown flag, unaligned or
+ * zero range), @entry_len smaller than the format's first entry, or more
+ * than IOASID_INVALIDATE_MAX entries; EOVERFLOW a range that wraps;
+ * EOPNOTSUPP @hwpt_id is not nested; EFAULT an unreadable entry.
+ */
+struct ioasid_hwpt_invalidate {
+	__u32 argsz;
+	__u32 flags;
+	__aligned_u64 entries_uptr;
+	__u32 hwpt_id;
+	__u32 entry_len;
+	__u32 entry_num;
+	__u32 __reserved;
+};
+
+#define IOASID_INVALIDATE_MAX	4096
+#define IOASID_HWPT_INVALIDATE	_IO(IOASID_TYPE, IOASID_NR_HWPT_INVALIDATE)
 
 /**
  * enum ioasid_device_feature - PCI features the core turns on for a device
@@ -463,6 +542,112 @@ struct ioasid_device_features {
 #define IOASID_DEVICE_FEATURES	_IO(IOASID_TYPE, IOASID_NR_DEVICE_FEATURES)
 
 /**
+ * enum ioasid_device_caps - what a bound device and its IOMMU can do
+ * @IOASID_DEVICE_CAP_NEST: nested HWPTs: a user stage 1 over a paging HWPT
+ * @IOASID_DEVICE_CAP_DIRTY: the IOMMU tracks pages the device dirtied
+ * @IOASID_DEVICE_CAP_PRI: page requests: the device and its IOMMU take
+ *	I/O page faults and retry after the response (PCI PRI on PCI)
+ * @IOASID_DEVICE_CAP_ATS: the device has ATS and its IOMMU would allow it
+ * @IOASID_DEVICE_CAP_FAULTS: the IOMMU reports the device's unrecoverable
+ *	DMA faults (IOASID_DEVICE_FAULTS can deliver them)
+ *
+ * What the hardware can do, not what is turned on (see
+ * IOASID_DEVICE_FEATURES for that).
+ */
+enum ioasid_device_caps {
+	IOASID_DEVICE_CAP_NEST = 1 << 0,
+	IOASID_DEVICE_CAP_DIRTY = 1 << 1,
+	IOASID_DEVICE_CAP_PRI = 1 << 2,
+	IOASID_DEVICE_CAP_ATS = 1 << 3,
+	IOASID_DEVICE_CAP_FAULTS = 1 << 4,
+};
+
+/**
+ * struct ioasid_device_info - ioctl(IOASID_DEVICE_INFO)
+ * @argsz: sizeof(struct ioasid_device_info)
+ * @flags: must be 0
+ * @out_s1_formats: the stage-1 formats a nested HWPT of the device may
+ *	have: bit N set for format N (0 when it cannot nest)
+ * @out_pgsize_bitmap: the IOPTE sizes of the device's IOMMU, in bytes
+ * @dev_id: a bound device
+ * @out_caps: enum ioasid_device_caps
+ * @out_pasid_bits: the PASID width: PASIDs 1 to 2^bits - 1 can be
+ *	attached; 0 for none
+ * @out_iova_bits: the width of the IOVAs the IOMMU translates for it
+ *
+ * Describe a bound device and its IOMMU, so a VMM can shape its vIOMMU
+ * before it creates anything.
+ */
+struct ioasid_device_info {
+	__u32 argsz;
+	__u32 flags;
+	__aligned_u64 out_s1_formats;
+	__aligned_u64 out_pgsize_bitmap;
+	__u32 dev_id;
+	__u32 out_caps;
+	__u32 out_pasid_bits;
+	__u32 out_iova_bits;
+};
+
+#define IOASID_DEVICE_INFO	_IO(IOASID_TYPE, IOASID_NR_DEVICE_INFO)
+
+/**
+ * enum ioasid_device_faults_flags - flags of IOASID_DEVICE_FAULTS
+ * @IOASID_DEVICE_FAULTS_REPORT: deliver the device's unrecoverable DMA
+ *	faults to the fault queue @fault_id, with the given limits
+ * @IOASID_DEVICE_FAULTS_STOP: stop delivering them (host log only again)
+ * @IOASID_DEVICE_FAULTS_UNBLOCK: the device was blocked for faulting too
+ *	much: let it do DMA again
+ *
+ * With none of them, the call only reports.
+ */
+enum ioasid_device_faults_flags {
+	IOASID_DEVICE_FAULTS_REPORT = 1 << 0,
+	IOASID_DEVICE_FAULTS_STOP = 1 << 1,
+	IOASID_DEVICE_FAULTS_UNBLOCK = 1 << 2,
+};
+
+/**
+ * struct ioasid_device_faults - ioctl(IOASID_DEVICE_FAULTS)
+ * @argsz: sizeof(struct ioasid_device_faults)
+ * @flags: enum ioasid_device_faults_flags; at most one of them
+ * @out_faults: faults the IOMMU reported for the device since delivery
+ *	began
+ * @out_lost: of those, the faults that did not get a record of their own
+ *	(over @rate, or the queue was full): each was counted in the @lost of
+ *	the device's next record, or is still waiting for one
+ * @dev_id: a bound device
+ * @fault_id: with IOASID_DEVICE_FAULTS_REPORT, the fault queue
+ * @rate: records per second the device may produce; faults beyond it are
+ *	coalesced into the next record's @lost count. 0: 100.
+ * @block_after: block the device once this many faults came within one
+ *	second: its DMA is stopped (Bus Master Enable cleared, for PCI) and a
+ *	record of type IOASID_FAULT_BLOCKED is queued, until
+ *	IOASID_DEVICE_FAULTS_UNBLOCK. 0: never.
+ * @out_blocked: 1 while the device is blocked
+ *
+ * Report the unrecoverable DMA faults (the IOMMU blocked an access) of a
+ * device owned by this file to the file, as records on a fault queue. Such
+ * faults are then no longer printed in the host log by IOMMU drivers that
+ * report them (IOASID_DEVICE_CAP_FAULTS). EOPNOTSUPP: the IOMMU does not
+ * report faults; EBUSY: another fault handler owns the device's faults.
+ */
+struct ioasid_device_faults {
+	__u32 argsz;
+	__u32 flags;
+	__aligned_u64 out_faults;
+	__aligned_u64 out_lost;
+	__u32 dev_id;
+	__u32 fault_id;
+	__u32 rate;
+	__u32 block_after;
+	__u32 out_blocked;
+	__u32 __reserved;
+};
+
+#define IOASID_DEVICE_FAULTS	_IO(IOASID_TYPE, IOASID_NR_DEVICE_FAULTS)
+
+/**
  * enum ioasid_pasid_alloc_flags - flags of IOASID_PASID_ALLOC
  * @IOASID_PASID_FIXED: allocate the value given in @pasid, or fail
  */
@@ -514,6 +699,152 @@ struct ioasid_pasid_free {
 };
 
 #define IOASID_PASID_FREE	_IO(IOASID_TYPE, IOASID_NR_PASID_FREE)
+
+/**
+ * struct ioasid_fault_queue_alloc - ioctl(IOASID_FAULT_QUEUE_ALLOC)
+ * @argsz: sizeof(struct ioasid_fault_queue_alloc)
+ * @flags: must be 0
+ * @depth: the most records the queue holds unread; 0: 256; at most 4096
+ * @out_fault_id: the queue object, for IOASID_HWPT_CREATE and
+ *	IOASID_DEVICE_FAULTS
+ * @out_fault_fd: a new file descriptor (O_CLOEXEC) to read records from
+ *	and write responses to
+ *
+ * A fault queue carries I/O faults of the file's devices to userspace:
+ * page requests from devices attached to a HWPT made with the queue, which
+ * wait for a response, and unrecoverable DMA faults of devices reporting to
+ * the queue. read() returns whole struct ioasid_fault records, oldest
+ * first; poll() says POLLIN when one is there. write() takes whole struct
+ * ioasid_fault_response entries.
+ */
+struct ioasid_fault_queue_alloc {
+	__u32 argsz;
+	__u32 flags;
+	__u32 depth;
+	__u32 out_fault_id;
+	__u32 out_fault_fd;
+	__u32 __reserved;
+};
+
+#define IOASID_FAULT_QUEUE_ALLOC _IO(IOASID_TYPE, IOASID_NR_FAULT_QUEUE_ALLOC)
+#define IOASID_FAULT_QUEUE_MAX_DEPTH	4096
+
+/**
+ * enum ioasid_fault_type - what a record is
+ * @IOASID_FAULT_PAGE_REQ: a page request, waiting for a response to its
+ *	group
+ * @IOASID_FAULT_DMA: an unrecoverable DMA fault: the access was blocked
+ * @IOASID_FAULT_LOST: page requests the full queue could not take were
+ *	answered IOASID_FAULT_RESP_INVALID; @lost says how many
+ * @IOASID_FAULT_BLOCKED: the device was blocked for faulting too much
+ */
+enum ioasid_fault_type {
+	IOASID_FAULT_PAGE_REQ = 1,
+	IOASID_FAULT_DMA = 2,
+	IOASID_FAULT_LOST = 3,
+	IOASID_FAULT_BLOCKED = 4,
+};
+
+/**
+ * enum ioasid_fault_flags - flags of a record
+ * @IOASID_FAULT_READ: the device read
+ * @IOASID_FAULT_WRITE: the device wrote
+ * @IOASID_FAULT_EXEC: an instruction fetch
+ * @IOASID_FAULT_PRIV: a privileged (supervisor) access
+ * @IOASID_FAULT_PASID_VALID: @pasid is meaningful; without it the request
+ *	carried no PASID (the RID)
+ * @IOASID_FAULT_ADDR_VALID: @addr is meaningful
+ * @IOASID_FAULT_LAST_IN_GROUP: the last request of its group: the group
+ *	can be answered now
+ */
+enum ioasid_fault_flags {
+	IOASID_FAULT_READ = 1 << 0,
+	IOASID_FAULT_WRITE = 1 << 1,
+	IOASID_FAULT_EXEC = 1 << 2,
+	IOASID_FAULT_PRIV = 1 << 3,
+	IOASID_FAULT_PASID_VALID = 1 << 4,
+	IOASID_FAULT_ADDR_VALID = 1 << 5,
+	IOASID_FAULT_LAST_IN_GROUP = 1 << 6,
+};
+
+/**
+ * enum ioasid_fault_reason - why an unrecoverable DMA fault happened
+ * @IOASID_FAULT_REASON_UNKNOWN: the IOMMU did not say
+ * @IOASID_FAULT_REASON_NOT_PRESENT: no translation for the address
+ * @IOASID_FAULT_REASON_PERMISSION: the translation forbids that access
+ * @IOASID_FAULT_REASON_TABLE: a page table or context entry could not be
+ *	read or was malformed
+ * @IOASID_FAULT_REASON_PASID: the PASID is not set up or out of range
+ * @IOASID_FAULT_REASON_RANGE: the address is beyond what the IOMMU
+ *	translates
+ */
+enum ioasid_fault_reason {
+	IOASID_FAULT_REASON_UNKNOWN = 0,
+	IOASID_FAULT_REASON_NOT_PRESENT = 1,
+	IOASID_FAULT_REASON_PERMISSION = 2,
+	IOASID_FAULT_REASON_TABLE = 3,
+	IOASID_FAULT_REASON_PASID = 4,
+	IOASID_FAULT_REASON_RANGE = 5,
+};
+
+/**
+ * struct ioasid_fault - one record read from a fault queue
+ * @type: enum ioasid_fault_type
+ * @flags: enum ioasid_fault_flags
+ * @addr: the faulting IOVA (page-aligned for page requests)
+ * @lost: IOASID_FAULT_DMA: faults of the device that got no record of
+ *	their own since its previous record; IOASID_FAULT_LOST: page requests
+ *	answered for lack of room since the previous such record
+ * @dev_id: the bound device that faulted
+ * @pasid: the PASID, with IOASID_FAULT_PASID_VALID
+ * @grpid: IOASID_FAULT_PAGE_REQ: the device's page request group index
+ * @cookie: IOASID_FAULT_PAGE_REQ: names the group in the response; the
+ *	same in every record of the group
+ * @reason: IOASID_FAULT_DMA: enum ioasid_fault_reason
+ * @__reserved: 0
+ */
+struct ioasid_fault {
+	__u32 type;
+	__u32 flags;
+	__aligned_u64 addr;
+	__aligned_u64 lost;
+	__u32 dev_id;
+	__u32 pasid;
+	__u32 grpid;
+	__u32 cookie;
+	__u32 reason;
+	__u32 __reserved;
+};
+
+/**
+ * enum ioasid_fault_resp_code - the answer to a page request group
+ * @IOASID_FAULT_RESP_SUCCESS: the pages are mapped now; the device retries
+ * @IOASID_FAULT_RESP_INVALID: the request cannot be served; the device
+ *	gives up on it (and its DMA fails)
+ * @IOASID_FAULT_RESP_FAILURE: a catastrophic error: the device stops
+ *	sending page requests altogether (PCI PRI's Response Failure)
+ */
+enum ioasid_fault_resp_code {
+	IOASID_FAULT_RESP_SUCCESS = 0,
+	IOASID_FAULT_RESP_INVALID = 1,
+	IOASID_FAULT_RESP_FAILURE = 2,
+};
+
+/**
+ * struct ioasid_fault_response - one response written to a fault queue
+ * @cookie: the group's cookie, from its records
+ * @code: enum ioasid_fault_resp_code
+ *
+ * A group is answered once, after its last request was read. write()
+ * returns the bytes of the responses it took; it stops at the first bad
+ * one, and fails with EINVAL when that is the first (an unknown or
+ * already answered cookie, an unknown code, a length that is not a
+ * multiple of the entry).
+ */
+struct ioasid_fault_response {
+	__u32 cookie;
+	__u32 code;
+};
 
 /**
  * struct ioasid_vfio_ioas - ioctl(IOASID_VFIO_IOAS)
