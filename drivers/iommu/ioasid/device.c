@@ -202,6 +202,11 @@ struct ioasid_device *ioasid_device_new(struct ioasid_ctx *ictx,
 	xa_init(&idev->attaches);
 	idev->ictx = ictx;
 	idev->dev = get_device(dev);
+	rc = ioasid_fault_bind(idev);
+	if (rc) {
+		ioasid_obj_abort(&idev->obj);
+		goto out_group;
+	}
 	/*
 	 * The user's driver decides about ATS, PRI and PASID
 	 * (IOASID_DEVICE_FEATURES): the IOMMU driver turns none on by itself
@@ -643,6 +648,7 @@ int ioasid_device_attach_pasid(struct ioasid_device *idev, u32 pasid,
 		xa_erase(&idev->attaches, pasid);
 		goto out_unlock;
 	}
+	ioasid_fault_route(idev, pasid, &att->hwpt->common, NULL);
 	*pt_id = att->hwpt->common.obj.id;
 	att = NULL;
 out_unlock:
@@ -695,6 +701,7 @@ void ioasid_device_detach_pasid(struct ioasid_device *idev, u32 pasid)
 		att_hw_unset(att, hwpt);
 		igroup->hwpt = NULL;
 	}
+	ioasid_fault_route(idev, pasid, NULL, &hwpt->common);
 	ioasid_iopt_unreserve(&hwpt->ioas->iopt, att);
 	mutex_unlock(&igroup->lock);
 	att_free(att);
@@ -770,6 +777,7 @@ int ioasid_device_replace_pasid(struct ioasid_device *idev, u32 pasid,
 	xa_store(&idev->attaches, pasid, att, GFP_KERNEL);
 	if (pasid == IOASID_PASID_RID)
 		igroup->hwpt = hwpt;
+	ioasid_fault_route(idev, pasid, &hwpt->common, &old->hwpt->common);
 	ioasid_iopt_unreserve(&old->hwpt->ioas->iopt, old);
 	*pt_id = hwpt->common.obj.id;
 	mutex_unlock(&igroup->lock);
@@ -998,6 +1006,7 @@ static void ioasid_device_free(struct ioasid_object *obj)
 	xa_for_each(&idev->attaches, pasid, att)
 		ioasid_device_detach_pasid(idev, pasid);
 	xa_destroy(&idev->attaches);
+	ioasid_fault_unbind(idev);
 	if (idev->features)
 		ioasid_device_release_features(idev, idev->features);
 	if (idev->igroup)

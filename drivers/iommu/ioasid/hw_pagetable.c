@@ -42,6 +42,8 @@ static void hwpt_paging_teardown(struct ioasid_hwpt_paging *hwpt)
 	}
 	if (hwpt->common.domain)
 		iommu_domain_free(hwpt->common.domain);
+	if (hwpt->common.faultq)
+		ioasid_obj_unhold(&hwpt->common.faultq->obj);
 	mutex_destroy(&hwpt->lock);
 	kfree(hwpt);
 }
@@ -271,6 +273,22 @@ int ioasid_hwpt_paging_msi_cookie(struct ioasid_hwpt_paging *hwpt,
 	return rc;
 }
 
+/* Make @hwpt send page requests to the queue @fault_id, which it holds. */
+static int hwpt_set_faultq(struct ioasid_hwpt *hwpt, u32 fault_id)
+{
+	struct ioasid_faultq *q;
+	int rc;
+
+	q = ioasid_get_faultq(hwpt->obj.ictx, fault_id);
+	if (IS_ERR(q))
+		return PTR_ERR(q);
+	rc = ioasid_obj_hold(&q->obj);
+	if (!rc)
+		hwpt->faultq = q;
+	ioasid_obj_done(&q->obj);
+	return rc;
+}
+
 int ioasid_hwpt_create_ioctl(struct ioasid_call *call)
 {
 	struct ioasid_hwpt_paging *hwpt;
@@ -282,7 +300,8 @@ int ioasid_hwpt_create_ioctl(struct ioasid_call *call)
 	rc = ioasid_call_fetch(call, &args, sizeof(args), sizeof(args));
 	if (rc)
 		return rc;
-	if (args.flags || args.kind != IOASID_HWPT_PAGING)
+	if ((args.flags & ~IOASID_HWPT_FAULT_ID_VALID) ||
+	    args.kind != IOASID_HWPT_PAGING || args.__reserved)
 		return -EOPNOTSUPP;
 	idev = ioasid_get_device(call->ictx, args.dev_id);
 	if (IS_ERR(idev))
@@ -296,6 +315,13 @@ int ioasid_hwpt_create_ioctl(struct ioasid_call *call)
 	if (IS_ERR(hwpt)) {
 		rc = PTR_ERR(hwpt);
 		goto out_ioas;
+	}
+	if (args.flags & IOASID_HWPT_FAULT_ID_VALID) {
+		rc = hwpt_set_faultq(&hwpt->common, args.fault_id);
+		if (rc) {
+			ioasid_obj_abort(&hwpt->common.obj);
+			goto out_ioas;
+		}
 	}
 	args.out_hwpt_id = hwpt->common.obj.id;
 	rc = ioasid_call_reply(call, &args, sizeof(args));

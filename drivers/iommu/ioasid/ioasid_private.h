@@ -13,6 +13,8 @@
  *   ctx_pasid.c     the PASIDs a file holds, and the quotas, over the
  *                   system's PASID space (pasid.c, built in)
  *   access.c        accesses: emulated devices reading and pinning by IOVA
+ *   fault.c         fault queues: page requests and unrecoverable DMA
+ *                   faults of the file's devices, read by userspace
  *   vfio_compat.c   VFIO's IOAS: the group path and the type1 container
  *   main.c          the file, the object table and ioctl dispatch
  *   selftest.c      the mock IOMMU and IOASID_TEST (CONFIG_IOASID_TEST)
@@ -30,6 +32,12 @@
  *           access.lock        an access's pins, per IOVA page
  *           ctx.objects xa_lock  object table (spinlock, never sleeps)
  *   ioasid_pasid_users_lock    per-user PASID counts
+ *
+ * The IOMMU core calls the fault handler (fault.c) with the device's
+ * dev->iommu->lock held, and takes it in iommu_page_response():
+ *
+ *   ioasid_group.lock -> dev->iommu->lock -> faultq.lock
+ *   dev->iommu->lock -> ioasid_dev_faults.lock, routes xa_lock (spinlocks)
  *
  * Pages are pinned with no lock held; they are unpinned under pages.lock
  * when the last area using them goes, with no other lock held (an area
@@ -169,6 +177,7 @@ extern const struct ioasid_obj_ops ioasid_ioas_ops;
 extern const struct ioasid_obj_ops ioasid_hwpt_ops;
 extern const struct ioasid_obj_ops ioasid_device_ops;
 extern const struct ioasid_obj_ops ioasid_access_ops;
+extern const struct ioasid_obj_ops ioasid_faultq_ops;
 
 /* pages.c ---------------------------------------------------------------- */
 
@@ -390,11 +399,14 @@ int ioasid_ioas_opt_large_ioptes(struct ioasid_ctx *ictx,
  * @obj: object header
  * @kind: enum ioasid_hwpt_kind
  * @domain: the IOMMU domain
+ * @faultq: the fault queue page requests of attached devices go to, held,
+ *	    or NULL
  */
 struct ioasid_hwpt {
 	struct ioasid_object obj;
 	u32 kind;
 	struct iommu_domain *domain;
+	struct ioasid_faultq *faultq;
 };
 
 /**
@@ -481,6 +493,42 @@ struct ioasid_attach {
 };
 
 /**
+ * struct ioasid_dev_faults - the I/O fault state of a bound device
+ * @lock: protects the members below but @routes and @registered
+ * @routes: PASID (or IOASID_PASID_RID) -> the struct ioasid_faultq its page
+ *	    requests go to; changed under the group's lock
+ * @registered: the core's fault handler is registered for the device
+ * @q: the queue unrecoverable faults are reported to, held, or NULL
+ * @rate: records per second
+ * @block_after: faults within a second that block the device; 0: never
+ * @win_start: jiffies when the current one-second window began
+ * @win_faults: faults in the window
+ * @win_records: records produced in the window
+ * @faults: faults reported since @q was set
+ * @lost: of those, faults that got no record of their own
+ * @pending_lost: lost faults the next record will carry
+ * @blocked: the device was blocked for faulting too much
+ * @answering: page request groups of the device taken out of a queue
+ *	       whose answer is not sent yet
+ */
+struct ioasid_dev_faults {
+	spinlock_t lock; /* see above */
+	struct xarray routes;
+	bool registered;
+	struct ioasid_faultq *q;
+	u32 rate;
+	u32 block_after;
+	unsigned long win_start;
+	u32 win_faults;
+	u32 win_records;
+	u64 faults;
+	u64 lost;
+	u64 pending_lost;
+	bool blocked;
+	atomic_t answering;
+};
+
+/**
  * struct ioasid_device - a device bound to a context
  * @obj: object header
  * @ictx: the context, whose file the device holds
@@ -493,6 +541,7 @@ struct ioasid_attach {
  *		binder; 0 for none
  * @pasid_mode: IOASID_PASID_MODE_GLOBAL or _DEVICE, under @igroup's lock
  * @features: enum ioasid_device_feature bits the core turned on
+ * @faults: its I/O faults (fault.c)
  */
 struct ioasid_device {
 	struct ioasid_object obj;
@@ -504,6 +553,7 @@ struct ioasid_device {
 	u32 max_pasids;
 	u8 pasid_mode;
 	u32 features;
+	struct ioasid_dev_faults faults;
 };
 
 struct ioasid_device *ioasid_device_new(struct ioasid_ctx *ictx,
@@ -557,6 +607,56 @@ struct ioasid_access *ioasid_access_new(struct ioasid_ctx *ictx,
 void ioasid_access_notify_unmap(struct ioasid_ioas *ioas, unsigned long first,
 				unsigned long last);
 
+/* fault.c ---------------------------------------------------------------- */
+
+/**
+ * struct ioasid_fault_item - one record in a fault queue
+ * @node: in faultq.records, or in a group still being collected
+ * @rec: the record as userspace reads it
+ */
+struct ioasid_fault_item {
+	struct list_head node;
+	struct ioasid_fault rec;
+};
+
+/**
+ * struct ioasid_faultq - a fault queue (see fault.c)
+ * @obj: object header
+ * @ref: the memory: the object, its file, and the fault handler while it
+ *	 works on the queue each hold one
+ * @lock: protects everything below
+ * @wait: readers wait here for records
+ * @records: struct ioasid_fault_item readable, oldest first
+ * @groups: cookie -> struct ioasid_fault_group waiting for an answer
+ * @nr_items: records queued or being collected in groups
+ * @depth: the most @nr_items may be
+ * @lost_item: the IOASID_FAULT_LOST record, in @records when due
+ * @next_cookie: for the cyclic allocation of cookies in @groups
+ * @closed: its file was closed: no one will answer
+ */
+struct ioasid_faultq {
+	struct ioasid_object obj;
+	struct kref ref;
+	struct mutex lock; /* see above */
+	wait_queue_head_t wait;
+	struct list_head records;
+	struct xarray groups;
+	u32 nr_items;
+	u32 depth;
+	struct ioasid_fault_item lost_item;
+	u32 next_cookie;
+	bool closed;
+};
+
+struct ioasid_faultq *ioasid_get_faultq(struct ioasid_ctx *ictx, u32 id);
+int ioasid_fault_bind(struct ioasid_device *idev);
+void ioasid_fault_unbind(struct ioasid_device *idev);
+void ioasid_fault_route(struct ioasid_device *idev, u32 pasid,
+			struct ioasid_hwpt *hwpt, struct ioasid_hwpt *old);
+bool ioasid_device_dma_blocked(struct ioasid_device *idev);
+IOASID_HANDLER(ioasid_fault_queue_alloc_ioctl);
+IOASID_HANDLER(ioasid_device_faults_ioctl);
+
 /* vfio_compat.c ---------------------------------------------------------- */
 
 IOASID_HANDLER(ioasid_vfio_ioas_ioctl);
@@ -587,6 +687,7 @@ static_assert(offsetof(struct ioasid_hwpt, obj) == 0);
 static_assert(offsetof(struct ioasid_hwpt_paging, common) == 0);
 static_assert(offsetof(struct ioasid_device, obj) == 0);
 static_assert(offsetof(struct ioasid_access, obj) == 0);
+static_assert(offsetof(struct ioasid_faultq, obj) == 0);
 
 /* Debug-only invariant checks, compiled in with the test Kconfig. */
 #define IOASID_WARN_ON(cond)                                                   \

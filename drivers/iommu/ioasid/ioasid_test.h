@@ -127,6 +127,14 @@ enum ioasid_test_dma_dir {
  * @dma.out_done: bytes transferred before any fault
  * @dma.dir: one of enum ioasid_test_dma_dir
  * @dma.pasid: the PASID the DMA is tagged with, 0 for none (the RID)
+ *
+ * DMA takes @flags: with IOASID_TEST_DMA_PRI, a page the DMA finds missing
+ * is asked for with page requests (groups of up to 8 pages), and the DMA
+ * waits for the answer (10 s at most: ETIMEDOUT) and retries; without it,
+ * the access stops there and is reported as an unrecoverable fault. A
+ * refused or failed group is EFAULT (out_done set). Once answered Response
+ * Failure, the device sends no page request any more. A device blocked
+ * for faulting (IOASID_DEVICE_FAULTS) does no DMA at all: EIO.
  * @iopte: for IOPTE
  * @iopte.iova: device address to look up
  * @iopte.out_size: size of the IOPTE mapping it
@@ -236,6 +244,8 @@ struct ioasid_test_cmd {
 #define IOASID_TEST_PASID_ATTACH	0
 #define IOASID_TEST_PASID_REPLACE	1
 #define IOASID_TEST_PASID_DETACH	2
+
+#define IOASID_TEST_DMA_PRI	0x1
 
 #define IOASID_TEST _IO(IOASID_TYPE, IOASID_NR_TEST)
 

@@ -475,6 +475,10 @@ static long ioasid_fops_ioctl(struct file *filp, unsigned int cmd,
 		return ioasid_pasid_alloc_ioctl(&call);
 	case IOASID_PASID_FREE:
 		return ioasid_pasid_free_ioctl(&call);
+	case IOASID_FAULT_QUEUE_ALLOC:
+		return ioasid_fault_queue_alloc_ioctl(&call);
+	case IOASID_DEVICE_FAULTS:
+		return ioasid_device_faults_ioctl(&call);
 	case IOASID_VFIO_IOAS:
 		return ioasid_vfio_ioas_ioctl(&call);
 #ifdef CONFIG_IOASID_TEST

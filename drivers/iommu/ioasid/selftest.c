@@ -8,6 +8,12 @@
  * page table (4K, 2M and 1G leaves, 48-bit IOVA), and a mock device does
  * DMA by walking it, so tests check the bytes a device sees and the IOPTE
  * sizes used, not bookkeeping.
+ *
+ * Like a real IOMMU, the mock reports the faults of its devices' DMA to
+ * the IOMMU core (iommu_report_device_fault()): a blocked access as an
+ * unrecoverable fault, or, for a DMA asked to use page requests, a group
+ * of page requests for the pages missing, after which the device waits for
+ * the answer and retries, as a device with PCI PRI does.
  */
 #include <linux/device.h>
 #include <linux/highmem.h>
@@ -57,8 +63,27 @@ struct mock_dev {
 	struct mutex resv_lock;
 	/* struct mock_sva, under the group mutex */
 	struct list_head svas;
+	/* struct mock_prq waiting for their answer, under @prq_lock */
+	struct list_head prqs;
+	spinlock_t prq_lock; /* @prqs and @next_grpid */
+	u32 next_grpid;
+	/* answered Response Failure once: sends no page request any more */
+	bool pri_off;
 	int id;
 };
+
+/* A page request group a mock DMA waits on. */
+struct mock_prq {
+	struct list_head item;
+	struct completion done;
+	u32 grpid;
+	u32 code;
+};
+
+/* PCI's page request group index has 9 bits; a group asks for 8 pages. */
+#define MOCK_PRQ_GRPIDS		512
+#define MOCK_PRQ_PAGES		8
+#define MOCK_PRQ_TIMEOUT	(10 * HZ)
 
 /* A kernel SVA bond of a mock device. */
 struct mock_sva {
@@ -405,6 +430,28 @@ static void mock_get_resv_regions(struct device *dev, struct list_head *head)
 	mutex_unlock(&mdev->resv_lock);
 }
 
+static int mock_page_response(struct device *dev,
+			      struct iommu_fault_event *evt,
+			      struct iommu_page_response *msg)
+{
+	struct mock_dev *mdev = container_of(dev, struct mock_dev, dev);
+	struct mock_prq *prq;
+	int rc = -EINVAL;
+
+	spin_lock(&mdev->prq_lock);
+	list_for_each_entry(prq, &mdev->prqs, item) {
+		if (prq->grpid != msg->grpid)
+			continue;
+		prq->code = msg->code;
+		list_del_init(&prq->item);
+		complete(&prq->done);
+		rc = 0;
+		break;
+	}
+	spin_unlock(&mdev->prq_lock);
+	return rc;
+}
+
 static const struct iommu_ops mock_ops = {
 	.capable = mock_capable,
 	.domain_alloc = mock_domain_alloc,
@@ -416,6 +463,7 @@ static const struct iommu_ops mock_ops = {
 	.sva_bind = mock_sva_bind,
 	.sva_unbind = mock_sva_unbind,
 	.sva_get_pasid = mock_sva_get_pasid,
+	.page_response = mock_page_response,
 	.pgsize_bitmap = MOCK_PGSIZES,
 	.owner = THIS_MODULE,
 	.default_domain_ops = &mock_domain_ops,
@@ -467,6 +515,8 @@ static struct mock_dev *mock_dev_create(void)
 	}
 	INIT_LIST_HEAD(&mdev->resv);
 	INIT_LIST_HEAD(&mdev->svas);
+	INIT_LIST_HEAD(&mdev->prqs);
+	spin_lock_init(&mdev->prq_lock);
 	xa_init(&mdev->pasid_domains);
 	mutex_init(&mdev->resv_lock);
 	init_rwsem(&mdev->dma_rwsem);
@@ -672,6 +722,194 @@ static int test_dma_translate(struct iommu_domain *domain, unsigned long iova,
 	return rc;
 }
 
+/* The domain a DMA of @mdev tagged with @pasid (0: none) translates by. */
+static struct iommu_domain *mock_dma_domain(struct mock_dev *mdev, u32 pasid)
+{
+	lockdep_assert_held(&mdev->dma_rwsem);
+	return pasid ? xa_load(&mdev->pasid_domains, pasid) : mdev->domain;
+}
+
+static int mock_dma_translate(struct mock_dev *mdev, u32 pasid,
+			      unsigned long iova, bool write, phys_addr_t *phys)
+{
+	int rc;
+
+	down_read(&mdev->dma_rwsem);
+	rc = test_dma_translate(mock_dma_domain(mdev, pasid), iova, write,
+				phys);
+	up_read(&mdev->dma_rwsem);
+	return rc;
+}
+
+/* Report a blocked access as the IOMMU would: an unrecoverable fault. */
+static void mock_report_dma_fault(struct mock_dev *mdev, u32 pasid,
+				  unsigned long iova, bool write)
+{
+	struct iommu_fault_event evt = {};
+	struct iommu_fault_unrecoverable *event = &evt.fault.event;
+	struct iommu_domain *domain;
+	bool present = false;
+
+	down_read(&mdev->dma_rwsem);
+	domain = mock_dma_domain(mdev, pasid);
+	if (domain && domain->ops == &mock_domain_ops)
+		present = mock_iova_to_phys(domain, iova);
+	up_read(&mdev->dma_rwsem);
+	evt.fault.type = IOMMU_FAULT_DMA_UNRECOV;
+	event->reason = present ? IOMMU_FAULT_REASON_PERMISSION :
+				  IOMMU_FAULT_REASON_PTE_FETCH;
+	event->flags = IOMMU_FAULT_UNRECOV_ADDR_VALID;
+	event->perm = write ? IOMMU_FAULT_PERM_WRITE : IOMMU_FAULT_PERM_READ;
+	event->addr = iova;
+	if (pasid) {
+		event->flags |= IOMMU_FAULT_UNRECOV_PASID_VALID;
+		event->pasid = pasid;
+	}
+	iommu_report_device_fault(&mdev->dev, &evt);
+}
+
+/* The pages of [@iova, @last] not mapped for the access, up to @max. */
+static unsigned int mock_missing_pages(struct mock_dev *mdev, u32 pasid,
+				       unsigned long iova, unsigned long last,
+				       bool write, unsigned long *pages,
+				       unsigned int max)
+{
+	unsigned long page = iova & PAGE_MASK;
+	phys_addr_t phys;
+	unsigned int n = 0;
+
+	for (; page <= last && n < max; page += PAGE_SIZE) {
+		if (mock_dma_translate(mdev, pasid, page, write, &phys))
+			pages[n++] = page;
+		if (page + PAGE_SIZE < page)
+			break;
+	}
+	return n;
+}
+
+static struct mock_prq *mock_prq_new(struct mock_dev *mdev)
+{
+	struct mock_prq *prq = kzalloc(sizeof(*prq), GFP_KERNEL);
+
+	if (!prq)
+		return NULL;
+	init_completion(&prq->done);
+	spin_lock(&mdev->prq_lock);
+	prq->grpid = mdev->next_grpid++ % MOCK_PRQ_GRPIDS;
+	list_add_tail(&prq->item, &mdev->prqs);
+	spin_unlock(&mdev->prq_lock);
+	return prq;
+}
+
+/* Forget a group: answered already, or given up on. */
+static void mock_prq_free(struct mock_dev *mdev, struct mock_prq *prq)
+{
+	spin_lock(&mdev->prq_lock);
+	list_del(&prq->item);
+	spin_unlock(&mdev->prq_lock);
+	kfree(prq);
+}
+
+/* Send one group of page requests for @pages; 0 when all were taken. */
+static int mock_prq_send(struct mock_dev *mdev, struct mock_prq *prq,
+			 u32 pasid, const unsigned long *pages, unsigned int n,
+			 bool write)
+{
+	struct iommu_fault_event evt = {};
+	struct iommu_fault_page_request *prm = &evt.fault.prm;
+	unsigned int i;
+	int rc = 0;
+
+	evt.fault.type = IOMMU_FAULT_PAGE_REQ;
+	for (i = 0; i < n; i++) {
+		prm->flags = i == n - 1 ? IOMMU_FAULT_PAGE_REQUEST_LAST_PAGE : 0;
+		if (pasid)
+			prm->flags |= IOMMU_FAULT_PAGE_REQUEST_PASID_VALID |
+				      IOMMU_FAULT_PAGE_RESPONSE_NEEDS_PASID;
+		prm->pasid = pasid;
+		prm->grpid = prq->grpid;
+		prm->perm = write ? IOMMU_FAULT_PERM_WRITE :
+				    IOMMU_FAULT_PERM_READ;
+		prm->addr = pages[i];
+		rc = iommu_report_device_fault(&mdev->dev, &evt);
+	}
+	/* Only the last request's failure counts: it is the group's. */
+	return rc;
+}
+
+/*
+ * Ask for the pages of [@iova, @last] that are missing, at most
+ * MOCK_PRQ_PAGES in one group, and wait for the answer.
+ * 0: retry; -EFAULT: the request was refused or answered with a failure;
+ * -ETIMEDOUT or -EINTR: no answer.
+ */
+static int mock_page_request(struct mock_dev *mdev, u32 pasid,
+			     unsigned long iova, unsigned long last, bool write)
+{
+	unsigned long pages[MOCK_PRQ_PAGES];
+	struct mock_prq *prq;
+	unsigned int n;
+	long left;
+	int rc;
+
+	if (READ_ONCE(mdev->pri_off))
+		return -EFAULT;
+	n = mock_missing_pages(mdev, pasid, iova, last, write, pages,
+			       ARRAY_SIZE(pages));
+	if (!n)
+		return 0;
+	prq = mock_prq_new(mdev);
+	if (!prq)
+		return -ENOMEM;
+	/* A refused group was answered Invalid Request, as by a driver. */
+	if (mock_prq_send(mdev, prq, pasid, pages, n, write)) {
+		mock_prq_free(mdev, prq);
+		return -EFAULT;
+	}
+	left = wait_for_completion_killable_timeout(&prq->done,
+						    MOCK_PRQ_TIMEOUT);
+	rc = left > 0 ? 0 : left ? -EINTR : -ETIMEDOUT;
+	if (!rc && prq->code == IOMMU_PAGE_RESP_FAILURE)
+		WRITE_ONCE(mdev->pri_off, true);
+	if (!rc && prq->code != IOMMU_PAGE_RESP_SUCCESS)
+		rc = -EFAULT;
+	mock_prq_free(mdev, prq);
+	return rc;
+}
+
+/* One chunk within a page; with @pri, missing pages are asked for. */
+static int mock_dma_chunk(struct mock_dev *mdev, struct ioasid_test_cmd *cmd,
+			  unsigned long iova, unsigned long last, void *buf,
+			  size_t n)
+{
+	bool write = cmd->dma.dir == IOASID_TEST_DMA_WRITE;
+	bool pri = cmd->flags & IOASID_TEST_DMA_PRI;
+	unsigned int tries = 0;
+	phys_addr_t phys;
+	int rc;
+
+	for (;;) {
+		down_read(&mdev->dma_rwsem);
+		rc = test_dma_translate(mock_dma_domain(mdev, cmd->dma.pasid),
+					iova, write, &phys);
+		if (!rc)
+			test_dma_copy(phys, buf, n, write);
+		up_read(&mdev->dma_rwsem);
+		if (!rc)
+			return 0;
+		if (!pri) {
+			mock_report_dma_fault(mdev, cmd->dma.pasid, iova, write);
+			return rc;
+		}
+		/* Success with the page still missing: ask again, twice. */
+		if (++tries > 3)
+			return -EFAULT;
+		rc = mock_page_request(mdev, cmd->dma.pasid, iova, last, write);
+		if (rc)
+			return rc;
+	}
+}
+
 static int test_dma(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
 {
 	bool write = cmd->dma.dir == IOASID_TEST_DMA_WRITE;
@@ -679,12 +917,12 @@ static int test_dma(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
 	struct ioasid_device *idev;
 	struct mock_dev *mdev;
 	unsigned long iova = cmd->dma.iova;
-	u64 done = 0, last;
-	phys_addr_t phys;
+	u64 done = 0, last = 0;
 	void *buf;
 	int rc = 0;
 
-	if (cmd->dma.dir > IOASID_TEST_DMA_WRITE)
+	if (cmd->dma.dir > IOASID_TEST_DMA_WRITE ||
+	    (cmd->flags & ~IOASID_TEST_DMA_PRI))
 		return -EINVAL;
 	if (cmd->dma.length &&
 	    (check_add_overflow(cmd->dma.iova, cmd->dma.length - 1, &last) ||
@@ -693,6 +931,10 @@ static int test_dma(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
 	mdev = test_get_mock_dev(call->ictx, cmd->obj_id, &idev);
 	if (IS_ERR(mdev))
 		return PTR_ERR(mdev);
+	/* Bus mastering off: the device issues nothing. */
+	rc = ioasid_device_dma_blocked(idev) ? -EIO : 0;
+	if (rc)
+		goto out_put;
 	buf = kmalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
 	rc = buf ? 0 : -ENOMEM;
 	if (rc)
@@ -705,14 +947,7 @@ static int test_dma(struct ioasid_call *call, struct ioasid_test_cmd *cmd)
 			rc = -EFAULT;
 			break;
 		}
-		down_read(&mdev->dma_rwsem);
-		rc = test_dma_translate(cmd->dma.pasid ?
-					xa_load(&mdev->pasid_domains,
-						cmd->dma.pasid) :
-					mdev->domain, iova, write, &phys);
-		if (!rc)
-			test_dma_copy(phys, buf, n, write);
-		up_read(&mdev->dma_rwsem);
+		rc = mock_dma_chunk(mdev, cmd, iova, last, buf, n);
 		if (rc)
 			break;
 		if (!write && copy_to_user(uptr + done, buf, n)) {
@@ -1141,7 +1376,7 @@ int ioasid_test_ioctl(struct ioasid_call *call)
 	rc = ioasid_call_fetch(call, &cmd, sizeof(cmd), sizeof(cmd));
 	if (rc)
 		return rc;
-	if (cmd.flags || cmd.__rsvd)
+	if ((cmd.flags && cmd.op != IOASID_TEST_DMA) || cmd.__rsvd)
 		return -EOPNOTSUPP;
 	return test_run(call, &cmd);
 }

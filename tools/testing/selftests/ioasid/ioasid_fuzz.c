@@ -71,7 +71,7 @@ enum {
 	C_IOAS_MAP, C_IOAS_UNMAP, C_IOAS_COPY, C_HWPT_CREATE, C_VFIO_IOAS,
 	C_T_MOCK, C_T_RESERVE, C_T_PINS, C_T_DMA, C_T_IOPTE, C_T_CHARGES,
 	C_T_ACCESS, C_T_APIN, C_T_ARW, C_T_MOVE, C_T_BADOP, C_BAD_IOCTL,
-	C_REOPEN, C_PASID, C_FEATURES,
+	C_REOPEN, C_PASID, C_FEATURES, C_FAULTS,
 	/* type1 */
 	C_V_EXT, C_V_SET_IOMMU, C_V_INFO, C_V_MAP, C_V_UNMAP, C_V_DIRTY,
 	C_V_GROUP,
@@ -84,7 +84,7 @@ enum {
 enum surface { S_CORE, S_TYPE1, S_CDEV };
 
 /* What an ID the kernel handed out names */
-enum id_type { T_IOAS, T_HWPT, T_DEV, T_ACCESS, NR_TYPES };
+enum id_type { T_IOAS, T_HWPT, T_DEV, T_ACCESS, T_FAULTQ, NR_TYPES };
 
 struct cmd_desc {
 	const char *name;
@@ -124,7 +124,8 @@ static const struct cmd_desc cmds[NR_CMDS] = {
 		       { ENOENT, EBUSY, EADDRINUSE, ENODEV, EPERM } },
 	[C_T_RESERVE] = { "TEST_RESERVE", S_CORE, 2, { ENOENT } },
 	[C_T_PINS] = { "TEST_PIN_COUNT", S_CORE, 2, { 0 } },
-	[C_T_DMA] = { "TEST_DMA", S_CORE, 4, { ENOENT, EOVERFLOW } },
+	/* EIO: the device was blocked for faulting (DEVICE_FAULTS) */
+	[C_T_DMA] = { "TEST_DMA", S_CORE, 4, { ENOENT, EOVERFLOW, EIO } },
 	[C_T_IOPTE] = { "TEST_IOPTE", S_CORE, 2, { ENOENT } },
 	[C_T_CHARGES] = { "TEST_CHARGES", S_CORE, 1, { 0 } },
 	[C_T_ACCESS] = { "TEST_ACCESS_CREATE", S_CORE, 3, { ENOENT, EBUSY } },
@@ -140,6 +141,8 @@ static const struct cmd_desc cmds[NR_CMDS] = {
 	[C_PASID] = { "PASID_ALLOC_FREE", S_CORE, 3,
 		      { ENOENT, EDQUOT, ENOSPC, EEXIST } },
 	[C_FEATURES] = { "DEVICE_FEATURES", S_CORE, 1, { ENOENT, EPERM } },
+	[C_FAULTS] = { "FAULT_QUEUE_DEVICE_FAULTS", S_CORE, 2,
+		       { ENOENT, EBUSY, EMFILE } },
 	[C_V_EXT] = { "VFIO_CHECK_EXTENSION", S_TYPE1, 1, { 0 } },
 	[C_V_SET_IOMMU] = { "VFIO_SET_IOMMU", S_TYPE1, 2,
 			    { ENODEV, EBUSY } },
@@ -845,6 +848,57 @@ static void op_features(struct fz_thread *t, int s)
 	account(t, C_FEATURES, ret, err, what);
 }
 
+/*
+ * Fault queues: allocate one (its file is read without waiting and closed
+ * at once, so the object can go), or point a device's unrecoverable
+ * faults at one, stop, unblock or query.
+ */
+static void op_faults(struct fz_thread *t, int s)
+{
+	struct ioasid_fault_queue_alloc *q = arg_place(t, sizeof(*q));
+	struct ioasid_device_faults *f = (void *)q;
+	struct ioasid_fault rec[2];
+	char what[64];
+	long ret;
+	int err;
+
+	if (chance(t, 40)) {
+		q->argsz = rnd_argsz(t, sizeof(*q));
+		q->flags = rnd_flags(t, 0);
+		q->depth = chance(t, 80) ? rnd_below(t, 64) : (__u32)rnd(t);
+		snprintf(what, sizeof(what), "queue depth %u", q->depth);
+		ret = do_ioctl(fz.slot[s], IOASID_FAULT_QUEUE_ALLOC,
+			       rnd_ptr(t, q), &err);
+		if (!ret && q->out_fault_fd > 2 && q->out_fault_id) {
+			remember_id(s, T_FAULTQ, q->out_fault_id);
+			ssize_t n;
+
+			fcntl(q->out_fault_fd, F_SETFL, O_NONBLOCK);
+			n = read(q->out_fault_fd, rec, sizeof(rec));
+			(void)n;	/* usually EAGAIN: nothing faulted */
+			close(q->out_fault_fd);
+		}
+	} else {
+		static const __u32 ops[] = {
+			0, IOASID_DEVICE_FAULTS_REPORT,
+			IOASID_DEVICE_FAULTS_STOP,
+			IOASID_DEVICE_FAULTS_UNBLOCK,
+		};
+
+		f->argsz = rnd_argsz(t, sizeof(*f));
+		f->flags = chance(t, 90) ? ops[rnd_below(t, 4)] : (__u32)rnd(t);
+		f->dev_id = rnd_id_of(t, s, T_DEV);
+		f->fault_id = rnd_id_of(t, s, T_FAULTQ);
+		f->rate = rnd_below(t, 4);
+		f->block_after = chance(t, 90) ? 0 : rnd_below(t, 8);
+		snprintf(what, sizeof(what), "device faults %#x dev %u q %u",
+			 f->flags, f->dev_id, f->fault_id);
+		ret = do_ioctl(fz.slot[s], IOASID_DEVICE_FAULTS,
+			       rnd_ptr(t, f), &err);
+	}
+	account(t, C_FAULTS, ret, err, what);
+}
+
 static void op_vfio_ioas(struct fz_thread *t, int s)
 {
 	struct ioasid_vfio_ioas *a = arg_place(t, sizeof(*a));
@@ -981,6 +1035,8 @@ static void op_bad_ioctl(struct fz_thread *t, int s)
 		    (nr >= IOASID_NR_IOAS_CREATE && nr <= IOASID_NR_IOAS_COPY) ||
 		    nr == IOASID_NR_HWPT_CREATE || nr == IOASID_NR_VFIO_IOAS ||
 		    nr == IOASID_NR_DEVICE_FEATURES ||
+		    nr == IOASID_NR_DEVICE_FAULTS ||
+		    nr == IOASID_NR_FAULT_QUEUE_ALLOC ||
 		    nr == IOASID_NR_PASID_ALLOC || nr == IOASID_NR_PASID_FREE ||
 		    nr == IOASID_NR_TEST)
 			cmd = _IO(IOASID_TYPE, 0xfe);
@@ -1441,6 +1497,9 @@ static void run_one(struct fz_thread *t)
 		break;
 	case C_FEATURES:
 		op_features(t, s);
+		break;
+	case C_FAULTS:
+		op_faults(t, s);
 		break;
 	case C_BAD_IOCTL:
 		op_bad_ioctl(t, s);
