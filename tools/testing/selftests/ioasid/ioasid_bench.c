@@ -11,8 +11,15 @@
  * timed again. Prints medians and the ratios ioasid / type1 and
  * compat / type1 (below 1: faster than type1).
  *
+ * Then, when the kernel has the mock IOMMU (CONFIG_IOASID_TEST), the
+ * round trip of a page request: a mock device's DMA finds its page missing
+ * and asks for it, a user thread reads the request from the fault queue,
+ * maps the page and answers, and the device retries and completes.
+ *
  * Usage: ioasid_bench [MiB]   (default: $harness_bench_mib, else 1024)
  */
+#include <poll.h>
+#include <pthread.h>
 #include <time.h>
 #include <linux/vfio.h>
 
@@ -196,6 +203,131 @@ static int bench_run_path(enum bench_path p, enum buf_kind kind,
 	return rc;
 }
 
+/* Page request round trips --------------------------------------------- */
+
+#define PRI_CYCLES	200
+#define PRI_IOVA	0x10000000ULL
+
+struct pri_dma {
+	int fd;
+	__u32 dev_id;
+	__u64 iova;
+	char byte;
+	double start, end;
+	int ret;
+};
+
+static void *pri_dma_run(void *arg)
+{
+	struct pri_dma *d = arg;
+	struct ioasid_test_cmd t = {
+		.op = IOASID_TEST_DMA,
+		.flags = IOASID_TEST_DMA_PRI,
+		.obj_id = d->dev_id,
+		.dma = {
+			.iova = d->iova,
+			.uaddr = (uintptr_t)&d->byte,
+			.length = 1,
+			.dir = IOASID_TEST_DMA_WRITE,
+		},
+	};
+
+	d->start = now_ms();
+	d->ret = ioasid_test(d->fd, &t);
+	d->end = now_ms();
+	return NULL;
+}
+
+/* Serve one request: wait for it, map its page, answer Success. */
+static int pri_serve(int fd, int qfd, __u32 ioas, char *page, double *seen)
+{
+	struct pollfd pfd = { .fd = qfd, .events = POLLIN };
+	struct ioasid_fault_response r = { .code = IOASID_FAULT_RESP_SUCCESS };
+	struct ioasid_fault rec;
+
+	if (poll(&pfd, 1, 5000) != 1 || read(qfd, &rec, sizeof(rec)) !=
+	    sizeof(rec) || rec.type != IOASID_FAULT_PAGE_REQ)
+		return -1;
+	*seen = now_ms();
+	if (ioas_map_fixed(fd, ioas, page, SZ_4K, rec.addr, MAP_RW))
+		return -1;
+	r.cookie = rec.cookie;
+	return write(qfd, &r, sizeof(r)) == sizeof(r) ? 0 : -1;
+}
+
+/* 0, or 1 when the round trips failed */
+static int pri_bench(void)
+{
+	struct ioasid_fault_queue_alloc qa = { .argsz = sizeof(qa) };
+	struct ioasid_hwpt_create hc = {
+		.argsz = sizeof(hc),
+		.flags = IOASID_HWPT_FAULT_ID_VALID,
+		.kind = IOASID_HWPT_PAGING,
+	};
+	static double rt[PRI_CYCLES], up[PRI_CYCLES];
+	__u32 ioas, dev_id;
+	int fd, i, n = 0, rc = 0;
+	double seen;
+	char *mem;
+
+	fd = ioasid_open();
+	if (fd < 0 || ioas_alloc(fd, &ioas) ||
+	    mock_device(fd, ioas, &dev_id, NULL)) {
+		printf("page requests: no mock IOMMU in this kernel\n");
+		goto out;
+	}
+	hc.dev_id = dev_id;
+	hc.parent_id = ioas;
+	if (ioasid_do(fd, IOASID_FAULT_QUEUE_ALLOC, &qa))
+		goto fail;
+	hc.fault_id = qa.out_fault_id;
+	if (ioasid_do(fd, IOASID_HWPT_CREATE, &hc) ||
+	    mock_replace(fd, dev_id, hc.out_hwpt_id, NULL))
+		goto fail;
+	mem = buf_map(PRI_CYCLES * SZ_4K, SZ_4K, BUF_SMALL_PAGES);
+	if (!mem)
+		goto fail;
+	for (i = 0; i < PRI_CYCLES; i++) {
+		struct pri_dma d = {
+			.fd = fd, .dev_id = dev_id,
+			.iova = PRI_IOVA + i * SZ_4K, .byte = (char)i,
+		};
+		pthread_t th;
+
+		if (pthread_create(&th, NULL, pri_dma_run, &d))
+			break;
+		if (pri_serve(fd, qa.out_fault_fd, ioas, mem + i * SZ_4K,
+			      &seen)) {
+			pthread_join(th, NULL);
+			break;
+		}
+		pthread_join(th, NULL);
+		if (d.ret || mem[i * SZ_4K] != (char)i)
+			break;
+		rt[n] = (d.end - d.start) * 1000;
+		up[n] = (seen - d.start) * 1000;
+		n++;
+	}
+	munmap(mem, PRI_CYCLES * SZ_4K);
+	if (n < PRI_CYCLES)
+		goto fail;
+	qsort(rt, n, sizeof(rt[0]), cmp_double);
+	qsort(up, n, sizeof(up[0]), cmp_double);
+	printf("page request round trip, mock IOMMU, %d cycles\n", n);
+	printf("  DMA start -> request read by the user: median %.0f us, p90 %.0f us\n",
+	       up[n / 2], up[n * 9 / 10]);
+	printf("  DMA start -> DMA done after the answer: median %.0f us, p90 %.0f us\n",
+	       rt[n / 2], rt[n * 9 / 10]);
+	goto out;
+fail:
+	printf("page requests: FAILED after %d cycles\n", n);
+	rc = 1;
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mib = argc > 1 ? argv[1] : getenv("harness_bench_mib");
@@ -239,5 +371,6 @@ int main(int argc, char **argv)
 		}
 		munmap(buf, len);
 	}
+	failed |= pri_bench();
 	return failed;
 }

@@ -209,6 +209,8 @@ FIXTURE_SETUP(fault)
 	ASSERT_EQ(0, mock_device(self->fd, self->ioas_id, &self->dev_id,
 				 &auto_hwpt));
 	ASSERT_EQ(0, faultq_alloc(self->fd, 0, &self->fault_id, &self->qfd));
+	/* read_records() must not wait; collect_records() polls. */
+	ASSERT_EQ(0, fcntl(self->qfd, F_SETFL, O_NONBLOCK));
 	ASSERT_EQ(0, hwpt_create_faultq(self->fd, self->dev_id, self->ioas_id,
 					self->fault_id, &self->hwpt_id));
 	ASSERT_EQ(0, mock_replace(self->fd, self->dev_id, self->hwpt_id,
@@ -341,6 +343,7 @@ TEST_F(fault, full_queue_answers_and_counts)
 	};
 
 	ASSERT_EQ(0, faultq_alloc(self->fd, 2, &small_id, &small_fd));
+	ASSERT_EQ(0, fcntl(small_fd, F_SETFL, O_NONBLOCK));
 	ASSERT_EQ(0, hwpt_create_faultq(self->fd, self->dev_id, self->ioas_id,
 					small_id, &hwpt2));
 	ASSERT_EQ(0, mock_replace(self->fd, self->dev_id, hwpt2, NULL));
@@ -595,6 +598,7 @@ TEST_F(fault, other_owner_isolated)
 	ASSERT_EQ(0, ioas_alloc(fd2, &ioas2));
 	ASSERT_EQ(0, mock_device(fd2, ioas2, &dev2, NULL));
 	ASSERT_EQ(0, faultq_alloc(fd2, 0, &q2, &qfd2));
+	ASSERT_EQ(0, fcntl(qfd2, F_SETFL, O_NONBLOCK));
 	ASSERT_EQ(0, device_faults(fd2, IOASID_DEVICE_FAULTS_REPORT, dev2, q2,
 				   0, 0, NULL));
 	ASSERT_EQ(0, device_faults(self->fd, IOASID_DEVICE_FAULTS_REPORT,

@@ -855,14 +855,15 @@ static void op_features(struct fz_thread *t, int s)
  */
 static void op_faults(struct fz_thread *t, int s)
 {
-	struct ioasid_fault_queue_alloc *q = arg_place(t, sizeof(*q));
-	struct ioasid_device_faults *f = (void *)q;
+	struct ioasid_fault_queue_alloc *q;
+	struct ioasid_device_faults *f;
 	struct ioasid_fault rec[2];
 	char what[64];
 	long ret;
 	int err;
 
 	if (chance(t, 40)) {
+		q = arg_place(t, sizeof(*q));
 		q->argsz = rnd_argsz(t, sizeof(*q));
 		q->flags = rnd_flags(t, 0);
 		q->depth = chance(t, 80) ? rnd_below(t, 64) : (__u32)rnd(t);
@@ -885,6 +886,7 @@ static void op_faults(struct fz_thread *t, int s)
 			IOASID_DEVICE_FAULTS_UNBLOCK,
 		};
 
+		f = arg_place(t, sizeof(*f));
 		f->argsz = rnd_argsz(t, sizeof(*f));
 		f->flags = chance(t, 90) ? ops[rnd_below(t, 4)] : (__u32)rnd(t);
 		f->dev_id = rnd_id_of(t, s, T_DEV);

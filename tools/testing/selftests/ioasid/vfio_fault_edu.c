@@ -13,6 +13,14 @@
  * edu runs one DMA at a time, and QEMU completes each 100 ms later, so the
  * streams here are tens of faults; the mock IOMMU's test (ioasid_fault)
  * floods 10,000.
+ *
+ * What QEMU 7.2 emulates decides what can be checked:
+ * - AMD-Vi raises no event for a DMA whose last-level entry is missing or
+ *   forbids the access (its page walk returns quietly), so these tests
+ *   skip on AMD-Vi;
+ * - virtio-iommu says nothing of the direction of a DMA to an unmapped
+ *   IOVA (it does for a write to a read-only mapping), and reports every
+ *   4 bytes of a DMA, which the driver merges into one fault.
  */
 #include <linux/vfio.h>
 
@@ -23,6 +31,10 @@
 #define BUF_SIZE	SZ_64K
 #define SENTINEL	0x5a
 #define HOLE_IOVA	0x7f000000ULL	/* nothing is ever mapped here */
+#define RO_IOVA		0x7e000000ULL	/* a read-only mapping */
+/* How long a fault may take to arrive; how long we wait for none */
+#define REPORT_MS	2000
+#define QUIET_MS	500
 
 static int faultq_alloc(int fd, __u32 *id, int *qfd)
 {
@@ -119,6 +131,18 @@ static int kmsg_open_at_end(void)
 	return fd;
 }
 
+/* The emulated IOMMU reports none of these faults (see above). */
+static bool iommu_is_amd(void)
+{
+	return !access("/sys/class/iommu/ivhd0", F_OK);
+}
+
+/* Every fault of a DMA to an unmapped IOVA has a direction here. */
+static bool iommu_tells_direction(void)
+{
+	return !access("/sys/class/iommu/dmar0", F_OK);
+}
+
 FIXTURE(fault_edu) {
 	bool skip;
 	char bdf[32];
@@ -130,6 +154,30 @@ FIXTURE(fault_edu) {
 	void *buf;
 };
 
+#define MARK_OFF	(BUF_SIZE / 2)
+
+/*
+ * Give edu's own buffer a known content, @byte, read from the second half
+ * of the mapped buffer; then fill the first half with SENTINEL. A store to
+ * X afterwards shows whether it landed.
+ */
+static int edu_mark(struct _test_data_fault_edu *self, int byte)
+{
+	char *b = self->buf;
+	int ret;
+
+	memset(b + MARK_OFF, byte, EDU_TEST_DMA_LEN);
+	ret = edu_load(&self->edu, self->x + MARK_OFF);
+	memset(b, SENTINEL, MARK_OFF);
+	return ret;
+}
+
+/* Did the last store to X land: edu's buffer of @byte there? */
+static bool stored(struct _test_data_fault_edu *self, int byte)
+{
+	return check_fill(self->buf, EDU_TEST_DMA_LEN, byte) == -1;
+}
+
 FIXTURE_SETUP(fault_edu)
 {
 	struct ioasid_iova_range r[16];
@@ -140,6 +188,10 @@ FIXTURE_SETUP(fault_edu)
 	self->fd = -1;
 	self->qfd = -1;
 	self->edu.device_fd = -1;
+	if (iommu_is_amd()) {
+		self->skip = true;
+		SKIP(return, "QEMU 7.2's AMD-Vi raises no event for these faults");
+	}
 	if (edu_find(self->bdf, sizeof(self->bdf)) ||
 	    pci_vfio_cdev_path(self->bdf, cdev, sizeof(cdev)) ||
 	    access(IOASID_DEV_PATH, F_OK)) {
@@ -199,32 +251,67 @@ TEST_F(fault_edu, one_dma_one_record)
 	ASSERT_EQ(0, report_faults(self->fd, IOASID_DEVICE_FAULTS_REPORT,
 				   self->dev_id, self->fault_id, 0, 0, NULL));
 	ASSERT_EQ(0, edu_store(&self->edu, HOLE_IOVA));
-	n = records_within(self->qfd, rec, 8, 500);
+	n = records_within(self->qfd, rec, 8, REPORT_MS);
 	ASSERT_EQ(1, n);
 	ASSERT_EQ((__u32)IOASID_FAULT_DMA, rec[0].type);
 	ASSERT_EQ(self->dev_id, rec[0].dev_id);
 	ASSERT_TRUE(!!(rec[0].flags & IOASID_FAULT_ADDR_VALID));
 	ASSERT_EQ(HOLE_IOVA, rec[0].addr & ~0xfffULL);
-	ASSERT_TRUE(!!(rec[0].flags & IOASID_FAULT_WRITE));
 	ASSERT_FALSE(!!(rec[0].flags & IOASID_FAULT_READ));
+	if (iommu_tells_direction())
+		ASSERT_TRUE(!!(rec[0].flags & IOASID_FAULT_WRITE));
 	ASSERT_FALSE(!!(rec[0].flags & IOASID_FAULT_PASID_VALID));
 	TH_LOG("write fault: iova %#llx reason %u",
 	       (unsigned long long)rec[0].addr, rec[0].reason);
 
 	ASSERT_EQ(0, edu_load(&self->edu, HOLE_IOVA + SZ_64K));
-	n = records_within(self->qfd, rec, 8, 500);
+	n = records_within(self->qfd, rec, 8, REPORT_MS);
 	ASSERT_EQ(1, n);
 	ASSERT_EQ(HOLE_IOVA + SZ_64K, rec[0].addr & ~0xfffULL);
-	ASSERT_TRUE(!!(rec[0].flags & IOASID_FAULT_READ));
 	ASSERT_FALSE(!!(rec[0].flags & IOASID_FAULT_WRITE));
+	if (iommu_tells_direction())
+		ASSERT_TRUE(!!(rec[0].flags & IOASID_FAULT_READ));
 
 	/* Mapped DMA still works and faults nothing. */
-	memset(self->buf, SENTINEL, BUF_SIZE);
+	ASSERT_EQ(0, edu_mark(self, 0x33));
 	ASSERT_EQ(0, edu_store(&self->edu, self->x));
-	ASSERT_EQ(-1, check_fill((char *)self->buf + EDU_TEST_DMA_LEN,
-				 BUF_SIZE - EDU_TEST_DMA_LEN, SENTINEL));
-	ASSERT_NE(0, check_fill(self->buf, EDU_TEST_DMA_LEN, SENTINEL));
-	ASSERT_EQ(0, records_within(self->qfd, rec, 8, 300));
+	ASSERT_TRUE(stored(self, 0x33));
+	ASSERT_EQ(0, records_within(self->qfd, rec, 8, QUIET_MS));
+}
+
+/* A write to a read-only mapping: one record, a write, on every IOMMU. */
+TEST_F(fault_edu, write_to_read_only_mapping)
+{
+	struct ioasid_fault rec[8];
+	void *ro;
+
+	if (self->skip)
+		SKIP(return, "no edu");
+	ro = buf_map(SZ_4K, SZ_4K, BUF_SMALL_PAGES);
+	ASSERT_NE(NULL, ro);
+	memset(ro, SENTINEL, SZ_4K);
+	ASSERT_EQ(0, ioas_map_fixed(self->fd, self->ioas_id, ro, SZ_4K,
+				    RO_IOVA, MAP_READ));
+	ASSERT_EQ(0, report_faults(self->fd, IOASID_DEVICE_FAULTS_REPORT,
+				   self->dev_id, self->fault_id, 0, 0, NULL));
+	/*
+	 * Writing it faults and changes nothing. (First: QEMU's VT-d checks
+	 * permissions only when it walks, not on an IOTLB hit, so a read
+	 * before would let the write fail without a fault.)
+	 */
+	ASSERT_EQ(0, edu_store(&self->edu, RO_IOVA));
+	ASSERT_EQ(1, records_within(self->qfd, rec, 8, REPORT_MS));
+	ASSERT_EQ(self->dev_id, rec[0].dev_id);
+	ASSERT_EQ(RO_IOVA, rec[0].addr & ~0xfffULL);
+	ASSERT_TRUE(!!(rec[0].flags & IOASID_FAULT_WRITE));
+	ASSERT_FALSE(!!(rec[0].flags & IOASID_FAULT_READ));
+	ASSERT_EQ(-1, check_fill(ro, SZ_4K, SENTINEL));
+	/* Reading it is fine. */
+	ASSERT_EQ(0, edu_load(&self->edu, RO_IOVA));
+	ASSERT_EQ(0, records_within(self->qfd, rec, 8, QUIET_MS));
+	TH_LOG("write to read-only IOVA %#llx: reason %u",
+	       (unsigned long long)rec[0].addr, rec[0].reason);
+	munmap(ro, SZ_4K);
 }
 
 /*
@@ -252,7 +339,7 @@ TEST_F(fault_edu, stream_rate_limited_log_quiet)
 	for (i = 0; i < total; i++)
 		ASSERT_EQ(0, edu_store(&self->edu, HOLE_IOVA + i * SZ_4K));
 	/* The IOMMU reports from a work item or thread: let it catch up. */
-	n = records_within(self->qfd, rec, 128, 500);
+	n = records_within(self->qfd, rec, 128, REPORT_MS);
 	secs = (edu_now_ms() - t0) / 1000.0;
 	ASSERT_EQ(0, report_faults(self->fd, 0, self->dev_id, 0, 0, 0, &st));
 	ASSERT_EQ((__u64)total, st.out_faults);
@@ -280,12 +367,13 @@ TEST_F(fault_edu, blocked_until_unblocked)
 
 	if (self->skip)
 		SKIP(return, "no edu");
+	ASSERT_EQ(0, edu_mark(self, 0x44));
 	ASSERT_EQ(0, report_faults(self->fd, IOASID_DEVICE_FAULTS_REPORT,
 				   self->dev_id, self->fault_id, 100, 3,
 				   NULL));
 	for (i = 0; i < 3; i++)
 		ASSERT_EQ(0, edu_store(&self->edu, HOLE_IOVA));
-	n = records_within(self->qfd, rec, 16, 500);
+	n = records_within(self->qfd, rec, 16, REPORT_MS);
 	for (i = 0; i < n; i++)
 		blocked |= rec[i].type == IOASID_FAULT_BLOCKED;
 	ASSERT_TRUE(blocked);
@@ -293,15 +381,14 @@ TEST_F(fault_edu, blocked_until_unblocked)
 	ASSERT_EQ(1U, st.out_blocked);
 
 	/* Blocked: a DMA to mapped memory does not land. */
-	memset(self->buf, SENTINEL, BUF_SIZE);
 	ASSERT_EQ(0, edu_store(&self->edu, self->x));
-	ASSERT_EQ(-1, check_fill(self->buf, BUF_SIZE, SENTINEL));
+	ASSERT_EQ(-1, check_fill(self->buf, MARK_OFF, SENTINEL));
 
 	ASSERT_EQ(0, report_faults(self->fd, IOASID_DEVICE_FAULTS_UNBLOCK,
 				   self->dev_id, 0, 0, 0, &st));
 	ASSERT_EQ(0U, st.out_blocked);
 	ASSERT_EQ(0, edu_store(&self->edu, self->x));
-	ASSERT_NE(-1, check_fill(self->buf, EDU_TEST_DMA_LEN, SENTINEL));
+	ASSERT_TRUE(stored(self, 0x44));
 }
 
 /* Another file, with a device and a queue of its own, sees none of it. */
@@ -326,7 +413,7 @@ TEST_F(fault_edu, other_file_sees_nothing)
 	ASSERT_EQ(0, report_faults(self->fd, IOASID_DEVICE_FAULTS_REPORT,
 				   self->dev_id, self->fault_id, 0, 0, NULL));
 	ASSERT_EQ(0, edu_store(&self->edu, HOLE_IOVA));
-	ASSERT_EQ(1, records_within(self->qfd, rec, 8, 500));
+	ASSERT_EQ(1, records_within(self->qfd, rec, 8, REPORT_MS));
 	ASSERT_EQ(0, records(qfd2, rec, 8));
 	close(qfd2);
 	close(fd2);
