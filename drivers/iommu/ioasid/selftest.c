@@ -412,7 +412,8 @@ static void mock_release_device(struct device *dev)
 
 static bool mock_capable(struct device *dev, enum iommu_cap cap)
 {
-	return cap == IOMMU_CAP_CACHE_COHERENCY || cap == IOMMU_CAP_INTR_REMAP;
+	return cap == IOMMU_CAP_CACHE_COHERENCY || cap == IOMMU_CAP_INTR_REMAP ||
+	       cap == IOMMU_CAP_FAULT_REPORTS;
 }
 
 static void mock_get_resv_regions(struct device *dev, struct list_head *head)
