@@ -221,7 +221,7 @@ TEST_F(nested, dma_lands)
 	memset(self->buf, 0xa5, 64);
 	ASSERT_EQ(0, mock_dma(self->fd, self->dev_id, IOVA_A + 128, self->buf,
 			      64, IOASID_TEST_DMA_WRITE, NULL));
-	ASSERT_EQ(0, check_fill(data + 128, 64, 0xa5));
+	ASSERT_EQ(-1, check_fill(data + 128, 64, 0xa5));
 
 	/* Read-only leaf, unmapped IOVA: the DMA faults. */
 	EXPECT_EQ(-EFAULT, mock_dma(self->fd, self->dev_id, IOVA_A + PAGE_SZ,
@@ -234,15 +234,26 @@ TEST_F(nested, dma_lands)
 /* The stage 2 is live: unmapping a GPA stops DMA through the stage 1. */
 TEST_F(nested, stage2_unmap)
 {
-	ASSERT_EQ(0, s1_map(&self->g, IOVA_A, data_gpa(40), false));
+	const __u64 gpa = 0x10000000ULL;
+	void *page = buf_map(PAGE_SZ, PAGE_SZ, BUF_SMALL_PAGES);
+
+	ASSERT_NE(NULL, page);
+	fill_pattern(page, PAGE_SZ, 77);
+	ASSERT_EQ(0, ioas_map_fixed(self->fd, self->ioas_id, page, PAGE_SZ, gpa,
+				    MAP_RW));
+	ASSERT_EQ(0, s1_map(&self->g, IOVA_A, gpa, false));
 	ASSERT_EQ(0, dma_read(self->fd, self->dev_id, IOVA_A, self->buf));
-	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, data_gpa(40), PAGE_SZ,
-				NULL));
+	EXPECT_EQ(0, memcmp(self->buf, page, PAGE_SZ));
+	/* Only the stage-1 walk is cached: the unmap counts at once. */
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, gpa, PAGE_SZ, NULL));
 	EXPECT_EQ(-EFAULT, dma_read(self->fd, self->dev_id, IOVA_A, self->buf));
-	/* A table the IOAS does not map cannot be walked. */
-	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, GPA_BASE, PAGE_SZ,
-				NULL));
+	EXPECT_EQ(0, mock_check_refs(self->fd, page, PAGE_SZ, 0));
+	munmap(page, PAGE_SZ);
+
+	/* Tables the IOAS no longer maps cannot be walked. */
 	ASSERT_EQ(0, s1_map(&self->g, IOVA_A + PAGE_SZ, data_gpa(1), false));
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, GPA_BASE,
+				GUEST_PAGES * PAGE_SZ, NULL));
 	EXPECT_EQ(-EFAULT, dma_read(self->fd, self->dev_id, IOVA_A + PAGE_SZ,
 				    self->buf));
 }
