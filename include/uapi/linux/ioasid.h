@@ -625,6 +625,7 @@ enum ioasid_device_faults_flags {
  *	record of type IOASID_FAULT_BLOCKED is queued, until
  *	IOASID_DEVICE_FAULTS_UNBLOCK. 0: never.
  * @out_blocked: 1 while the device is blocked
+ * @__reserved: must be 0
  *
  * Report the unrecoverable DMA faults (the IOMMU blocked an access) of a
  * device owned by this file to the file, as records on a fault queue. Such
@@ -709,6 +710,7 @@ struct ioasid_pasid_free {
  *	IOASID_DEVICE_FAULTS
  * @out_fault_fd: a new file descriptor (O_CLOEXEC) to read records from
  *	and write responses to
+ * @__reserved: must be 0
  *
  * A fault queue carries I/O faults of the file's devices to userspace:
  * page requests from devices attached to a HWPT made with the queue, which
