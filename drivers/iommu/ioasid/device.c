@@ -22,9 +22,15 @@
  * Attaching to an IOAS picks an automatic HWPT of that IOAS whose domain
  * the group can attach to, and makes a new one only when none fits. An
  * automatic HWPT dies with its last attachment.
+ *
+ * An attachment may also be to a nested HWPT. Its reserved regions then go
+ * into the parent's IOAS, where the stage 1's output lands, and the parent
+ * is mirrored (under the parent's lock) before the nested domain is
+ * attached.
  */
 #include <linux/iommu.h>
 #include <linux/irqdomain.h>
+#include <linux/log2.h>
 #include <linux/moduleparam.h>
 #include <linux/pci.h>
 #include <linux/pci-ats.h>
@@ -52,8 +58,33 @@ MODULE_PARM_DESC(allow_noncoherent,
 static DEFINE_XARRAY(ioasid_groups);
 static DEFINE_MUTEX(ioasid_groups_lock);
 
+/*
+ * Learn the IOVA width and the IOPTE sizes of a group's IOMMU, for
+ * IOASID_DEVICE_INFO, from a domain attached to the group once: drivers
+ * finish a domain for the devices they attach it to (virtio-iommu learns
+ * its aperture and page sizes only then, VT-d narrows the address width to
+ * its IOMMU's). The group is owned and not attached yet, so its DMA stays
+ * blocked throughout.
+ */
+static void ioasid_group_learn(struct ioasid_group *igroup, struct device *dev)
+{
+	struct iommu_domain *domain = iommu_domain_alloc(dev->bus);
+
+	igroup->pgsize_bitmap = dev_iommu_ops(dev)->pgsize_bitmap;
+	if (!domain)
+		return;
+	if (!iommu_attach_group(domain, igroup->group))
+		iommu_detach_group(domain, igroup->group);
+	if (domain->geometry.force_aperture) {
+		igroup->iova_bits = fls64(domain->geometry.aperture_end);
+		igroup->pgsize_bitmap = domain->pgsize_bitmap;
+	}
+	iommu_domain_free(domain);
+}
+
 static struct ioasid_group *ioasid_group_get(struct ioasid_ctx *ictx,
-					     struct iommu_group *group)
+					     struct iommu_group *group,
+					     struct device *dev)
 {
 	unsigned long id = iommu_group_id(group);
 	struct ioasid_group *igroup;
@@ -86,6 +117,7 @@ static struct ioasid_group *ioasid_group_get(struct ioasid_ctx *ictx,
 		xa_erase(&ioasid_groups, id);
 		goto err_free;
 	}
+	ioasid_group_learn(igroup, dev);
 	goto out_unlock;
 
 err_free:
@@ -145,7 +177,7 @@ bool ioasid_group_enforced_coherent(struct iommu_group *group)
 		return true;
 	mutex_lock(&igroup->lock);
 	if (igroup->hwpt)
-		ret = igroup->hwpt->enforce_cache_coherency;
+		ret = ioasid_hwpt_s2(igroup->hwpt)->enforce_cache_coherency;
 	mutex_unlock(&igroup->lock);
 	ioasid_group_put(igroup);
 	return ret;
@@ -215,7 +247,7 @@ struct ioasid_device *ioasid_device_new(struct ioasid_ctx *ictx,
 	 */
 	if (dev_is_pci(dev))
 		to_pci_dev(dev)->driver_manages_ats = true;
-	idev->igroup = ioasid_group_get(ictx, group);
+	idev->igroup = ioasid_group_get(ictx, group, dev);
 	if (IS_ERR(idev->igroup)) {
 		rc = PTR_ERR(idev->igroup);
 		idev->igroup = NULL;
@@ -281,11 +313,10 @@ struct ioasid_device *ioasid_get_device(struct ioasid_ctx *ictx, u32 id)
 }
 
 /* Point @att's (device, PASID) at @hwpt, coming from @old or nothing. */
-static int att_hw_set(struct ioasid_attach *att,
-		      struct ioasid_hwpt_paging *old,
-		      struct ioasid_hwpt_paging *hwpt)
+static int att_hw_set(struct ioasid_attach *att, struct ioasid_hwpt *old,
+		      struct ioasid_hwpt *hwpt)
 {
-	struct iommu_domain *domain = hwpt->common.domain;
+	struct iommu_domain *domain = hwpt->domain;
 	struct ioasid_device *idev = att->idev;
 
 	if (att->pasid == IOASID_PASID_RID)
@@ -297,16 +328,14 @@ static int att_hw_set(struct ioasid_attach *att,
 }
 
 /* Take @att's (device, PASID) off @hwpt: its DMA is blocked. */
-static void att_hw_unset(struct ioasid_attach *att,
-			 struct ioasid_hwpt_paging *hwpt)
+static void att_hw_unset(struct ioasid_attach *att, struct ioasid_hwpt *hwpt)
 {
 	struct ioasid_device *idev = att->idev;
 
 	if (att->pasid == IOASID_PASID_RID)
-		iommu_detach_group(hwpt->common.domain, idev->igroup->group);
+		iommu_detach_group(hwpt->domain, idev->igroup->group);
 	else
-		iommu_detach_device_pasid(hwpt->common.domain, idev->dev,
-					  att->pasid);
+		iommu_detach_device_pasid(hwpt->domain, idev->dev, att->pasid);
 }
 
 /*
@@ -321,8 +350,7 @@ static void att_hw_unset(struct ioasid_attach *att,
  * mirrored right after the switch, with cache coherency enforced first
  * when this is the domain's first attachment.
  */
-static int __att_hw_attach(struct ioasid_attach *att,
-			   struct ioasid_hwpt_paging *old,
+static int __att_hw_attach(struct ioasid_attach *att, struct ioasid_hwpt *old,
 			   struct ioasid_hwpt_paging *hwpt)
 {
 	bool early = old && ioasid_hwpt_paging_early(hwpt);
@@ -337,13 +365,13 @@ static int __att_hw_attach(struct ioasid_attach *att,
 		return rc;
 	if (early) {
 		/* The device's IOMMU enforced it for @old: it can for @hwpt. */
-		if (old->enforce_cache_coherency)
+		if (ioasid_hwpt_s2(old)->enforce_cache_coherency)
 			ioasid_hwpt_paging_enforce(hwpt);
 		rc = ioasid_hwpt_paging_mirror(hwpt);
 		if (rc)
 			return rc;
 	}
-	rc = att_hw_set(att, old, hwpt);
+	rc = att_hw_set(att, old, &hwpt->common);
 	if (rc)
 		goto err_unmirror;
 	if (!hwpt->mirrored) {
@@ -357,9 +385,9 @@ static int __att_hw_attach(struct ioasid_attach *att,
 err_restore:
 	/* It was on @old a moment ago: going back cannot fail. */
 	if (old)
-		IOASID_WARN_ON(att_hw_set(att, hwpt, old));
+		IOASID_WARN_ON(att_hw_set(att, &hwpt->common, old));
 	else
-		att_hw_unset(att, hwpt);
+		att_hw_unset(att, &hwpt->common);
 err_unmirror:
 	if (!was_mirrored)
 		ioasid_hwpt_paging_unmirror(hwpt);
@@ -367,18 +395,51 @@ err_unmirror:
 }
 
 /*
- * Attachments of different devices may reach one HWPT at once; whether
- * this is its first, and mirroring it, is decided under the HWPT's lock.
+ * Put @att on nested @hwpt, coming from @old or nothing: the parent is
+ * mirrored first, so the stage-1 walk reads a complete stage 2. No MSI
+ * cookie: only drivers without a software MSI window nest (the mock).
  */
-static int att_hw_attach(struct ioasid_attach *att,
-			 struct ioasid_hwpt_paging *old,
-			 struct ioasid_hwpt_paging *hwpt)
+static int att_hw_attach_nested(struct ioasid_attach *att,
+				struct ioasid_hwpt *old,
+				struct ioasid_hwpt_nested *hwpt)
 {
+	struct ioasid_hwpt_paging *parent = hwpt->parent;
+	bool was_mirrored;
 	int rc;
 
-	mutex_lock(&hwpt->lock);
-	rc = __att_hw_attach(att, old, hwpt);
-	mutex_unlock(&hwpt->lock);
+	rc = ioasid_inject_fault();
+	if (rc)
+		return rc;
+	mutex_lock(&parent->lock);
+	was_mirrored = parent->mirrored;
+	rc = ioasid_hwpt_nested_prepare(hwpt);
+	if (rc)
+		goto out_unlock;
+	rc = att_hw_set(att, old, &hwpt->common);
+	if (rc && !was_mirrored)
+		ioasid_hwpt_paging_unmirror(parent);
+out_unlock:
+	mutex_unlock(&parent->lock);
+	return rc;
+}
+
+/*
+ * Attachments of different devices may reach one HWPT at once; whether
+ * this is its first, and mirroring it, is decided under the HWPT's lock
+ * (a nested HWPT's parent's).
+ */
+static int att_hw_attach(struct ioasid_attach *att, struct ioasid_hwpt *old,
+			 struct ioasid_hwpt *hwpt)
+{
+	struct ioasid_hwpt_paging *paging;
+	int rc;
+
+	if (hwpt->kind == IOASID_HWPT_NESTED)
+		return att_hw_attach_nested(att, old, to_hwpt_nested(hwpt));
+	paging = to_hwpt_paging(hwpt);
+	mutex_lock(&paging->lock);
+	rc = __att_hw_attach(att, old, paging);
+	mutex_unlock(&paging->lock);
 	return rc;
 }
 
@@ -387,9 +448,9 @@ static int att_hw_attach(struct ioasid_attach *att,
  * one that exists if the device can use its domain, else a new one.
  * Return: the HWPT, held for the attachment, or an ERR_PTR.
  */
-static struct ioasid_hwpt_paging *att_auto_hwpt(struct ioasid_attach *att,
-						struct ioasid_ioas *ioas,
-						struct ioasid_hwpt_paging *old)
+static struct ioasid_hwpt *att_auto_hwpt(struct ioasid_attach *att,
+					 struct ioasid_ioas *ioas,
+					 struct ioasid_hwpt *old)
 {
 	struct ioasid_device *idev = att->idev;
 	struct ioasid_hwpt_paging *hwpt;
@@ -397,22 +458,22 @@ static struct ioasid_hwpt_paging *att_auto_hwpt(struct ioasid_attach *att,
 
 	mutex_lock(&ioas->mutex);
 	list_for_each_entry(hwpt, &ioas->hwpt_list, item) {
-		if (!hwpt->auto_domain || hwpt == old ||
+		if (!hwpt->auto_domain || &hwpt->common == old ||
 		    !ioasid_hwpt_paging_fits(hwpt, idev->dev) ||
 		    ioasid_obj_hold(&hwpt->common.obj))
 			continue;
-		if (!att_hw_attach(att, old, hwpt)) {
+		if (!att_hw_attach(att, old, &hwpt->common)) {
 			mutex_unlock(&ioas->mutex);
-			return hwpt;
+			return &hwpt->common;
 		}
 		ioasid_obj_unhold(&hwpt->common.obj);
 	}
 	mutex_unlock(&ioas->mutex);
 
-	hwpt = ioasid_hwpt_paging_new(idev->ictx, ioas, idev->dev, true);
+	hwpt = ioasid_hwpt_paging_new(idev->ictx, ioas, idev->dev, true, false);
 	if (IS_ERR(hwpt))
-		return hwpt;
-	rc = att_hw_attach(att, old, hwpt);
+		return ERR_CAST(hwpt);
+	rc = att_hw_attach(att, old, &hwpt->common);
 	if (rc) {
 		ioasid_obj_abort(&hwpt->common.obj);
 		return ERR_PTR(rc);
@@ -420,10 +481,10 @@ static struct ioasid_hwpt_paging *att_auto_hwpt(struct ioasid_attach *att,
 	/* The attachment's hold, besides the table's. */
 	refcount_inc(&hwpt->common.obj.holds);
 	ioasid_hwpt_paging_publish(hwpt);
-	return hwpt;
+	return &hwpt->common;
 }
 
-/* The IOAS behind an IOAS or paging HWPT object, or an ERR_PTR. */
+/* The IOAS DMA through an IOAS or HWPT object ends in. */
 static struct ioasid_ioas *att_target_ioas(struct ioasid_object *obj)
 {
 	struct ioasid_hwpt *hwpt;
@@ -431,9 +492,29 @@ static struct ioasid_ioas *att_target_ioas(struct ioasid_object *obj)
 	if (obj->ops == &ioasid_ioas_ops)
 		return container_of(obj, struct ioasid_ioas, obj);
 	hwpt = container_of(obj, struct ioasid_hwpt, obj);
-	if (hwpt->kind != IOASID_HWPT_PAGING)
+	return ioasid_hwpt_s2(hwpt)->ioas;
+}
+
+/* Attach @att to the explicit HWPT @obj, coming from @old or nothing. */
+static struct ioasid_hwpt *att_explicit_hwpt(struct ioasid_attach *att,
+					     struct ioasid_object *obj,
+					     struct ioasid_hwpt *old)
+{
+	struct ioasid_hwpt *hwpt = container_of(obj, struct ioasid_hwpt, obj);
+	int rc;
+
+	/* A domain of another IOMMU: its driver cannot take the device */
+	if (!ioasid_hwpt_paging_fits(ioasid_hwpt_s2(hwpt), att->idev->dev))
 		return ERR_PTR(-EINVAL);
-	return to_hwpt_paging(hwpt)->ioas;
+	rc = ioasid_obj_hold(obj);
+	if (rc)
+		return ERR_PTR(rc);
+	rc = att_hw_attach(att, old, hwpt);
+	if (rc) {
+		ioasid_obj_unhold(obj);
+		return ERR_PTR(rc);
+	}
+	return hwpt;
 }
 
 /*
@@ -441,13 +522,12 @@ static struct ioasid_ioas *att_target_ioas(struct ioasid_object *obj)
  * nothing). @att's reserved regions go into the target IOAS first.
  * Return: the HWPT, held for @att, or an ERR_PTR.
  */
-static struct ioasid_hwpt_paging *att_connect(struct ioasid_device *idev,
-					      struct ioasid_attach *att,
-					      u32 pt_id,
-					      struct ioasid_hwpt_paging *old)
+static struct ioasid_hwpt *att_connect(struct ioasid_device *idev,
+				       struct ioasid_attach *att, u32 pt_id,
+				       struct ioasid_hwpt *old)
 {
-	struct ioasid_hwpt_paging *hwpt;
 	struct ioasid_object *obj;
+	struct ioasid_hwpt *hwpt;
 	struct ioasid_ioas *ioas;
 	int rc;
 
@@ -459,31 +539,15 @@ static struct ioasid_hwpt_paging *att_connect(struct ioasid_device *idev,
 		goto out_done;
 	}
 	ioas = att_target_ioas(obj);
-	if (IS_ERR(ioas)) {
-		hwpt = ERR_CAST(ioas);
-		goto out_done;
-	}
 	rc = ioasid_iopt_reserve_group(&ioas->iopt, idev->igroup->group, att);
 	if (rc) {
 		hwpt = ERR_PTR(rc);
 		goto out_done;
 	}
-	if (obj->ops == &ioasid_ioas_ops) {
+	if (obj->ops == &ioasid_ioas_ops)
 		hwpt = att_auto_hwpt(att, ioas, old);
-	} else {
-		hwpt = to_hwpt_paging(container_of(obj, struct ioasid_hwpt,
-						   obj));
-		/* A domain of another IOMMU: its driver cannot take the device */
-		rc = ioasid_hwpt_paging_fits(hwpt, idev->dev) ?
-		     ioasid_obj_hold(obj) : -EINVAL;
-		if (!rc) {
-			rc = att_hw_attach(att, old, hwpt);
-			if (rc)
-				ioasid_obj_unhold(obj);
-		}
-		if (rc)
-			hwpt = ERR_PTR(rc);
-	}
+	else
+		hwpt = att_explicit_hwpt(att, obj, old);
 	if (IS_ERR(hwpt))
 		ioasid_iopt_unreserve(&ioas->iopt, att);
 out_done:
@@ -491,22 +555,28 @@ out_done:
 	return hwpt;
 }
 
-/* Let go of a HWPT an attachment held; an automatic one may die. */
-static void att_release_hwpt(struct ioasid_hwpt_paging *hwpt)
+/* Made by an attach to an IOAS, to die with its last attachment? */
+static bool att_hwpt_auto(struct ioasid_hwpt *hwpt)
 {
-	/* Read before the hold goes: the HWPT may be freed right after. */
-	bool auto_domain = hwpt->auto_domain;
-
-	if (auto_domain)
-		ioasid_obj_unhold_auto(&hwpt->common.obj);
-	else
-		ioasid_obj_unhold(&hwpt->common.obj);
+	return hwpt->kind == IOASID_HWPT_PAGING &&
+	       to_hwpt_paging(hwpt)->auto_domain;
 }
 
-static bool att_names(struct ioasid_hwpt_paging *hwpt, u32 pt_id)
+/* Let go of a HWPT an attachment held; an automatic one may die. */
+static void att_release_hwpt(struct ioasid_hwpt *hwpt)
 {
-	return hwpt->common.obj.id == pt_id ||
-	       (hwpt->auto_domain && hwpt->ioas->obj.id == pt_id);
+	/* Read before the hold goes: the HWPT may be freed right after. */
+	if (att_hwpt_auto(hwpt))
+		ioasid_obj_unhold_auto(&hwpt->obj);
+	else
+		ioasid_obj_unhold(&hwpt->obj);
+}
+
+static bool att_names(struct ioasid_hwpt *hwpt, u32 pt_id)
+{
+	return hwpt->obj.id == pt_id ||
+	       (att_hwpt_auto(hwpt) &&
+		ioasid_hwpt_s2(hwpt)->ioas->obj.id == pt_id);
 }
 
 static struct ioasid_attach *att_new(struct ioasid_device *idev, u32 pasid)
@@ -525,17 +595,17 @@ static struct ioasid_attach *att_new(struct ioasid_device *idev, u32 pasid)
 static int att_join(struct ioasid_device *idev, struct ioasid_attach *att,
 		    u32 pt_id)
 {
-	struct ioasid_hwpt_paging *hwpt = idev->igroup->hwpt;
+	struct ioasid_hwpt *hwpt = idev->igroup->hwpt;
 	int rc;
 
 	if (!att_names(hwpt, pt_id))
 		return -EBUSY;
-	rc = ioasid_iopt_reserve_group(&hwpt->ioas->iopt, idev->igroup->group,
-				       att);
+	rc = ioasid_iopt_reserve_group(&ioasid_hwpt_s2(hwpt)->ioas->iopt,
+				       idev->igroup->group, att);
 	if (rc)
 		return rc;
 	/* The group's other attachments hold it: this cannot fail. */
-	IOASID_WARN_ON(ioasid_obj_hold(&hwpt->common.obj));
+	IOASID_WARN_ON(ioasid_obj_hold(&hwpt->obj));
 	att->hwpt = hwpt;
 	return 0;
 }
@@ -577,7 +647,7 @@ static int att_attach_rid(struct ioasid_device *idev,
 			  struct ioasid_attach *att, u32 pt_id)
 {
 	struct ioasid_group *igroup = idev->igroup;
-	struct ioasid_hwpt_paging *hwpt;
+	struct ioasid_hwpt *hwpt;
 	int rc;
 
 	if (igroup->hwpt) {
@@ -621,7 +691,7 @@ int ioasid_device_attach_pasid(struct ioasid_device *idev, u32 pasid,
 			       u32 *pt_id)
 {
 	struct ioasid_group *igroup = idev->igroup;
-	struct ioasid_hwpt_paging *hwpt;
+	struct ioasid_hwpt *hwpt;
 	struct ioasid_attach *att;
 	int rc;
 
@@ -648,8 +718,8 @@ int ioasid_device_attach_pasid(struct ioasid_device *idev, u32 pasid,
 		xa_erase(&idev->attaches, pasid);
 		goto out_unlock;
 	}
-	ioasid_fault_route(idev, pasid, &att->hwpt->common, NULL);
-	*pt_id = att->hwpt->common.obj.id;
+	ioasid_fault_route(idev, pasid, att->hwpt, NULL);
+	*pt_id = att->hwpt->obj.id;
 	att = NULL;
 out_unlock:
 	mutex_unlock(&igroup->lock);
@@ -684,7 +754,7 @@ EXPORT_SYMBOL_NS_GPL(ioasid_device_attach, IOASID);
 void ioasid_device_detach_pasid(struct ioasid_device *idev, u32 pasid)
 {
 	struct ioasid_group *igroup = idev->igroup;
-	struct ioasid_hwpt_paging *hwpt;
+	struct ioasid_hwpt *hwpt;
 	struct ioasid_attach *att;
 
 	mutex_lock(&igroup->lock);
@@ -701,8 +771,8 @@ void ioasid_device_detach_pasid(struct ioasid_device *idev, u32 pasid)
 		att_hw_unset(att, hwpt);
 		igroup->hwpt = NULL;
 	}
-	ioasid_fault_route(idev, pasid, NULL, &hwpt->common);
-	ioasid_iopt_unreserve(&hwpt->ioas->iopt, att);
+	ioasid_fault_route(idev, pasid, NULL, hwpt);
+	ioasid_iopt_unreserve(&ioasid_hwpt_s2(hwpt)->ioas->iopt, att);
 	mutex_unlock(&igroup->lock);
 	att_free(att);
 	att_release_hwpt(hwpt);
@@ -742,7 +812,7 @@ int ioasid_device_replace_pasid(struct ioasid_device *idev, u32 pasid,
 {
 	struct ioasid_group *igroup = idev->igroup;
 	struct ioasid_attach *old, *att;
-	struct ioasid_hwpt_paging *hwpt;
+	struct ioasid_hwpt *hwpt;
 	int rc = 0;
 
 	att = att_new(idev, pasid);
@@ -755,7 +825,7 @@ int ioasid_device_replace_pasid(struct ioasid_device *idev, u32 pasid,
 		goto out_unlock;
 	}
 	if (att_names(old->hwpt, *pt_id)) {
-		*pt_id = old->hwpt->common.obj.id;
+		*pt_id = old->hwpt->obj.id;
 		goto out_unlock;
 	}
 	if (pasid == IOASID_PASID_RID && igroup->num_attached != 1) {
@@ -777,9 +847,9 @@ int ioasid_device_replace_pasid(struct ioasid_device *idev, u32 pasid,
 	xa_store(&idev->attaches, pasid, att, GFP_KERNEL);
 	if (pasid == IOASID_PASID_RID)
 		igroup->hwpt = hwpt;
-	ioasid_fault_route(idev, pasid, &hwpt->common, &old->hwpt->common);
-	ioasid_iopt_unreserve(&old->hwpt->ioas->iopt, old);
-	*pt_id = hwpt->common.obj.id;
+	ioasid_fault_route(idev, pasid, hwpt, old->hwpt);
+	ioasid_iopt_unreserve(&ioasid_hwpt_s2(old->hwpt)->ioas->iopt, old);
+	*pt_id = hwpt->obj.id;
 	mutex_unlock(&igroup->lock);
 	att_release_hwpt(old->hwpt);
 	att_free(old);
@@ -994,6 +1064,59 @@ int ioasid_device_features_ioctl(struct ioasid_call *call)
 out_done:
 	ioasid_obj_done(&idev->obj);
 	return rc;
+}
+
+/* Device information -------------------------------------------------- */
+
+/* What the device and its IOMMU can do, as enum ioasid_device_caps. */
+static u32 ioasid_device_caps(struct ioasid_device *idev, u64 s1_formats)
+{
+	u32 caps = 0, supported;
+
+	if (s1_formats)
+		caps |= IOASID_DEVICE_CAP_NEST;
+	if (idev->faults.registered &&
+	    iommu_capable(idev->dev, IOMMU_CAP_FAULT_REPORTS))
+		caps |= IOASID_DEVICE_CAP_FAULTS;
+	/* A device that is not PCI pages in if its IOMMU answers requests. */
+	if (!dev_is_pci(idev->dev)) {
+		if (dev_iommu_ops(idev->dev)->page_response)
+			caps |= IOASID_DEVICE_CAP_PRI;
+		return caps;
+	}
+	/* As IOASID_DEVICE_FEATURES would allow them: trust included. */
+	supported = ioasid_device_supported(to_pci_dev(idev->dev));
+	if (supported & IOASID_DEVICE_ATS)
+		caps |= IOASID_DEVICE_CAP_ATS;
+	if (supported & IOASID_DEVICE_PRI)
+		caps |= IOASID_DEVICE_CAP_PRI;
+	return caps;
+}
+
+/* IOASID_DEVICE_INFO; see include/uapi/linux/ioasid.h. */
+int ioasid_device_info_ioctl(struct ioasid_call *call)
+{
+	struct ioasid_device_info args;
+	struct ioasid_device *idev;
+	u32 width;
+	int rc;
+
+	rc = ioasid_call_fetch(call, &args, sizeof(args), sizeof(args));
+	if (rc)
+		return rc;
+	if (args.flags)
+		return -EOPNOTSUPP;
+	idev = ioasid_get_device(call->ictx, args.dev_id);
+	if (IS_ERR(idev))
+		return PTR_ERR(idev);
+	width = ioasid_device_pasid_width(idev);
+	args.out_pasid_bits = width > 1 ? ilog2(width) : 0;
+	args.out_s1_formats = iommu_nest_formats(idev->dev);
+	args.out_caps = ioasid_device_caps(idev, args.out_s1_formats);
+	args.out_iova_bits = idev->igroup->iova_bits;
+	args.out_pgsize_bitmap = idev->igroup->pgsize_bitmap;
+	ioasid_obj_done(&idev->obj);
+	return ioasid_call_reply(call, &args, sizeof(args));
 }
 
 static void ioasid_device_free(struct ioasid_object *obj)

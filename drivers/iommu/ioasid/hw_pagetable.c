@@ -3,7 +3,8 @@
  * HWPTs: hardware page tables, one IOMMU domain each.
  *
  * Every kind of HWPT starts with struct ioasid_hwpt and shares one object
- * type; @kind says which one it is. Today there is one kind:
+ * type; @kind says which one it is. There are two kinds, paging and
+ * nested.
  *
  * Paging HWPTs (struct ioasid_hwpt_paging) mirror an IOAS, which they
  * hold. A paging HWPT is "mirrored" once its domain is among the IOAS's
@@ -19,6 +20,20 @@
  * An automatic HWPT is made by attaching a device to an IOAS and dies when
  * the last attachment to it goes; an explicit one (IOASID_HWPT_CREATE)
  * lives until userspace destroys it.
+ *
+ * Nested HWPTs (struct ioasid_hwpt_nested) are a stage-1 page table that
+ * userspace writes in its own memory, at addresses of an IOAS (guest
+ * physical addresses, for a VMM), and an IOMMU_DOMAIN_NESTED domain that
+ * walks it. Their parent is a paging HWPT created with
+ * IOASID_HWPT_NEST_PARENT, whose domain was allocated to be a stage 2: it
+ * translates every read of the stage-1 table and the stage 1's output. A
+ * nested HWPT holds its parent, so the parent cannot be destroyed first
+ * (EBUSY), and the parent is mirrored before a nested domain is attached,
+ * so the stage-1 walk never meets a half-filled stage 2. Reserved regions
+ * and cache coherency belong to the IOAS, so for a nested HWPT they are
+ * the parent's (ioasid_hwpt_s2()). The kernel never reads the stage 1; it
+ * passes the user's invalidations down to the IOMMU driver in order, and
+ * reports how many were done.
  */
 #include <linux/iommu.h>
 #include <linux/slab.h>
@@ -42,9 +57,18 @@ static void hwpt_paging_teardown(struct ioasid_hwpt_paging *hwpt)
 	}
 	if (hwpt->common.domain)
 		iommu_domain_free(hwpt->common.domain);
-	if (hwpt->common.faultq)
-		ioasid_obj_unhold(&hwpt->common.faultq->obj);
 	mutex_destroy(&hwpt->lock);
+	kfree(hwpt);
+}
+
+/* Undo whatever part of a nested HWPT was built, and free it. */
+static void hwpt_nested_teardown(struct ioasid_hwpt_nested *hwpt)
+{
+	/* The nested domain goes before its parent's can. */
+	if (hwpt->common.domain)
+		iommu_domain_free(hwpt->common.domain);
+	if (hwpt->parent)
+		ioasid_obj_unhold(&hwpt->parent->common.obj);
 	kfree(hwpt);
 }
 
@@ -52,9 +76,14 @@ static void hwpt_free(struct ioasid_object *obj)
 {
 	struct ioasid_hwpt *hwpt = container_of(obj, struct ioasid_hwpt, obj);
 
+	if (hwpt->faultq)
+		ioasid_obj_unhold(&hwpt->faultq->obj);
 	switch (hwpt->kind) {
 	case IOASID_HWPT_PAGING:
 		hwpt_paging_teardown(to_hwpt_paging(hwpt));
+		return;
+	case IOASID_HWPT_NESTED:
+		hwpt_nested_teardown(to_hwpt_nested(hwpt));
 		return;
 	}
 	IOASID_WARN_ON(1);
@@ -90,6 +119,7 @@ struct ioasid_hwpt *ioasid_get_hwpt(struct ioasid_ctx *ictx, u32 id)
  * @ioas: the IOAS, found or held by the caller
  * @dev: a device whose IOMMU driver allocates the domain
  * @auto_domain: destroy the HWPT with its last attachment
+ * @nest_parent: allocate the domain to be the stage 2 of nested HWPTs
  *
  * The HWPT holds @ioas and is not mirrored yet. Publish it with
  * ioasid_hwpt_paging_publish(), which makes it visible on the IOAS too.
@@ -97,14 +127,17 @@ struct ioasid_hwpt *ioasid_get_hwpt(struct ioasid_ctx *ictx, u32 id)
  * Context: process context; may sleep; takes ioas.mutex.
  * Return: the HWPT, not yet published (ioasid_obj_publish() or
  * ioasid_obj_abort()); ERR_PTR(-ENOMEM); ERR_PTR(-ENOENT) when @ioas is
- * being destroyed.
+ * being destroyed; ERR_PTR(-EOPNOTSUPP) for @nest_parent when @dev's IOMMU
+ * cannot nest.
  */
 struct ioasid_hwpt_paging *ioasid_hwpt_paging_new(struct ioasid_ctx *ictx,
 						  struct ioasid_ioas *ioas,
 						  struct device *dev,
-						  bool auto_domain)
+						  bool auto_domain,
+						  bool nest_parent)
 {
 	struct ioasid_hwpt_paging *hwpt;
+	struct iommu_domain *domain;
 	int rc;
 
 	hwpt = ioasid_obj_new(ictx, sizeof(*hwpt), &ioasid_hwpt_ops);
@@ -114,11 +147,16 @@ struct ioasid_hwpt_paging *ioasid_hwpt_paging_new(struct ioasid_ctx *ictx,
 	hwpt->auto_domain = auto_domain;
 	INIT_LIST_HEAD(&hwpt->item);
 	mutex_init(&hwpt->lock);
-	hwpt->common.domain = iommu_domain_alloc(dev->bus);
-	if (!hwpt->common.domain) {
-		rc = -ENOMEM;
+	if (nest_parent)
+		domain = iommu_domain_alloc_nest_parent(dev);
+	else
+		domain = iommu_domain_alloc(dev->bus) ?: ERR_PTR(-ENOMEM);
+	if (IS_ERR(domain)) {
+		rc = PTR_ERR(domain);
 		goto err_abort;
 	}
+	hwpt->common.domain = domain;
+	hwpt->nest_parent = nest_parent;
 	rc = ioasid_obj_hold(&ioas->obj);
 	if (rc)
 		goto err_abort;
@@ -289,49 +327,225 @@ static int hwpt_set_faultq(struct ioasid_hwpt *hwpt, u32 fault_id)
 	return rc;
 }
 
-int ioasid_hwpt_create_ioctl(struct ioasid_call *call)
+/**
+ * ioasid_hwpt_nested_prepare() - make a nested HWPT's parent ready for DMA
+ * @hwpt: a nested HWPT about to be attached
+ *
+ * The stage-1 walk reads through the parent, so the parent is filled from
+ * its IOAS, and kept in sync, before the nested domain is used. A parent
+ * is mirrored early, before any device is attached to it: only drivers
+ * that finish a domain at allocation can nest.
+ *
+ * Context: process context; the caller holds the parent's lock.
+ * Return: 0; -EINVAL when the parent's driver finishes domains only at
+ * their first attach; the errno of ioasid_hwpt_paging_mirror().
+ */
+int ioasid_hwpt_nested_prepare(struct ioasid_hwpt_nested *hwpt)
+{
+	struct ioasid_hwpt_paging *parent = hwpt->parent;
+
+	lockdep_assert_held(&parent->lock);
+	if (parent->mirrored)
+		return 0;
+	if (!ioasid_hwpt_paging_early(parent))
+		return -EINVAL;
+	ioasid_hwpt_paging_enforce(parent);
+	return ioasid_hwpt_paging_mirror(parent);
+}
+
+/* What IOASID_HWPT_CREATE refuses before looking anything up. */
+static int hwpt_create_check(const struct ioasid_hwpt_create *args)
+{
+	if (args->flags &
+	    ~(IOASID_HWPT_NEST_PARENT | IOASID_HWPT_FAULT_ID_VALID))
+		return -EOPNOTSUPP;
+	if (args->__reserved ||
+	    (args->fault_id && !(args->flags & IOASID_HWPT_FAULT_ID_VALID)))
+		return -EINVAL;
+	switch (args->kind) {
+	case IOASID_HWPT_PAGING:
+		if (args->data_uptr || args->data_len || args->s1_format)
+			return -EINVAL;
+		return 0;
+	case IOASID_HWPT_NESTED:
+		if (args->flags & IOASID_HWPT_NEST_PARENT)
+			return -EINVAL;
+		return 0;
+	}
+	return -EOPNOTSUPP;
+}
+
+static struct ioasid_hwpt *hwpt_paging_create(struct ioasid_ctx *ictx,
+					      struct ioasid_hwpt_create *args,
+					      struct ioasid_device *idev)
 {
 	struct ioasid_hwpt_paging *hwpt;
+	struct ioasid_ioas *ioas;
+
+	ioas = ioasid_get_ioas(ictx, args->parent_id);
+	if (IS_ERR(ioas))
+		return ERR_CAST(ioas);
+	/* On success the HWPT holds the IOAS. */
+	hwpt = ioasid_hwpt_paging_new(ictx, ioas, idev->dev, false,
+				      args->flags & IOASID_HWPT_NEST_PARENT);
+	ioasid_obj_done(&ioas->obj);
+	return IS_ERR(hwpt) ? ERR_CAST(hwpt) : &hwpt->common;
+}
+
+/* The nest parent @id names, for @dev; found, to be ioasid_obj_done(). */
+static struct ioasid_hwpt_paging *hwpt_get_nest_parent(struct ioasid_ctx *ictx,
+						       u32 id,
+						       struct device *dev)
+{
+	struct ioasid_hwpt_paging *parent;
+	struct ioasid_hwpt *hwpt;
+
+	hwpt = ioasid_get_hwpt(ictx, id);
+	if (IS_ERR(hwpt))
+		return ERR_CAST(hwpt);
+	parent = to_hwpt_paging(hwpt);
+	if (hwpt->kind != IOASID_HWPT_PAGING || !parent->nest_parent ||
+	    !ioasid_hwpt_paging_fits(parent, dev)) {
+		ioasid_obj_done(&hwpt->obj);
+		return ERR_PTR(-EINVAL);
+	}
+	return parent;
+}
+
+static struct ioasid_hwpt *hwpt_nested_create(struct ioasid_ctx *ictx,
+					      struct ioasid_hwpt_create *args,
+					      struct ioasid_device *idev)
+{
+	struct ioasid_hwpt_paging *parent;
+	struct ioasid_hwpt_nested *hwpt;
+	struct iommu_domain *domain;
+	int rc;
+
+	/* Whatever the parent is, a device that cannot nest says so. */
+	if (!iommu_nest_formats(idev->dev))
+		return ERR_PTR(-EOPNOTSUPP);
+	parent = hwpt_get_nest_parent(ictx, args->parent_id, idev->dev);
+	if (IS_ERR(parent))
+		return ERR_CAST(parent);
+	hwpt = ioasid_obj_new(ictx, sizeof(*hwpt), &ioasid_hwpt_ops);
+	if (IS_ERR(hwpt)) {
+		rc = PTR_ERR(hwpt);
+		goto out_done;
+	}
+	hwpt->common.kind = IOASID_HWPT_NESTED;
+	rc = ioasid_obj_hold(&parent->common.obj);
+	if (rc)
+		goto err_abort;
+	hwpt->parent = parent;
+	domain = iommu_domain_alloc_nested(idev->dev, parent->common.domain,
+					   args->s1_format,
+					   u64_to_user_ptr(args->data_uptr),
+					   args->data_len);
+	if (IS_ERR(domain)) {
+		rc = PTR_ERR(domain);
+		goto err_abort;
+	}
+	hwpt->common.domain = domain;
+	goto out_done;
+
+err_abort:
+	ioasid_obj_abort(&hwpt->common.obj);
+out_done:
+	ioasid_obj_done(&parent->common.obj);
+	return rc ? ERR_PTR(rc) : &hwpt->common;
+}
+
+static void hwpt_publish(struct ioasid_hwpt *hwpt)
+{
+	if (hwpt->kind == IOASID_HWPT_PAGING)
+		ioasid_hwpt_paging_publish(to_hwpt_paging(hwpt));
+	else
+		ioasid_obj_publish(&hwpt->obj);
+}
+
+/* IOASID_HWPT_CREATE; see include/uapi/linux/ioasid.h. */
+int ioasid_hwpt_create_ioctl(struct ioasid_call *call)
+{
 	struct ioasid_hwpt_create args;
 	struct ioasid_device *idev;
-	struct ioasid_ioas *ioas;
+	struct ioasid_hwpt *hwpt;
 	int rc;
+
+	/* Callers built before nesting pass the structure up to the ID. */
+	rc = ioasid_call_fetch(call, &args, sizeof(args),
+			       offsetofend(struct ioasid_hwpt_create,
+					   out_hwpt_id));
+	if (rc)
+		return rc;
+	rc = hwpt_create_check(&args);
+	if (rc)
+		return rc;
+	idev = ioasid_get_device(call->ictx, args.dev_id);
+	if (IS_ERR(idev))
+		return PTR_ERR(idev);
+	if (args.kind == IOASID_HWPT_NESTED)
+		hwpt = hwpt_nested_create(call->ictx, &args, idev);
+	else
+		hwpt = hwpt_paging_create(call->ictx, &args, idev);
+	if (IS_ERR(hwpt)) {
+		rc = PTR_ERR(hwpt);
+		goto out_idev;
+	}
+	if (args.flags & IOASID_HWPT_FAULT_ID_VALID) {
+		rc = hwpt_set_faultq(hwpt, args.fault_id);
+		if (rc) {
+			ioasid_obj_abort(&hwpt->obj);
+			goto out_idev;
+		}
+	}
+	args.out_hwpt_id = hwpt->obj.id;
+	rc = ioasid_call_reply(call, &args, sizeof(args));
+	if (rc)
+		ioasid_obj_abort(&hwpt->obj);
+	else
+		hwpt_publish(hwpt);
+out_idev:
+	ioasid_obj_done(&idev->obj);
+	return rc;
+}
+
+/* IOASID_HWPT_INVALIDATE; see include/uapi/linux/ioasid.h. */
+int ioasid_hwpt_invalidate_ioctl(struct ioasid_call *call)
+{
+	struct ioasid_hwpt_invalidate args;
+	struct ioasid_hwpt *hwpt;
+	void __user *uptr;
+	u32 num;
+	int rc, rc2;
 
 	rc = ioasid_call_fetch(call, &args, sizeof(args), sizeof(args));
 	if (rc)
 		return rc;
-	if ((args.flags & ~IOASID_HWPT_FAULT_ID_VALID) ||
-	    args.kind != IOASID_HWPT_PAGING || args.__reserved)
+	if (args.flags)
 		return -EOPNOTSUPP;
-	idev = ioasid_get_device(call->ictx, args.dev_id);
-	if (IS_ERR(idev))
-		return PTR_ERR(idev);
-	ioas = ioasid_get_ioas(call->ictx, args.parent_id);
-	if (IS_ERR(ioas)) {
-		rc = PTR_ERR(ioas);
-		goto out_idev;
+	if (args.__reserved)
+		return -EINVAL;
+	uptr = u64_to_user_ptr(args.entries_uptr);
+	num = args.entry_num;
+	args.entry_num = 0;
+	if (num > IOASID_INVALIDATE_MAX) {
+		rc = -EINVAL;
+		goto out_reply;
 	}
-	hwpt = ioasid_hwpt_paging_new(call->ictx, ioas, idev->dev, false);
+	hwpt = ioasid_get_hwpt(call->ictx, args.hwpt_id);
 	if (IS_ERR(hwpt)) {
 		rc = PTR_ERR(hwpt);
-		goto out_ioas;
+		goto out_reply;
 	}
-	if (args.flags & IOASID_HWPT_FAULT_ID_VALID) {
-		rc = hwpt_set_faultq(&hwpt->common, args.fault_id);
-		if (rc) {
-			ioasid_obj_abort(&hwpt->common.obj);
-			goto out_ioas;
-		}
+	if (hwpt->kind != IOASID_HWPT_NESTED) {
+		rc = -EOPNOTSUPP;
+	} else if (num) {
+		rc = iommu_cache_invalidate_user(hwpt->domain, uptr,
+						 args.entry_len, &num);
+		args.entry_num = num;
 	}
-	args.out_hwpt_id = hwpt->common.obj.id;
-	rc = ioasid_call_reply(call, &args, sizeof(args));
-	if (rc)
-		ioasid_obj_abort(&hwpt->common.obj);
-	else
-		ioasid_hwpt_paging_publish(hwpt);
-out_ioas:
-	ioasid_obj_done(&ioas->obj);
-out_idev:
-	ioasid_obj_done(&idev->obj);
-	return rc;
+	ioasid_obj_done(&hwpt->obj);
+out_reply:
+	rc2 = ioasid_call_reply(call, &args, sizeof(args));
+	return rc ?: rc2;
 }

@@ -7,7 +7,8 @@
  *   io_pagetable.c  the IOVA map of an IOAS: areas, reserved and allowed
  *                   ranges, and the IOMMU domains that mirror it
  *   ioas.c          the IOAS object and its ioctls
- *   hw_pagetable.c  the HWPT object: one IOMMU domain filled from an IOAS
+ *   hw_pagetable.c  the HWPT object: one IOMMU domain filled from an IOAS,
+ *                   or a user's stage 1 nested over such a one
  *   device.c        device bind/attach per (device, PASID), the kernel
  *                   API for drivers
  *   ctx_pasid.c     the PASIDs a file holds, and the quotas, over the
@@ -26,6 +27,7 @@
  *     ioasid_pasids xa_lock    (pasid.c, spinlock) the PASID space
  *     ioas.mutex               the IOAS's lists of HWPTs and accesses
  *       hwpt.lock              a paging HWPT's attach: mirror, coherency
+ *                              (a nested HWPT's attach takes its parent's)
  *         iommu_group mutex    (6.1's IOMMU core, in attach and detach)
  *         iopt.rwsem           areas, reserved/allowed trees, domains
  *           pages.lock         which pages of a pinned range areas use
@@ -417,6 +419,7 @@ struct ioasid_hwpt {
  * @auto_domain: made by attach to an IOAS; dies with its last attachment
  * @enforce_cache_coherency: no DMA can bypass IOMMU_CACHE
  * @mirrored: the domain is among the IOAS's domains: filled and in sync
+ * @nest_parent: the domain was allocated to be the stage 2 of nested HWPTs
  * @msi_cookie: the domain has its software MSI window (IOMMU_RESV_SW_MSI)
  * @lock: serialises attaches of groups to the HWPT, which decide and
  *	  change @enforce_cache_coherency, @mirrored and @msi_cookie: groups
@@ -430,7 +433,19 @@ struct ioasid_hwpt_paging {
 	bool auto_domain;
 	bool enforce_cache_coherency;
 	bool mirrored;
+	bool nest_parent;
 	bool msi_cookie;
+};
+
+/**
+ * struct ioasid_hwpt_nested - a user's stage 1 over a paging HWPT
+ * @common: the common header; its domain is an IOMMU_DOMAIN_NESTED one
+ * @parent: the nest parent translating the stage 1's output and its table
+ *	    reads, held: it cannot be destroyed first (EBUSY)
+ */
+struct ioasid_hwpt_nested {
+	struct ioasid_hwpt common;
+	struct ioasid_hwpt_paging *parent;
 };
 
 static inline struct ioasid_hwpt_paging *to_hwpt_paging(struct ioasid_hwpt *hwpt)
@@ -438,11 +453,28 @@ static inline struct ioasid_hwpt_paging *to_hwpt_paging(struct ioasid_hwpt *hwpt
 	return container_of(hwpt, struct ioasid_hwpt_paging, common);
 }
 
+static inline struct ioasid_hwpt_nested *to_hwpt_nested(struct ioasid_hwpt *hwpt)
+{
+	return container_of(hwpt, struct ioasid_hwpt_nested, common);
+}
+
+/*
+ * The paging HWPT whose IOAS a HWPT's DMA ends in: itself, or a nested
+ * HWPT's parent. Reserved regions and cache coherency are decided there.
+ */
+static inline struct ioasid_hwpt_paging *ioasid_hwpt_s2(struct ioasid_hwpt *hwpt)
+{
+	if (hwpt->kind == IOASID_HWPT_NESTED)
+		return to_hwpt_nested(hwpt)->parent;
+	return to_hwpt_paging(hwpt);
+}
+
 struct ioasid_hwpt *ioasid_get_hwpt(struct ioasid_ctx *ictx, u32 id);
 struct ioasid_hwpt_paging *ioasid_hwpt_paging_new(struct ioasid_ctx *ictx,
 						  struct ioasid_ioas *ioas,
 						  struct device *dev,
-						  bool auto_domain);
+						  bool auto_domain,
+						  bool nest_parent);
 void ioasid_hwpt_paging_publish(struct ioasid_hwpt_paging *hwpt);
 bool ioasid_hwpt_paging_early(struct ioasid_hwpt_paging *hwpt);
 int ioasid_hwpt_paging_mirror(struct ioasid_hwpt_paging *hwpt);
@@ -452,7 +484,9 @@ int ioasid_hwpt_paging_msi_cookie(struct ioasid_hwpt_paging *hwpt,
 				  struct iommu_group *group);
 bool ioasid_hwpt_paging_fits(struct ioasid_hwpt_paging *hwpt,
 			     struct device *dev);
+int ioasid_hwpt_nested_prepare(struct ioasid_hwpt_nested *hwpt);
 IOASID_HANDLER(ioasid_hwpt_create_ioctl);
+IOASID_HANDLER(ioasid_hwpt_invalidate_ioctl);
 
 /* device.c --------------------------------------------------------------- */
 
@@ -464,31 +498,35 @@ IOASID_HANDLER(ioasid_hwpt_create_ioctl);
  * @group: the IOMMU group, referenced
  * @hwpt: the HWPT the group's RIDs are attached to, or NULL
  * @num_attached: RID attachments of the group's devices to @hwpt
+ * @iova_bits: the IOVA width of the group's IOMMU, learnt at bind
+ * @pgsize_bitmap: the IOPTE sizes of the group's IOMMU, learnt at bind
  */
 struct ioasid_group {
 	struct kref kref;
 	struct mutex lock; /* attachments of the group */
 	struct ioasid_ctx *ictx;
 	struct iommu_group *group;
-	struct ioasid_hwpt_paging *hwpt;
+	struct ioasid_hwpt *hwpt;
 	unsigned int num_attached;
+	u32 iova_bits;
+	unsigned long pgsize_bitmap;
 };
 
 /**
  * struct ioasid_attach - what one (device, PASID) translates through
  * @idev: the device
  * @pasid: the PASID, or IOASID_PASID_RID
- * @hwpt: the HWPT, held
+ * @hwpt: the HWPT, paging or nested, held
  * @pasid_held: the attachment holds a reference to @pasid in the PASID
  *	space, taken from the file's set (global PASID mode)
  *
  * The attachment is also the owner tag of the reserved regions it put in
- * its HWPT's IOAS.
+ * its HWPT's IOAS (a nested HWPT's parent's).
  */
 struct ioasid_attach {
 	struct ioasid_device *idev;
 	u32 pasid;
-	struct ioasid_hwpt_paging *hwpt;
+	struct ioasid_hwpt *hwpt;
 	bool pasid_held;
 };
 
@@ -562,6 +600,7 @@ struct ioasid_device *ioasid_get_device(struct ioasid_ctx *ictx, u32 id);
 int ioasid_device_opt_pasid_mode(struct ioasid_ctx *ictx,
 				 struct ioasid_option *args);
 IOASID_HANDLER(ioasid_device_features_ioctl);
+IOASID_HANDLER(ioasid_device_info_ioctl);
 
 /* ctx_pasid.c ------------------------------------------------------------ */
 
@@ -685,6 +724,7 @@ static inline void ioasid_test_exit(void)
 static_assert(offsetof(struct ioasid_ioas, obj) == 0);
 static_assert(offsetof(struct ioasid_hwpt, obj) == 0);
 static_assert(offsetof(struct ioasid_hwpt_paging, common) == 0);
+static_assert(offsetof(struct ioasid_hwpt_nested, common) == 0);
 static_assert(offsetof(struct ioasid_device, obj) == 0);
 static_assert(offsetof(struct ioasid_access, obj) == 0);
 static_assert(offsetof(struct ioasid_faultq, obj) == 0);

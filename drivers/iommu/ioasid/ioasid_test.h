@@ -247,6 +247,82 @@ struct ioasid_test_cmd {
 
 #define IOASID_TEST_DMA_PRI	0x1
 
+/*
+ * The mock IOMMU's stage-1 format, for nested HWPTs (IOASID_HWPT_NESTED)
+ * over a mock paging HWPT made with IOASID_HWPT_NEST_PARENT.
+ *
+ * Format number IOASID_TEST_S1_FORMAT: mock devices report bit
+ * (1 << IOASID_TEST_S1_FORMAT) in ioasid_device_info.out_s1_formats.
+ *
+ * The table is a radix tree of 4 levels of 512 little-endian 8-byte
+ * entries, one 4 KiB page per table, translating 48-bit IOVAs with 4 KiB
+ * pages only: IOVA bits 47:39 index the root table, 38:30 the next, 29:21
+ * the next and 20:12 the last, whose entries map pages. Every address in
+ * it (the root, the tables, the pages) is a GPA: an IOVA of the parent's
+ * IOAS, translated by the parent for each table read (which needs read
+ * permission there) and for the final access.
+ *
+ * An entry is IOASID_TEST_S1_PRESENT, for a leaf IOASID_TEST_S1_WRITE to
+ * let the device write (reads need only PRESENT), and in
+ * IOASID_TEST_S1_ADDR (bits 51:12) the GPA of the next table or of the
+ * page. Other bits are ignored.
+ *
+ * The mock caches each leaf it walked (IOVA page -> entry) until an
+ * invalidation covers that page: a changed entry keeps its old translation
+ * until then, as in real IOTLBs.
+ */
+#define IOASID_TEST_S1_FORMAT	1
+#define IOASID_TEST_S1_LEVELS	4
+#define IOASID_TEST_S1_PRESENT	0x1ULL
+#define IOASID_TEST_S1_WRITE	0x2ULL
+#define IOASID_TEST_S1_ADDR	0x000ffffffffff000ULL
+
+/**
+ * struct ioasid_test_s1_hwpt - IOASID_HWPT_CREATE data of the mock format
+ * @root_gpa: the GPA of the root table, 4 KiB aligned, below 2^48
+ * @flags: must be 0
+ * @__reserved: must be 0
+ *
+ * EINVAL for a misaligned or too large @root_gpa, non-zero @flags or
+ * @__reserved, or a data_len shorter than @root_gpa's end; E2BIG for a
+ * longer one with non-zero bytes past this structure.
+ */
+struct ioasid_test_s1_hwpt {
+	__aligned_u64 root_gpa;
+	__u32 flags;
+	__u32 __reserved;
+};
+
+/**
+ * enum ioasid_test_s1_inv_flags - flags of struct ioasid_test_s1_inv
+ * @IOASID_TEST_S1_INV_ALL: invalidate everything cached; @iova and @length
+ *	must be 0
+ */
+enum ioasid_test_s1_inv_flags {
+	IOASID_TEST_S1_INV_ALL = 1 << 0,
+};
+
+/**
+ * struct ioasid_test_s1_inv - one IOASID_HWPT_INVALIDATE entry of the mock
+ *	format
+ * @flags: enum ioasid_test_s1_inv_flags
+ * @__reserved: must be 0
+ * @iova: without IOASID_TEST_S1_INV_ALL, the first IOVA, 4 KiB aligned
+ * @length: its length, a non-zero multiple of 4 KiB
+ *
+ * An entry fails with EINVAL for an unknown flag, a non-zero @__reserved,
+ * a zero or misaligned range, or a range given with
+ * IOASID_TEST_S1_INV_ALL; EOVERFLOW for a range that wraps; E2BIG when
+ * entry_len is longer than this structure and a byte past it is not 0.
+ * entry_len must be at least 24 (EINVAL at index 0).
+ */
+struct ioasid_test_s1_inv {
+	__u32 flags;
+	__u32 __reserved;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+};
+
 #define IOASID_TEST _IO(IOASID_TYPE, IOASID_NR_TEST)
 
 #endif

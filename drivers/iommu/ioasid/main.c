@@ -469,8 +469,12 @@ static long ioasid_fops_ioctl(struct file *filp, unsigned int cmd,
 		return ioasid_ioas_copy_ioctl(&call);
 	case IOASID_HWPT_CREATE:
 		return ioasid_hwpt_create_ioctl(&call);
+	case IOASID_HWPT_INVALIDATE:
+		return ioasid_hwpt_invalidate_ioctl(&call);
 	case IOASID_DEVICE_FEATURES:
 		return ioasid_device_features_ioctl(&call);
+	case IOASID_DEVICE_INFO:
+		return ioasid_device_info_ioctl(&call);
 	case IOASID_PASID_ALLOC:
 		return ioasid_pasid_alloc_ioctl(&call);
 	case IOASID_PASID_FREE:

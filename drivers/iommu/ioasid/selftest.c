@@ -14,6 +14,13 @@
  * unrecoverable fault, or, for a DMA asked to use page requests, a group
  * of page requests for the pages missing, after which the device waits for
  * the answer and retries, as a device with PCI PRI does.
+ *
+ * Nesting: a mock domain allocated as a nest parent can be the stage 2 of
+ * nested domains, whose stage 1 is a radix table the test writes in its
+ * own memory (the format is in ioasid_test.h). A mock DMA through a nested
+ * domain walks that table, reading each entry through the parent's page
+ * table, then translates the stage 1's output through the parent. Each
+ * leaf walked is cached per nested domain until the test invalidates it.
  */
 #include <linux/device.h>
 #include <linux/highmem.h>
@@ -45,6 +52,16 @@ struct mock_domain {
 	struct iommu_domain domain;
 	struct mutex lock;	/* the page table */
 	u64 *root;
+	bool nest_parent;
+};
+
+/* A nested domain: a test's stage 1 over a nest-parent mock domain. */
+struct mock_nested {
+	struct iommu_domain domain;
+	struct mock_domain *parent;
+	u64 root_gpa;
+	struct mutex lock;	/* fills and invalidations of @iotlb */
+	struct xarray iotlb;	/* IOVA page number -> xa_mk_value(leaf) */
 };
 
 struct mock_dev {
@@ -269,6 +286,25 @@ static phys_addr_t mock_iova_to_phys(struct iommu_domain *domain,
 	return phys;
 }
 
+/* Translate @iova of a paging mock domain for a read or a write. */
+static int mock_translate(struct mock_domain *md, unsigned long iova,
+			  bool write, phys_addr_t *phys)
+{
+	int rc = -EFAULT;
+	int level;
+	u64 *pte;
+
+	mutex_lock(&md->lock);
+	pte = mock_walk(md, iova, &level);
+	if (pte && (*pte & (write ? MOCK_PTE_WRITE : MOCK_PTE_READ))) {
+		*phys = (*pte & MOCK_PTE_ADDR) +
+			(iova & ((1UL << mock_shift(level)) - 1));
+		rc = 0;
+	}
+	mutex_unlock(&md->lock);
+	return rc;
+}
+
 static void mock_free_table(u64 *table, int level)
 {
 	int i;
@@ -380,6 +416,222 @@ static const struct iommu_domain_ops mock_domain_ops = {
 	.free = mock_domain_free,
 };
 
+/* Nested domains ---------------------------------------------------------- */
+
+static const struct iommu_domain_ops mock_nested_ops;
+
+static struct mock_nested *to_mock_nested(struct iommu_domain *domain)
+{
+	return container_of(domain, struct mock_nested, domain);
+}
+
+/* Read the stage-1 entry at @gpa through the parent, as the IOMMU would. */
+static int mock_s1_read(struct mock_nested *mn, u64 gpa, u64 *entry)
+{
+	phys_addr_t phys;
+	u64 *va;
+	int rc;
+
+	rc = mock_translate(mn->parent, gpa, false, &phys);
+	if (rc)
+		return rc;
+	va = kmap_local_page(pfn_to_page(PHYS_PFN(phys)));
+	*entry = le64_to_cpu(*(__le64 *)((char *)va + offset_in_page(phys)));
+	kunmap_local(va);
+	return 0;
+}
+
+/* Walk the stage 1 to the leaf entry of @iova; -EFAULT when not present. */
+static int mock_s1_walk(struct mock_nested *mn, unsigned long iova, u64 *leaf)
+{
+	u64 table = mn->root_gpa, entry;
+	int lvl, rc;
+
+	if (iova >> MOCK_IOVA_BITS)
+		return -EFAULT;
+	for (lvl = IOASID_TEST_S1_LEVELS - 1; lvl >= 0; lvl--) {
+		rc = mock_s1_read(mn, table + 8 * mock_index(iova, lvl),
+				  &entry);
+		if (rc)
+			return rc;
+		if (!(entry & IOASID_TEST_S1_PRESENT))
+			return -EFAULT;
+		table = entry & IOASID_TEST_S1_ADDR;
+	}
+	/* Only what the format defines: the cache holds xarray values. */
+	*leaf = entry & (IOASID_TEST_S1_ADDR | IOASID_TEST_S1_WRITE |
+			 IOASID_TEST_S1_PRESENT);
+	return 0;
+}
+
+/* The cached leaf of @iova, walked and cached on a miss. */
+static int mock_s1_lookup(struct mock_nested *mn, unsigned long iova,
+			  u64 *leaf)
+{
+	unsigned long index = iova >> PAGE_SHIFT;
+	void *cached;
+	int rc = 0;
+
+	mutex_lock(&mn->lock);
+	cached = xa_load(&mn->iotlb, index);
+	if (cached) {
+		*leaf = xa_to_value(cached);
+		goto out_unlock;
+	}
+	rc = mock_s1_walk(mn, iova, leaf);
+	if (!rc)
+		rc = xa_err(xa_store(&mn->iotlb, index, xa_mk_value(*leaf),
+				     GFP_KERNEL));
+out_unlock:
+	mutex_unlock(&mn->lock);
+	return rc;
+}
+
+/* IOVA -> GPA by the (cached) stage 1, then GPA -> HPA by the parent. */
+static int mock_nested_translate(struct mock_nested *mn, unsigned long iova,
+				 bool write, phys_addr_t *phys)
+{
+	u64 leaf;
+	int rc;
+
+	rc = mock_s1_lookup(mn, iova, &leaf);
+	if (rc)
+		return rc;
+	if (write && !(leaf & IOASID_TEST_S1_WRITE))
+		return -EFAULT;
+	return mock_translate(mn->parent,
+			      (leaf & IOASID_TEST_S1_ADDR) + offset_in_page(iova),
+			      write, phys);
+}
+
+/* Forget the cached leaves of IOVA pages [first, last]. */
+static void mock_s1_forget(struct mock_nested *mn, unsigned long first,
+			   unsigned long last)
+{
+	unsigned long index;
+	void *entry;
+
+	lockdep_assert_held(&mn->lock);
+	xa_for_each_range(&mn->iotlb, index, entry, first, last)
+		xa_erase(&mn->iotlb, index);
+}
+
+/* Check and carry out one invalidation entry. */
+static int mock_s1_inv_one(struct mock_nested *mn,
+			   const struct ioasid_test_s1_inv *inv)
+{
+	u64 last;
+
+	if (inv->flags & ~IOASID_TEST_S1_INV_ALL || inv->__reserved)
+		return -EINVAL;
+	if (inv->flags & IOASID_TEST_S1_INV_ALL) {
+		if (inv->iova || inv->length)
+			return -EINVAL;
+		last = U64_MAX;
+	} else {
+		if (!inv->length || !IS_ALIGNED(inv->iova, SZ_4K) ||
+		    !IS_ALIGNED(inv->length, SZ_4K))
+			return -EINVAL;
+		if (check_add_overflow(inv->iova, inv->length - 1, &last))
+			return -EOVERFLOW;
+	}
+	mutex_lock(&mn->lock);
+	mock_s1_forget(mn, inv->iova >> PAGE_SHIFT,
+		       min_t(u64, last >> PAGE_SHIFT, ULONG_MAX));
+	mutex_unlock(&mn->lock);
+	return 0;
+}
+
+static int mock_cache_invalidate_user(struct iommu_domain *domain,
+				      const void __user *entries,
+				      u32 entry_len, u32 *num)
+{
+	struct mock_nested *mn = to_mock_nested(domain);
+	struct ioasid_test_s1_inv inv;
+	u32 i;
+	int rc = 0;
+
+	if (entry_len < offsetofend(struct ioasid_test_s1_inv, length)) {
+		*num = 0;
+		return -EINVAL;
+	}
+	for (i = 0; i < *num; i++) {
+		rc = copy_struct_from_user(&inv, sizeof(inv),
+					   entries + (size_t)i * entry_len,
+					   entry_len);
+		if (!rc)
+			rc = mock_s1_inv_one(mn, &inv);
+		if (rc)
+			break;
+	}
+	*num = i;
+	return rc;
+}
+
+static void mock_nested_free(struct iommu_domain *domain)
+{
+	struct mock_nested *mn = to_mock_nested(domain);
+
+	xa_destroy(&mn->iotlb);
+	mutex_destroy(&mn->lock);
+	kfree(mn);
+}
+
+static const struct iommu_domain_ops mock_nested_ops = {
+	.attach_dev = mock_attach_dev,
+	.detach_dev = mock_detach_dev,
+	.set_dev_pasid = mock_set_dev_pasid,
+	.cache_invalidate_user = mock_cache_invalidate_user,
+	.free = mock_nested_free,
+};
+
+static u64 mock_nest_formats(struct device *dev)
+{
+	return BIT_ULL(IOASID_TEST_S1_FORMAT);
+}
+
+static struct iommu_domain *mock_domain_alloc(unsigned int type);
+
+static struct iommu_domain *mock_domain_alloc_nest_parent(struct device *dev)
+{
+	struct iommu_domain *domain = mock_domain_alloc(IOMMU_DOMAIN_UNMANAGED);
+
+	if (!domain)
+		return ERR_PTR(-ENOMEM);
+	to_mock_domain(domain)->nest_parent = true;
+	return domain;
+}
+
+static struct iommu_domain *
+mock_domain_alloc_nested(struct device *dev, struct iommu_domain *parent,
+			 u32 format, const void __user *data, size_t len)
+{
+	struct ioasid_test_s1_hwpt desc;
+	struct mock_nested *mn;
+	int rc;
+
+	if (parent->ops != &mock_domain_ops ||
+	    !to_mock_domain(parent)->nest_parent)
+		return ERR_PTR(-EINVAL);
+	if (len < offsetofend(struct ioasid_test_s1_hwpt, root_gpa))
+		return ERR_PTR(-EINVAL);
+	rc = copy_struct_from_user(&desc, sizeof(desc), data, len);
+	if (rc)
+		return ERR_PTR(rc);
+	if (desc.flags || desc.__reserved || !IS_ALIGNED(desc.root_gpa, SZ_4K) ||
+	    desc.root_gpa >> MOCK_IOVA_BITS)
+		return ERR_PTR(-EINVAL);
+	mn = kzalloc(sizeof(*mn), GFP_KERNEL_ACCOUNT);
+	if (!mn)
+		return ERR_PTR(-ENOMEM);
+	mn->parent = to_mock_domain(parent);
+	mn->root_gpa = desc.root_gpa;
+	mutex_init(&mn->lock);
+	xa_init(&mn->iotlb);
+	mn->domain.ops = &mock_nested_ops;
+	return &mn->domain;
+}
+
 static struct iommu_domain *mock_domain_alloc(unsigned int type)
 {
 	struct mock_domain *md;
@@ -465,6 +717,9 @@ static const struct iommu_ops mock_ops = {
 	.sva_unbind = mock_sva_unbind,
 	.sva_get_pasid = mock_sva_get_pasid,
 	.page_response = mock_page_response,
+	.nest_formats = mock_nest_formats,
+	.domain_alloc_nest_parent = mock_domain_alloc_nest_parent,
+	.domain_alloc_nested = mock_domain_alloc_nested,
 	.pgsize_bitmap = MOCK_PGSIZES,
 	.owner = THIS_MODULE,
 	.default_domain_ops = &mock_domain_ops,
@@ -704,23 +959,12 @@ static void test_dma_copy(phys_addr_t phys, void *buf, size_t n, bool write)
 static int test_dma_translate(struct iommu_domain *domain, unsigned long iova,
 			      bool write, phys_addr_t *phys)
 {
-	struct mock_domain *md;
-	int rc = -EFAULT;
-	int level;
-	u64 *pte;
-
-	if (!domain || domain->ops != &mock_domain_ops)
-		return -EFAULT;
-	md = to_mock_domain(domain);
-	mutex_lock(&md->lock);
-	pte = mock_walk(md, iova, &level);
-	if (pte && (*pte & (write ? MOCK_PTE_WRITE : MOCK_PTE_READ))) {
-		*phys = (*pte & MOCK_PTE_ADDR) +
-			(iova & ((1UL << mock_shift(level)) - 1));
-		rc = 0;
-	}
-	mutex_unlock(&md->lock);
-	return rc;
+	if (domain && domain->ops == &mock_domain_ops)
+		return mock_translate(to_mock_domain(domain), iova, write, phys);
+	if (domain && domain->ops == &mock_nested_ops)
+		return mock_nested_translate(to_mock_nested(domain), iova,
+					     write, phys);
+	return -EFAULT;
 }
 
 /* The domain a DMA of @mdev tagged with @pasid (0: none) translates by. */

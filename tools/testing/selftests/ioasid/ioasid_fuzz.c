@@ -71,7 +71,7 @@ enum {
 	C_IOAS_MAP, C_IOAS_UNMAP, C_IOAS_COPY, C_HWPT_CREATE, C_VFIO_IOAS,
 	C_T_MOCK, C_T_RESERVE, C_T_PINS, C_T_DMA, C_T_IOPTE, C_T_CHARGES,
 	C_T_ACCESS, C_T_APIN, C_T_ARW, C_T_MOVE, C_T_BADOP, C_BAD_IOCTL,
-	C_REOPEN, C_PASID, C_FEATURES, C_FAULTS,
+	C_REOPEN, C_PASID, C_FEATURES, C_FAULTS, C_INVALIDATE, C_DEV_INFO,
 	/* type1 */
 	C_V_EXT, C_V_SET_IOMMU, C_V_INFO, C_V_MAP, C_V_UNMAP, C_V_DIRTY,
 	C_V_GROUP,
@@ -143,6 +143,9 @@ static const struct cmd_desc cmds[NR_CMDS] = {
 	[C_FEATURES] = { "DEVICE_FEATURES", S_CORE, 1, { ENOENT, EPERM } },
 	[C_FAULTS] = { "FAULT_QUEUE_DEVICE_FAULTS", S_CORE, 2,
 		       { ENOENT, EBUSY, EMFILE } },
+	[C_INVALIDATE] = { "HWPT_INVALIDATE", S_CORE, 2,
+			   { ENOENT, EOVERFLOW } },
+	[C_DEV_INFO] = { "DEVICE_INFO", S_CORE, 1, { ENOENT } },
 	[C_V_EXT] = { "VFIO_CHECK_EXTENSION", S_TYPE1, 1, { 0 } },
 	[C_V_SET_IOMMU] = { "VFIO_SET_IOMMU", S_TYPE1, 2,
 			    { ENODEV, EBUSY } },
@@ -778,24 +781,95 @@ static void op_ioas_copy(struct fz_thread *t, int s)
 	account(t, C_IOAS_COPY, ret, err, what);
 }
 
+/* Nested: a mock stage 1 over a HWPT, its root somewhere near HOT_IOVA */
+static void hwpt_create_nested(struct fz_thread *t, int s,
+			       struct ioasid_hwpt_create *a,
+			       struct ioasid_test_s1_hwpt *data)
+{
+	data->root_gpa = chance(t, 90) ? HOT_IOVA + SZ_4K * rnd_below(t, 16) :
+					 rnd_iova(t);
+	data->flags = chance(t, 97) ? 0 : 1;
+	a->parent_id = rnd_id_of(t, s, T_HWPT);
+	a->data_uptr = (uintptr_t)rnd_ptr(t, data);
+	a->data_len = chance(t, 90) ? sizeof(*data) : rnd_below(t, 64);
+	a->s1_format = chance(t, 90) ? IOASID_TEST_S1_FORMAT : rnd_below(t, 70);
+}
+
 static void op_hwpt_create(struct fz_thread *t, int s)
 {
 	struct ioasid_hwpt_create *a = arg_place(t, sizeof(*a));
+	struct ioasid_test_s1_hwpt data;
 	char what[96];
 	long ret;
 	int err;
 
 	a->argsz = rnd_argsz(t, sizeof(*a));
-	a->flags = rnd_flags(t, 0);
-	a->kind = chance(t, 90) ? IOASID_HWPT_PAGING : rnd_below(t, 4);
+	a->flags = rnd_flags(t, chance(t, 30) ? IOASID_HWPT_NEST_PARENT : 0);
+	a->kind = chance(t, 60) ? IOASID_HWPT_PAGING :
+		  chance(t, 90) ? IOASID_HWPT_NESTED : rnd_below(t, 4);
 	a->dev_id = rnd_id_of(t, s, T_DEV);
 	a->parent_id = rnd_ioas(t, s);
-	snprintf(what, sizeof(what), "kind %u dev %u parent %u", a->kind,
-		 a->dev_id, a->parent_id);
+	if (a->kind == IOASID_HWPT_NESTED)
+		hwpt_create_nested(t, s, a, &data);
+	a->__reserved = chance(t, 97) ? 0 : 1;
+	snprintf(what, sizeof(what), "kind %u flags %#x dev %u parent %u",
+		 a->kind, a->flags, a->dev_id, a->parent_id);
 	ret = do_ioctl(fz.slot[s], IOASID_HWPT_CREATE, rnd_ptr(t, a), &err);
 	if (!ret)
 		remember_id(s, T_HWPT, a->out_hwpt_id);
 	account(t, C_HWPT_CREATE, ret, err, what);
+}
+
+/* Stage-1 invalidations, good and bad, on any HWPT */
+static void op_invalidate(struct fz_thread *t, int s)
+{
+	struct ioasid_hwpt_invalidate *a = arg_place(t, sizeof(*a));
+	struct ioasid_test_s1_inv inv[4] = {};
+	char what[96];
+	unsigned int i;
+	long ret;
+	int err;
+
+	for (i = 0; i < ARRAY_SIZE(inv); i++) {
+		inv[i].flags = chance(t, 20) ? IOASID_TEST_S1_INV_ALL :
+			       rnd_flags(t, 0);
+		if (inv[i].flags)
+			continue;
+		inv[i].iova = chance(t, 90) ? HOT_IOVA : rnd_iova(t);
+		inv[i].length = chance(t, 80) ? SZ_4K : rnd_len(t, inv[i].iova);
+		inv[i].__reserved = chance(t, 97) ? 0 : 1;
+	}
+	a->argsz = rnd_argsz(t, sizeof(*a));
+	a->flags = rnd_flags(t, 0);
+	a->entries_uptr = (uintptr_t)rnd_ptr(t, inv);
+	a->hwpt_id = rnd_id_of(t, s, T_HWPT);
+	a->entry_len = chance(t, 90) ? sizeof(inv[0]) : rnd_below(t, 64);
+	a->entry_num = chance(t, 95) ? rnd_below(t, ARRAY_SIZE(inv) + 1) :
+		       (__u32)rnd(t);
+	/* Entries past the array must not be read from the stack. */
+	if (a->entry_num > ARRAY_SIZE(inv) && a->entry_len &&
+	    a->entry_num <= IOASID_INVALIDATE_MAX)
+		a->entries_uptr = (uintptr_t)fz.hole;
+	snprintf(what, sizeof(what), "hwpt %u len %u num %u", a->hwpt_id,
+		 a->entry_len, a->entry_num);
+	ret = do_ioctl(fz.slot[s], IOASID_HWPT_INVALIDATE, rnd_ptr(t, a),
+		       &err);
+	account(t, C_INVALIDATE, ret, err, what);
+}
+
+static void op_dev_info(struct fz_thread *t, int s)
+{
+	struct ioasid_device_info *a = arg_place(t, sizeof(*a));
+	char what[64];
+	long ret;
+	int err;
+
+	a->argsz = rnd_argsz(t, sizeof(*a));
+	a->flags = rnd_flags(t, 0);
+	a->dev_id = rnd_id_of(t, s, T_DEV);
+	snprintf(what, sizeof(what), "dev %u", a->dev_id);
+	ret = do_ioctl(fz.slot[s], IOASID_DEVICE_INFO, rnd_ptr(t, a), &err);
+	account(t, C_DEV_INFO, ret, err, what);
 }
 
 /* PASIDs: allocate (any, in a device's width, fixed) or free one */
@@ -1039,6 +1113,8 @@ static void op_bad_ioctl(struct fz_thread *t, int s)
 		    nr == IOASID_NR_DEVICE_FEATURES ||
 		    nr == IOASID_NR_DEVICE_FAULTS ||
 		    nr == IOASID_NR_FAULT_QUEUE_ALLOC ||
+		    nr == IOASID_NR_HWPT_INVALIDATE ||
+		    nr == IOASID_NR_DEVICE_INFO ||
 		    nr == IOASID_NR_PASID_ALLOC || nr == IOASID_NR_PASID_FREE ||
 		    nr == IOASID_NR_TEST)
 			cmd = _IO(IOASID_TYPE, 0xfe);
@@ -1502,6 +1578,12 @@ static void run_one(struct fz_thread *t)
 		break;
 	case C_FAULTS:
 		op_faults(t, s);
+		break;
+	case C_INVALIDATE:
+		op_invalidate(t, s);
+		break;
+	case C_DEV_INFO:
+		op_dev_info(t, s);
 		break;
 	case C_BAD_IOCTL:
 		op_bad_ioctl(t, s);

@@ -109,20 +109,6 @@ static int sva_unbind(int fd, __u32 dev_id, __u32 pasid)
 	return ioasid_test(fd, &t);
 }
 
-static int mock_device_bits(int fd, __u32 pt_id, __u32 bits, __u32 *dev_id)
-{
-	struct ioasid_test_cmd t = {
-		.op = IOASID_TEST_MOCK_DEVICE,
-		.obj_id = pt_id,
-		.mock = { .pasid_bits = bits },
-	};
-	int ret = ioasid_test(fd, &t);
-
-	if (!ret)
-		*dev_id = t.mock.out_dev_id;
-	return ret;
-}
-
 /* A mock DMA-visible page of a byte pattern, mapped at @iova in @ioas. */
 static void *map_pattern(struct __test_metadata *_metadata, int fd, __u32 ioas,
 			 __u64 iova, int byte)

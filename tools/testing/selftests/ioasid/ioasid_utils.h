@@ -364,11 +364,12 @@ static inline int ioasid_option_get(int fd, __u32 key, __u32 object_id,
 }
 
 /* A paging HWPT over IOAS @ioas_id, built by device @dev_id's IOMMU */
-static inline int hwpt_create(int fd, __u32 dev_id, __u32 ioas_id,
-			      __u32 *hwpt_id)
+static inline int hwpt_create_flags(int fd, __u32 dev_id, __u32 ioas_id,
+				    __u32 flags, __u32 *hwpt_id)
 {
 	struct ioasid_hwpt_create cmd = {
 		.argsz = sizeof(cmd),
+		.flags = flags,
 		.kind = IOASID_HWPT_PAGING,
 		.dev_id = dev_id,
 		.parent_id = ioas_id,
@@ -378,6 +379,12 @@ static inline int hwpt_create(int fd, __u32 dev_id, __u32 ioas_id,
 	if (!ret)
 		*hwpt_id = cmd.out_hwpt_id;
 	return ret;
+}
+
+static inline int hwpt_create(int fd, __u32 dev_id, __u32 ioas_id,
+			      __u32 *hwpt_id)
+{
+	return hwpt_create_flags(fd, dev_id, ioas_id, 0, hwpt_id);
 }
 
 /* The old name of hwpt_create() */
@@ -425,6 +432,22 @@ static inline int mock_device(int fd, __u32 pt_id, __u32 *dev_id,
 		if (hwpt_id)
 			*hwpt_id = t.mock.out_hwpt_id;
 	}
+	return ret;
+}
+
+/* A mock device whose PASIDs are @bits wide, attached to @pt_id */
+static inline int mock_device_bits(int fd, __u32 pt_id, __u32 bits,
+				   __u32 *dev_id)
+{
+	struct ioasid_test_cmd t = {
+		.op = IOASID_TEST_MOCK_DEVICE,
+		.obj_id = pt_id,
+		.mock = { .pasid_bits = bits },
+	};
+	int ret = ioasid_test(fd, &t);
+
+	if (!ret)
+		*dev_id = t.mock.out_dev_id;
 	return ret;
 }
 
