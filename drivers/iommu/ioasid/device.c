@@ -1076,7 +1076,7 @@ static u32 ioasid_device_caps(struct ioasid_device *idev, u64 s1_formats)
 	if (s1_formats)
 		caps |= IOASID_DEVICE_CAP_NEST;
 	if (idev->faults.registered &&
-	    iommu_capable(idev->dev, IOMMU_CAP_FAULT_REPORTS))
+	    device_iommu_capable(idev->dev, IOMMU_CAP_FAULT_REPORTS))
 		caps |= IOASID_DEVICE_CAP_FAULTS;
 	/* A device that is not PCI pages in if its IOMMU answers requests. */
 	if (!dev_is_pci(idev->dev)) {

@@ -12,6 +12,7 @@
  * devices and for edu behind the machine's real IOMMU.
  */
 #define _GNU_SOURCE
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <unistd.h>
@@ -229,6 +230,90 @@ TEST_F(nested, dma_lands)
 				    NULL));
 	EXPECT_EQ(-EFAULT, dma_read(self->fd, self->dev_id, IOVA_A + 2 * PAGE_SZ,
 				    self->buf));
+}
+
+/* A mock DMA asking for its missing page, on a thread of its own. */
+struct pri_read {
+	int fd;
+	__u32 dev_id;
+	__u64 iova;
+	unsigned char buf[64];
+	int ret;
+};
+
+static void *pri_read_run(void *arg)
+{
+	struct pri_read *r = arg;
+	struct ioasid_test_cmd t = {
+		.op = IOASID_TEST_DMA,
+		.flags = IOASID_TEST_DMA_PRI,
+		.obj_id = r->dev_id,
+		.dma = {
+			.iova = r->iova,
+			.uaddr = (uintptr_t)r->buf,
+			.length = sizeof(r->buf),
+			.dir = IOASID_TEST_DMA_READ,
+		},
+	};
+
+	r->ret = ioasid_test(r->fd, &t);
+	return NULL;
+}
+
+/*
+ * A page request through a nested HWPT made with a fault queue, as a
+ * vIOMMU passes a guest's I/O page faults on: the user (the guest) fills
+ * the stage-1 entry and answers, and the device's retry reads through it.
+ */
+TEST_F(nested, page_request_served_in_stage1)
+{
+	struct ioasid_fault_queue_alloc qa = { .argsz = sizeof(qa) };
+	struct ioasid_fault_response resp = {
+		.code = IOASID_FAULT_RESP_SUCCESS,
+	};
+	struct ioasid_hwpt_create cmd = {
+		.argsz = sizeof(cmd),
+		.flags = IOASID_HWPT_FAULT_ID_VALID,
+		.kind = IOASID_HWPT_NESTED,
+		.dev_id = self->dev_id,
+		.parent_id = self->parent_id,
+		.s1_format = IOASID_TEST_S1_FORMAT,
+	};
+	struct ioasid_test_s1_hwpt data = { .root_gpa = GPA_BASE };
+	struct pri_read r = {
+		.fd = self->fd, .dev_id = self->dev_id,
+		.iova = IOVA_A + 5 * PAGE_SZ,
+	};
+	struct pollfd pfd = { .events = POLLIN };
+	struct ioasid_fault rec;
+	pthread_t th;
+
+	ASSERT_EQ(0, ioasid_do(self->fd, IOASID_FAULT_QUEUE_ALLOC, &qa));
+	cmd.fault_id = qa.out_fault_id;
+	cmd.data_uptr = (uintptr_t)&data;
+	cmd.data_len = sizeof(data);
+	ASSERT_EQ(0, ioasid_do(self->fd, IOASID_HWPT_CREATE, &cmd));
+	ASSERT_EQ(0, mock_replace(self->fd, self->dev_id, cmd.out_hwpt_id,
+				  NULL));
+	ASSERT_EQ(0, pthread_create(&th, NULL, pri_read_run, &r));
+	pfd.fd = qa.out_fault_fd;
+	ASSERT_EQ(1, poll(&pfd, 1, 5000));
+	ASSERT_EQ((ssize_t)sizeof(rec), read(qa.out_fault_fd, &rec,
+					     sizeof(rec)));
+	ASSERT_EQ((__u32)IOASID_FAULT_PAGE_REQ, rec.type);
+	ASSERT_EQ(r.iova, rec.addr);
+	ASSERT_EQ(0, s1_map(&self->g, r.iova, data_gpa(9), false));
+	resp.cookie = rec.cookie;
+	ASSERT_EQ((ssize_t)sizeof(resp), write(qa.out_fault_fd, &resp,
+					       sizeof(resp)));
+	pthread_join(th, NULL);
+	ASSERT_EQ(0, r.ret);
+	ASSERT_EQ(0, memcmp(r.buf, data_va(&self->g, 9), sizeof(r.buf)));
+	ASSERT_EQ(0, mock_replace(self->fd, self->dev_id, self->nested_id,
+				  NULL));
+	ASSERT_EQ(0, ioasid_destroy(self->fd, cmd.out_hwpt_id));
+	close(qa.out_fault_fd);
+	ASSERT_EQ(0, ioasid_destroy(self->fd, qa.out_fault_id));
 }
 
 /* The stage 2 is live: unmapping a GPA stops DMA through the stage 1. */
