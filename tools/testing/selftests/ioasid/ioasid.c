@@ -117,7 +117,7 @@ TEST(ioctl_errors)
 	static const unsigned int unknown_nr[] = {
 		IOASID_NR_OPTION + 1, IOASID_NR_IOAS_CREATE - 1,
 		IOASID_NR_IOAS_COPY + 1, IOASID_NR_HWPT_CREATE - 1,
-		IOASID_NR_HWPT_CREATE + 1, IOASID_NR_VFIO_IOAS - 1,
+		IOASID_NR_HWPT_INVALIDATE + 1, IOASID_NR_VFIO_IOAS - 1,
 		IOASID_NR_VFIO_IOAS + 1, IOASID_NR_TEST - 1,
 		IOASID_NR_TEST + 1, 0xff,
 	};
@@ -217,7 +217,9 @@ TEST(ioctl_struct_size)
 	check_sizes(_metadata, fd, IOASID_OPTION, &option, sizeof(option), 0);
 	hwpt.dev_id = dev;
 	hwpt.parent_id = ioas;
-	check_sizes(_metadata, fd, IOASID_HWPT_CREATE, &hwpt, sizeof(hwpt), 0);
+	/* The first version ends at out_hwpt_id. */
+	check_sizes(_metadata, fd, IOASID_HWPT_CREATE, &hwpt, sizeof(hwpt),
+		    offsetof(struct ioasid_hwpt_create, data_uptr) - 1);
 	check_sizes(_metadata, fd, IOASID_VFIO_IOAS, &vioas, sizeof(vioas), 0);
 	/* any op's member ends past the header: the header alone is short */
 	check_sizes(_metadata, fd, IOASID_TEST, &test, sizeof(test),
@@ -294,7 +296,7 @@ TEST(hwpt_create_errors)
 {
 	struct ioasid_hwpt_create cmd = {
 		.argsz = sizeof(cmd),
-		.flags = 1,
+		.flags = 1U << 7,
 		.kind = IOASID_HWPT_PAGING,
 	};
 	__u32 ioas, dev, auto_id, hwpt = 0;
@@ -310,7 +312,7 @@ TEST(hwpt_create_errors)
 	cmd.flags = 0;
 	cmd.kind = 0;
 	ASSERT_EQ(-EOPNOTSUPP, ioasid_do(fd, IOASID_HWPT_CREATE, &cmd));
-	cmd.kind = IOASID_HWPT_PAGING + 1;
+	cmd.kind = IOASID_HWPT_NESTED + 1;
 	ASSERT_EQ(-EOPNOTSUPP, ioasid_do(fd, IOASID_HWPT_CREATE, &cmd));
 	/* out_hwpt_id is not looked at */
 	cmd.kind = IOASID_HWPT_PAGING;
