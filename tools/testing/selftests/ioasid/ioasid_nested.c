@@ -676,8 +676,13 @@ TEST_F(nested, create_errors)
 	/* Flags and fields that do not belong */
 	cmd.flags = IOASID_HWPT_NEST_PARENT;
 	EXPECT_EQ(-EINVAL, ioasid_do(self->fd, IOASID_HWPT_CREATE, &cmd));
+	/* A fault queue is checked: 0 names none. */
 	cmd.flags = IOASID_HWPT_FAULT_ID_VALID;
-	EXPECT_EQ(-EOPNOTSUPP, ioasid_do(self->fd, IOASID_HWPT_CREATE, &cmd));
+	EXPECT_EQ(-ENOENT, ioasid_do(self->fd, IOASID_HWPT_CREATE, &cmd));
+	cmd.flags = 0;
+	cmd.fault_id = self->parent_id;
+	EXPECT_EQ(-EINVAL, ioasid_do(self->fd, IOASID_HWPT_CREATE, &cmd));
+	cmd.fault_id = 0;
 	cmd.flags = 0;
 	cmd.__reserved = 1;
 	EXPECT_EQ(-EINVAL, ioasid_do(self->fd, IOASID_HWPT_CREATE, &cmd));
