@@ -24,21 +24,6 @@
 #define IOVA_BASE	0x100000UL
 #define NPAGES		4
 
-static int faultq_alloc(int fd, __u32 depth, __u32 *id, int *qfd)
-{
-	struct ioasid_fault_queue_alloc a = {
-		.argsz = sizeof(a),
-		.depth = depth,
-	};
-	int ret = ioasid_do(fd, IOASID_FAULT_QUEUE_ALLOC, &a);
-
-	if (!ret) {
-		*id = a.out_fault_id;
-		*qfd = a.out_fault_fd;
-	}
-	return ret;
-}
-
 static int hwpt_create_faultq(int fd, __u32 dev_id, __u32 ioas_id,
 			      __u32 fault_id, __u32 *hwpt_id)
 {
@@ -54,25 +39,6 @@ static int hwpt_create_faultq(int fd, __u32 dev_id, __u32 ioas_id,
 
 	if (!ret)
 		*hwpt_id = c.out_hwpt_id;
-	return ret;
-}
-
-static int device_faults(int fd, __u32 flags, __u32 dev_id, __u32 fault_id,
-			 __u32 rate, __u32 block_after,
-			 struct ioasid_device_faults *out)
-{
-	struct ioasid_device_faults f = {
-		.argsz = sizeof(f),
-		.flags = flags,
-		.dev_id = dev_id,
-		.fault_id = fault_id,
-		.rate = rate,
-		.block_after = block_after,
-	};
-	int ret = ioasid_do(fd, IOASID_DEVICE_FAULTS, &f);
-
-	if (!ret && out)
-		*out = f;
 	return ret;
 }
 
@@ -97,16 +63,6 @@ static int dma(int fd, __u32 dev_id, __u32 pasid, __u64 iova, void *p,
 	if (done)
 		*done = (!ret || ret == -EFAULT) ? t.dma.out_done : 0;
 	return ret;
-}
-
-/* Read whatever is queued, without waiting; the number of records. */
-static int read_records(int qfd, struct ioasid_fault *recs, int max)
-{
-	ssize_t n = read(qfd, recs, max * sizeof(*recs));
-
-	if (n < 0)
-		return errno == EAGAIN ? 0 : -errno;
-	return n / sizeof(*recs);
 }
 
 /* Wait up to @ms for records and read them. */

@@ -409,6 +409,54 @@ static inline int vfio_ioas(int fd, __u32 op, __u32 *ioas_id)
 	return ret;
 }
 
+/* Fault queues */
+
+/* A fault queue of @depth records (0: default) and its file */
+static inline int faultq_alloc(int fd, __u32 depth, __u32 *id, int *qfd)
+{
+	struct ioasid_fault_queue_alloc a = {
+		.argsz = sizeof(a),
+		.depth = depth,
+	};
+	int ret = ioasid_do(fd, IOASID_FAULT_QUEUE_ALLOC, &a);
+
+	if (!ret) {
+		*id = a.out_fault_id;
+		*qfd = a.out_fault_fd;
+	}
+	return ret;
+}
+
+/* IOASID_DEVICE_FAULTS; the reply in *@out (may be NULL) */
+static inline int device_faults(int fd, __u32 flags, __u32 dev_id,
+				__u32 fault_id, __u32 rate, __u32 block_after,
+				struct ioasid_device_faults *out)
+{
+	struct ioasid_device_faults f = {
+		.argsz = sizeof(f),
+		.flags = flags,
+		.dev_id = dev_id,
+		.fault_id = fault_id,
+		.rate = rate,
+		.block_after = block_after,
+	};
+	int ret = ioasid_do(fd, IOASID_DEVICE_FAULTS, &f);
+
+	if (!ret && out)
+		*out = f;
+	return ret;
+}
+
+/* Records queued now on an O_NONBLOCK queue file: how many, or -errno */
+static inline int read_records(int qfd, struct ioasid_fault *recs, int max)
+{
+	ssize_t n = read(qfd, recs, max * sizeof(*recs));
+
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	return n / sizeof(*recs);
+}
+
 /* IOASID_TEST */
 
 static inline int ioasid_test(int fd, struct ioasid_test_cmd *t)

@@ -36,47 +36,6 @@
 #define REPORT_MS	2000
 #define QUIET_MS	500
 
-static int faultq_alloc(int fd, __u32 *id, int *qfd)
-{
-	struct ioasid_fault_queue_alloc a = { .argsz = sizeof(a) };
-	int ret = ioasid_do(fd, IOASID_FAULT_QUEUE_ALLOC, &a);
-
-	if (!ret) {
-		*id = a.out_fault_id;
-		*qfd = a.out_fault_fd;
-	}
-	return ret;
-}
-
-static int report_faults(int fd, __u32 flags, __u32 dev_id, __u32 fault_id,
-			 __u32 rate, __u32 block_after,
-			 struct ioasid_device_faults *out)
-{
-	struct ioasid_device_faults f = {
-		.argsz = sizeof(f),
-		.flags = flags,
-		.dev_id = dev_id,
-		.fault_id = fault_id,
-		.rate = rate,
-		.block_after = block_after,
-	};
-	int ret = ioasid_do(fd, IOASID_DEVICE_FAULTS, &f);
-
-	if (!ret && out)
-		*out = f;
-	return ret;
-}
-
-/* Records queued now, read without waiting. */
-static int records(int qfd, struct ioasid_fault *recs, int max)
-{
-	ssize_t n = read(qfd, recs, max * sizeof(*recs));
-
-	if (n < 0)
-		return errno == EAGAIN ? 0 : -errno;
-	return n / sizeof(*recs);
-}
-
 /* Records that come within @ms. */
 static int records_within(int qfd, struct ioasid_fault *recs, int max,
 			  int ms)
@@ -85,7 +44,7 @@ static int records_within(int qfd, struct ioasid_fault *recs, int max,
 	int got = 0, n;
 
 	while (got < max && edu_now_ms() < end) {
-		n = records(qfd, recs + got, max - got);
+		n = read_records(qfd, recs + got, max - got);
 		if (n < 0)
 			return n;
 		got += n;
@@ -224,7 +183,7 @@ FIXTURE_SETUP(fault_edu)
 	ASSERT_NE(NULL, self->buf);
 	ASSERT_EQ(0, ioas_map_fixed(self->fd, self->ioas_id, self->buf,
 				    BUF_SIZE, self->x, MAP_RW));
-	ASSERT_EQ(0, faultq_alloc(self->fd, &self->fault_id, &self->qfd));
+	ASSERT_EQ(0, faultq_alloc(self->fd, 0, &self->fault_id, &self->qfd));
 	ASSERT_EQ(0, fcntl(self->qfd, F_SETFL, O_NONBLOCK));
 }
 
@@ -248,7 +207,7 @@ TEST_F(fault_edu, one_dma_one_record)
 
 	if (self->skip)
 		SKIP(return, "no edu");
-	ASSERT_EQ(0, report_faults(self->fd, IOASID_DEVICE_FAULTS_REPORT,
+	ASSERT_EQ(0, device_faults(self->fd, IOASID_DEVICE_FAULTS_REPORT,
 				   self->dev_id, self->fault_id, 0, 0, NULL));
 	ASSERT_EQ(0, edu_store(&self->edu, HOLE_IOVA));
 	n = records_within(self->qfd, rec, 8, REPORT_MS);
@@ -292,7 +251,7 @@ TEST_F(fault_edu, write_to_read_only_mapping)
 	memset(ro, SENTINEL, SZ_4K);
 	ASSERT_EQ(0, ioas_map_fixed(self->fd, self->ioas_id, ro, SZ_4K,
 				    RO_IOVA, MAP_READ));
-	ASSERT_EQ(0, report_faults(self->fd, IOASID_DEVICE_FAULTS_REPORT,
+	ASSERT_EQ(0, device_faults(self->fd, IOASID_DEVICE_FAULTS_REPORT,
 				   self->dev_id, self->fault_id, 0, 0, NULL));
 	/*
 	 * Writing it faults and changes nothing. (First: QEMU's VT-d checks
@@ -330,7 +289,7 @@ TEST_F(fault_edu, stream_rate_limited_log_quiet)
 
 	if (self->skip)
 		SKIP(return, "no edu");
-	ASSERT_EQ(0, report_faults(self->fd, IOASID_DEVICE_FAULTS_REPORT,
+	ASSERT_EQ(0, device_faults(self->fd, IOASID_DEVICE_FAULTS_REPORT,
 				   self->dev_id, self->fault_id, rate, 0,
 				   NULL));
 	kfd = kmsg_open_at_end();
@@ -341,7 +300,7 @@ TEST_F(fault_edu, stream_rate_limited_log_quiet)
 	/* The IOMMU reports from a work item or thread: let it catch up. */
 	n = records_within(self->qfd, rec, 128, REPORT_MS);
 	secs = (edu_now_ms() - t0) / 1000.0;
-	ASSERT_EQ(0, report_faults(self->fd, 0, self->dev_id, 0, 0, 0, &st));
+	ASSERT_EQ(0, device_faults(self->fd, 0, self->dev_id, 0, 0, 0, &st));
 	ASSERT_EQ((__u64)total, st.out_faults);
 	ASSERT_LE(1, n);
 	ASSERT_GE(rate * ((int)secs + 2), n);
@@ -368,7 +327,7 @@ TEST_F(fault_edu, blocked_until_unblocked)
 	if (self->skip)
 		SKIP(return, "no edu");
 	ASSERT_EQ(0, edu_mark(self, 0x44));
-	ASSERT_EQ(0, report_faults(self->fd, IOASID_DEVICE_FAULTS_REPORT,
+	ASSERT_EQ(0, device_faults(self->fd, IOASID_DEVICE_FAULTS_REPORT,
 				   self->dev_id, self->fault_id, 100, 3,
 				   NULL));
 	for (i = 0; i < 3; i++)
@@ -377,14 +336,14 @@ TEST_F(fault_edu, blocked_until_unblocked)
 	for (i = 0; i < n; i++)
 		blocked |= rec[i].type == IOASID_FAULT_BLOCKED;
 	ASSERT_TRUE(blocked);
-	ASSERT_EQ(0, report_faults(self->fd, 0, self->dev_id, 0, 0, 0, &st));
+	ASSERT_EQ(0, device_faults(self->fd, 0, self->dev_id, 0, 0, 0, &st));
 	ASSERT_EQ(1U, st.out_blocked);
 
 	/* Blocked: a DMA to mapped memory does not land. */
 	ASSERT_EQ(0, edu_store(&self->edu, self->x));
 	ASSERT_EQ(-1, check_fill(self->buf, MARK_OFF, SENTINEL));
 
-	ASSERT_EQ(0, report_faults(self->fd, IOASID_DEVICE_FAULTS_UNBLOCK,
+	ASSERT_EQ(0, device_faults(self->fd, IOASID_DEVICE_FAULTS_UNBLOCK,
 				   self->dev_id, 0, 0, 0, &st));
 	ASSERT_EQ(0U, st.out_blocked);
 	ASSERT_EQ(0, edu_store(&self->edu, self->x));
@@ -402,19 +361,19 @@ TEST_F(fault_edu, other_file_sees_nothing)
 		SKIP(return, "no edu");
 	fd2 = ioasid_open();
 	ASSERT_LE(0, fd2);
-	ASSERT_EQ(0, faultq_alloc(fd2, &q2, &qfd2));
+	ASSERT_EQ(0, faultq_alloc(fd2, 0, &q2, &qfd2));
 	ASSERT_EQ(0, fcntl(qfd2, F_SETFL, O_NONBLOCK));
 	/* edu is not a device of that file. */
-	ASSERT_EQ(-ENOENT, report_faults(fd2, IOASID_DEVICE_FAULTS_REPORT,
+	ASSERT_EQ(-ENOENT, device_faults(fd2, IOASID_DEVICE_FAULTS_REPORT,
 					 self->dev_id + 1000, q2, 0, 0, NULL));
 	if (!ioas_alloc(fd2, &ioas2) && !mock_device(fd2, ioas2, &dev2, NULL))
-		ASSERT_EQ(0, report_faults(fd2, IOASID_DEVICE_FAULTS_REPORT,
+		ASSERT_EQ(0, device_faults(fd2, IOASID_DEVICE_FAULTS_REPORT,
 					   dev2, q2, 0, 0, NULL));
-	ASSERT_EQ(0, report_faults(self->fd, IOASID_DEVICE_FAULTS_REPORT,
+	ASSERT_EQ(0, device_faults(self->fd, IOASID_DEVICE_FAULTS_REPORT,
 				   self->dev_id, self->fault_id, 0, 0, NULL));
 	ASSERT_EQ(0, edu_store(&self->edu, HOLE_IOVA));
 	ASSERT_EQ(1, records_within(self->qfd, rec, 8, REPORT_MS));
-	ASSERT_EQ(0, records(qfd2, rec, 8));
+	ASSERT_EQ(0, read_records(qfd2, rec, 8));
 	close(qfd2);
 	close(fd2);
 }
