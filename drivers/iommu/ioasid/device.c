@@ -327,15 +327,48 @@ static int att_hw_set(struct ioasid_attach *att, struct ioasid_hwpt *old,
 		     iommu_attach_device_pasid(domain, idev->dev, att->pasid);
 }
 
+/* The map @hwpt's domain mirrors, if it mirrors one: frozen around attach */
+static struct ioasid_iopt *att_mirrored_iopt(struct ioasid_hwpt *hwpt)
+{
+	struct ioasid_hwpt_paging *s2;
+
+	if (!hwpt)
+		return NULL;
+	s2 = ioasid_hwpt_s2(hwpt);
+	return s2->mirrored ? &s2->ioas->iopt : NULL;
+}
+
+/*
+ * att_hw_set() with no map or unmap running on the old or the new domain
+ * (ioasid_iopt_freeze_domains()); for a nested HWPT, on its stage 2. A
+ * HWPT's mirrored flag is stable here: the caller holds its lock, or a
+ * device is attached to it.
+ */
+static int att_hw_set_frozen(struct ioasid_attach *att,
+			     struct ioasid_hwpt *old, struct ioasid_hwpt *hwpt)
+{
+	struct ioasid_iopt *from = att_mirrored_iopt(old);
+	struct ioasid_iopt *to = att_mirrored_iopt(hwpt);
+	int rc;
+
+	ioasid_iopt_freeze_domains(from, to);
+	rc = att_hw_set(att, old, hwpt);
+	ioasid_iopt_thaw_domains(from, to);
+	return rc;
+}
+
 /* Take @att's (device, PASID) off @hwpt: its DMA is blocked. */
 static void att_hw_unset(struct ioasid_attach *att, struct ioasid_hwpt *hwpt)
 {
+	struct ioasid_iopt *iopt = att_mirrored_iopt(hwpt);
 	struct ioasid_device *idev = att->idev;
 
+	ioasid_iopt_freeze_domains(iopt, NULL);
 	if (att->pasid == IOASID_PASID_RID)
 		iommu_detach_group(hwpt->domain, idev->igroup->group);
 	else
 		iommu_detach_device_pasid(hwpt->domain, idev->dev, att->pasid);
+	ioasid_iopt_thaw_domains(iopt, NULL);
 }
 
 /*
@@ -371,7 +404,7 @@ static int __att_hw_attach(struct ioasid_attach *att, struct ioasid_hwpt *old,
 		if (rc)
 			return rc;
 	}
-	rc = att_hw_set(att, old, &hwpt->common);
+	rc = att_hw_set_frozen(att, old, &hwpt->common);
 	if (rc)
 		goto err_unmirror;
 	if (!hwpt->mirrored) {
@@ -385,7 +418,7 @@ static int __att_hw_attach(struct ioasid_attach *att, struct ioasid_hwpt *old,
 err_restore:
 	/* It was on @old a moment ago: going back cannot fail. */
 	if (old)
-		IOASID_WARN_ON(att_hw_set(att, &hwpt->common, old));
+		IOASID_WARN_ON(att_hw_set_frozen(att, &hwpt->common, old));
 	else
 		att_hw_unset(att, &hwpt->common);
 err_unmirror:
@@ -415,7 +448,7 @@ static int att_hw_attach_nested(struct ioasid_attach *att,
 	rc = ioasid_hwpt_nested_prepare(hwpt);
 	if (rc)
 		goto out_unlock;
-	rc = att_hw_set(att, old, &hwpt->common);
+	rc = att_hw_set_frozen(att, old, &hwpt->common);
 	if (rc && !was_mirrored)
 		ioasid_hwpt_paging_unmirror(parent);
 out_unlock:

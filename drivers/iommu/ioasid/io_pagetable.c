@@ -1076,14 +1076,63 @@ void ioasid_iopt_remove_domain(struct ioasid_iopt *iopt,
 	iommu_iotlb_gather_init(&gather);
 	for (area = ioasid_iopt_area_first(iopt, 0, ULONG_MAX); area;
 	     area = ioasid_iopt_area_next(area, 0, ULONG_MAX)) {
-		iommu_unmap_fast(domain, area->node.start, area_length(area),
-				 &gather);
+		size_t len = area_length(area);
+
+		/* The domain held exactly the areas: anything else is lost */
+		IOASID_WARN_ON(iommu_unmap_fast(domain, area->node.start, len,
+						&gather) != len);
 		cond_resched();
 	}
 	iommu_iotlb_sync(domain, &gather);
 	iopt_resv_drop(iopt, domain);
 	iopt_recalc_alignment(iopt);
 	up_write(&iopt->rwsem);
+}
+
+/**
+ * ioasid_iopt_freeze_domains() - keep maps and unmaps off the domains
+ * @a: a map, or NULL
+ * @b: another map, the same, or NULL
+ *
+ * An IOMMU driver changes a domain's state when it attaches the domain to a
+ * device or detaches it, and 6.1's drivers expect no map or unmap meanwhile,
+ * as type1 attaches under its own lock: VT-d drops the top levels of the
+ * page table its IOMMU does not walk, freeing the old root, and frees its
+ * per-IOMMU record of the domain, which the map and unmap paths read
+ * unlocked when they flush. A domain that mirrors a map is written by every
+ * map and unmap of it, so an attach, replace or detach of such a domain
+ * runs between this and ioasid_iopt_thaw_domains(): for a replace, both
+ * the old and the new domain's. Readers (accesses, mock DMA) go on.
+ *
+ * Context: process context; takes iopt.rwsem of each for reading, the
+ * lower address first.
+ */
+void ioasid_iopt_freeze_domains(struct ioasid_iopt *a, struct ioasid_iopt *b)
+{
+	if (a == b || !a)
+		a = NULL;
+	else if (b && b < a)
+		swap(a, b);
+	if (a)
+		down_read(&a->rwsem);
+	if (b)
+		down_read_nested(&b->rwsem, a ? SINGLE_DEPTH_NESTING : 0);
+}
+
+/**
+ * ioasid_iopt_thaw_domains() - end ioasid_iopt_freeze_domains()
+ * @a: as given to ioasid_iopt_freeze_domains()
+ * @b: as given to ioasid_iopt_freeze_domains()
+ *
+ * Context: process context; releases what ioasid_iopt_freeze_domains()
+ * took.
+ */
+void ioasid_iopt_thaw_domains(struct ioasid_iopt *a, struct ioasid_iopt *b)
+{
+	if (a && a != b)
+		up_read(&a->rwsem);
+	if (b)
+		up_read(&b->rwsem);
 }
 
 /**

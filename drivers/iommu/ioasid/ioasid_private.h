@@ -28,8 +28,11 @@
  *     ioas.mutex               the IOAS's lists of HWPTs and accesses
  *       hwpt.lock              a paging HWPT's attach: mirror, coherency
  *                              (a nested HWPT's attach takes its parent's)
- *         iommu_group mutex    (6.1's IOMMU core, in attach and detach)
- *         iopt.rwsem           areas, reserved/allowed trees, domains
+ *         iopt.rwsem           areas, reserved/allowed trees, domains;
+ *                              held for reading across an attach or
+ *                              detach of a mirrored domain (two IOASes'
+ *                              for a replace: the lower address first)
+ *           iommu_group mutex  (6.1's IOMMU core, in attach and detach)
  *           pages.lock         which pages of a pinned range areas use
  *           access.lock        an access's pins, per IOVA page
  *           ctx.objects xa_lock  object table (spinlock, never sleeps)
@@ -342,6 +345,8 @@ bool ioasid_iopt_range_pinned(struct ioasid_iopt *iopt, unsigned long iova,
 			      unsigned long length);
 int ioasid_iopt_add_domain(struct ioasid_iopt *iopt, struct iommu_domain *domain);
 void ioasid_iopt_remove_domain(struct ioasid_iopt *iopt, struct iommu_domain *domain);
+void ioasid_iopt_freeze_domains(struct ioasid_iopt *a, struct ioasid_iopt *b);
+void ioasid_iopt_thaw_domains(struct ioasid_iopt *a, struct ioasid_iopt *b);
 int ioasid_iopt_reserve_group(struct ioasid_iopt *iopt,
 			      struct iommu_group *group, void *owner);
 int ioasid_iopt_reserve_range(struct ioasid_iopt *iopt, unsigned long first,

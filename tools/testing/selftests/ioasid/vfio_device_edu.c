@@ -603,6 +603,115 @@ TEST_F_TIMEOUT(vfio_device_edu, hitless_replace, 600)
 }
 
 /*
+ * The replace_races_maps test: a thread maps and unmaps RACE_SLOTS pages
+ * of IOAS B, one 4 KiB page every RACE_STRIDE from RACE_BASE (each in a
+ * 2 MiB table of its own), while the device moves between B and A.
+ */
+#define RACE_BASE	0x40000000ULL
+#define RACE_STRIDE	(SZ_2M + SZ_4K)
+#define RACE_SLOTS	64
+#define RACE_REPLACES	1000
+#define RACE_MAX_MS	(60 * 1000)
+#define RACE_SEED	0x60
+
+struct map_loop {
+	int fd;
+	__u32 ioas;
+	char *pages;
+	int stop;
+	int err;
+	long rounds;
+};
+
+static __u64 race_iova(unsigned int slot)
+{
+	return RACE_BASE + slot * RACE_STRIDE;
+}
+
+/* Map every slot, unmap every slot, again; stop with every slot mapped. */
+static void *map_loop(void *arg)
+{
+	struct map_loop *l = arg;
+	unsigned int slot;
+	int ret = 0;
+
+	for (;;) {
+		for (slot = 0; slot < RACE_SLOTS && !ret; slot++)
+			ret = ioas_map_fixed(l->fd, l->ioas,
+					     l->pages + slot * SZ_4K, SZ_4K,
+					     race_iova(slot), MAP_RW);
+		if (ret || __atomic_load_n(&l->stop, __ATOMIC_ACQUIRE))
+			break;
+		for (slot = 0; slot < RACE_SLOTS && !ret; slot++)
+			ret = ioas_unmap(l->fd, l->ioas, race_iova(slot), SZ_4K,
+					 NULL);
+		if (ret)
+			break;
+		l->rounds++;
+	}
+	l->err = ret;
+	return NULL;
+}
+
+/*
+ * Every replace onto B builds a new domain, fills it from B and switches
+ * the device to it while the map thread keeps writing B: the IOMMU driver
+ * may rework a domain's page table as it attaches it (6.1's VT-d drops
+ * the top levels its IOMMU does not walk, freeing the old root), so no map
+ * or unmap may run beside the attach. A map lost or put in the wrong place
+ * shows as a failed DMA at the end, or as the core's warning when an
+ * unmap or the domain's teardown finds less mapped than the IOAS holds.
+ */
+TEST_F_TIMEOUT(vfio_device_edu, replace_races_maps, 300)
+{
+	struct map_loop loop = { .fd = -1 };
+	unsigned int slot;
+	pthread_t thread;
+	__u64 start;
+	int i, fd, ret = 0;
+
+	if (self->skip)
+		return;
+	bind_and_map(_metadata, self);
+	fd = self->edu.device_fd;
+	loop.fd = self->ioasid_fd;
+	loop.ioas = self->ioas_b;
+	loop.pages = buf_map(RACE_SLOTS * SZ_4K, SZ_4K, BUF_SMALL_PAGES);
+	ASSERT_NE(NULL, loop.pages);
+	for (slot = 0; slot < RACE_SLOTS; slot++)
+		fill_pattern(loop.pages + slot * SZ_4K, SZ_4K,
+			     RACE_SEED + slot);
+
+	ASSERT_EQ(0, pthread_create(&thread, NULL, map_loop, &loop));
+	start = edu_now_ms();
+	for (i = 0; !ret && !__atomic_load_n(&loop.err, __ATOMIC_RELAXED);
+	     i++) {
+		/* Stop after a replace onto B: i odd */
+		if (i % 2 && (i >= RACE_REPLACES ||
+			      edu_now_ms() - start > RACE_MAX_MS))
+			break;
+		ret = cdev_attach(fd, i % 2 ? self->ioas_a : self->ioas_b,
+				  NULL);
+	}
+	__atomic_store_n(&loop.stop, 1, __ATOMIC_RELEASE);
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	ASSERT_EQ(0, ret) TH_LOG("replace %d failed: %s", i, strerror(-ret));
+	ASSERT_EQ(0, loop.err)
+		TH_LOG("map loop: %s", strerror(-loop.err));
+	TH_LOG("%d replaces beside %ld map/unmap rounds of %d pages", i,
+	       loop.rounds, RACE_SLOTS);
+	ASSERT_LT(0, loop.rounds);
+
+	/* The last replace went to B: every slot reads its own page */
+	for (slot = 0; slot < RACE_SLOTS; slot++)
+		ASSERT_EQ(0, device_reads(self, race_iova(slot),
+					  RACE_SEED + slot))
+			TH_LOG("slot %u at IOVA %#llx", slot,
+			       (unsigned long long)race_iova(slot));
+	ASSERT_EQ(0, munmap(loop.pages, RACE_SLOTS * SZ_4K));
+}
+
+/*
  * A HWPT belongs to one IOMMU driver: a device of another (the mock
  * IOMMU's, beside edu's) is never given it. Attached to the same IOAS,
  * each gets an automatic HWPT of its own IOMMU, and both DMA through it;
