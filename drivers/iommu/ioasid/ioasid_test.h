@@ -38,6 +38,9 @@
  * @IOASID_TEST_IOPTE: report the IOPTE that maps @iopte.iova in the mock
  *	page table of HWPT @obj_id: its page size and physical address.
  *	ENOENT when nothing maps it.
+ * @IOASID_TEST_SYNC_COUNT: return in @syncs how many times the IOMMU core
+ *	called the IOTLB sync (after unmaps) and the map sync (after maps)
+ *	of the mock domain of HWPT @obj_id since it was allocated.
  * @IOASID_TEST_CHARGES: return in @charges the pages this file has charged
  *	to RLIMIT_MEMLOCK, and the pages it holds pinned.
  * @IOASID_TEST_ACCESS_CREATE: create an access (emulated device) on IOAS
@@ -88,6 +91,7 @@ enum ioasid_test_op {
 	IOASID_TEST_PASID,
 	IOASID_TEST_SVA_BIND,
 	IOASID_TEST_SVA_UNBIND,
+	IOASID_TEST_SYNC_COUNT,
 };
 
 /**
@@ -208,6 +212,10 @@ struct ioasid_test_cmd {
 			__aligned_u64 out_locked;
 			__aligned_u64 out_pinned;
 		} charges;
+		struct {
+			__aligned_u64 out_iotlb_syncs;
+			__aligned_u64 out_map_syncs;
+		} syncs;
 		struct {
 			__aligned_u64 iova;
 			__aligned_u64 uaddr;

@@ -53,6 +53,8 @@ struct mock_domain {
 	struct mutex lock;	/* the page table */
 	u64 *root;
 	bool nest_parent;
+	atomic64_t iotlb_syncs;	/* IOASID_TEST_SYNC_COUNT */
+	atomic64_t map_syncs;
 };
 
 /* A nested domain: a test's stage 1 over a nest-parent mock domain. */
@@ -406,12 +408,27 @@ static u32 mock_sva_get_pasid(struct iommu_sva *handle)
 	return container_of(handle, struct mock_sva, sva)->pasid;
 }
 
+/* The mock has no IOTLB: count the syncs the core asks for. */
+static void mock_iotlb_sync(struct iommu_domain *domain,
+			    struct iommu_iotlb_gather *gather)
+{
+	atomic64_inc(&to_mock_domain(domain)->iotlb_syncs);
+}
+
+static void mock_iotlb_sync_map(struct iommu_domain *domain,
+				unsigned long iova, size_t size)
+{
+	atomic64_inc(&to_mock_domain(domain)->map_syncs);
+}
+
 static const struct iommu_domain_ops mock_domain_ops = {
 	.attach_dev = mock_attach_dev,
 	.detach_dev = mock_detach_dev,
 	.set_dev_pasid = mock_set_dev_pasid,
 	.map_pages = mock_map_pages,
 	.unmap_pages = mock_unmap_pages,
+	.iotlb_sync = mock_iotlb_sync,
+	.iotlb_sync_map = mock_iotlb_sync_map,
 	.iova_to_phys = mock_iova_to_phys,
 	.free = mock_domain_free,
 };
@@ -1251,6 +1268,29 @@ out_put:
 	return rc;
 }
 
+static int test_sync_count(struct ioasid_call *call,
+			   struct ioasid_test_cmd *cmd)
+{
+	struct ioasid_hwpt *hwpt;
+	struct mock_domain *md;
+	int rc;
+
+	hwpt = ioasid_get_hwpt(call->ictx, cmd->obj_id);
+	if (IS_ERR(hwpt))
+		return PTR_ERR(hwpt);
+	if (hwpt->domain->ops != &mock_domain_ops) {
+		rc = -EINVAL;
+		goto out_done;
+	}
+	md = to_mock_domain(hwpt->domain);
+	cmd->syncs.out_iotlb_syncs = atomic64_read(&md->iotlb_syncs);
+	cmd->syncs.out_map_syncs = atomic64_read(&md->map_syncs);
+	rc = ioasid_call_reply(call, cmd, sizeof(*cmd));
+out_done:
+	ioasid_obj_done(&hwpt->obj);
+	return rc;
+}
+
 /* Test accesses ------------------------------------------------------------ */
 
 struct mock_pin {
@@ -1584,6 +1624,7 @@ static const test_op_t test_ops[] = {
 	[TEST_IDX(IOASID_TEST_PIN_COUNT)] = test_check_refs,
 	[TEST_IDX(IOASID_TEST_DMA)] = test_dma,
 	[TEST_IDX(IOASID_TEST_IOPTE)] = test_iopte,
+	[TEST_IDX(IOASID_TEST_SYNC_COUNT)] = test_sync_count,
 	[TEST_IDX(IOASID_TEST_CHARGES)] = test_charges,
 	[TEST_IDX(IOASID_TEST_ACCESS_CREATE)] = test_access_create,
 	[TEST_IDX(IOASID_TEST_ACCESS_PIN)] = test_access_pin,

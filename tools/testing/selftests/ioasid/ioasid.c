@@ -1208,6 +1208,84 @@ TEST_F(ioasid, dma_all_devices)
 	free(tmp);
 }
 
+/*
+ * The sync counts of the domains of the fixture's devices, each domain
+ * once, into @it and @mp; with @check, first compared with the last ones:
+ * @iotlb and @map are how many syncs of each kind the command in between
+ * must have asked of each domain.
+ */
+static void expect_syncs(struct __test_metadata *_metadata,
+			 struct _test_data_ioasid *self, __u64 *it, __u64 *mp,
+			 bool check, unsigned int iotlb, unsigned int map)
+{
+	unsigned int d;
+	__u64 i2, m2;
+
+	for (d = 0; d < self->ndev; d++) {
+		if (d && self->hwpt_id[d] == self->hwpt_id[0])
+			continue;
+		ASSERT_EQ(0, mock_syncs(self->fd, self->hwpt_id[d], &i2, &m2));
+		if (check) {
+			ASSERT_EQ(it[d] + iotlb, i2)
+				TH_LOG("HWPT %u", self->hwpt_id[d]);
+			ASSERT_EQ(mp[d] + map, m2)
+				TH_LOG("HWPT %u", self->hwpt_id[d]);
+		}
+		it[d] = i2;
+		mp[d] = m2;
+	}
+}
+
+#define SYNC_RANGES	64
+
+/*
+ * A command syncs each domain once, however many areas it maps or unmaps:
+ * a map of 64 ranges asks one map sync of each domain, an unmap of a span
+ * holding 64 areas or of 64 ranges one IOTLB sync.
+ */
+TEST_F(ioasid, one_sync_per_command)
+{
+	struct ioasid_map_range r[SYNC_RANGES];
+	struct ioasid_iova_range u[SYNC_RANGES];
+	__u64 it[2] = {}, mp[2] = {}, unmapped = 0;
+	int fd = self->fd;
+	unsigned int i;
+	char *buf;
+
+	if (self->skip)
+		return;
+	if (!self->ndev)
+		SKIP(return, "needs a mock device");
+	buf = fixture_buf(self, SYNC_RANGES * PAGE_SZ, PAGE_SZ, BUF_SMALL_PAGES);
+	ASSERT_NE(NULL, buf);
+	for (i = 0; i < SYNC_RANGES; i++) {
+		r[i] = (struct ioasid_map_range){
+			.uaddr = (uintptr_t)(buf + i * PAGE_SZ),
+			.length = PAGE_SZ,
+			.iova = IOVA_A + i * SZ_2M + (i % 8) * PAGE_SZ,
+			.prot = MAP_RW,
+			.flags = IOASID_MAP_FIXED,
+		};
+		u[i].first = r[i].iova;
+		u[i].last = r[i].iova + PAGE_SZ - 1;
+	}
+	expect_syncs(_metadata, self, it, mp, false, 0, 0);
+
+	ASSERT_EQ(0, ioas_map_vec(fd, self->ioas_id, r, SYNC_RANGES, NULL));
+	expect_syncs(_metadata, self, it, mp, true, 0, 1);
+	ASSERT_EQ(0, ioas_unmap(fd, self->ioas_id, IOVA_A, SYNC_RANGES * SZ_2M,
+				&unmapped));
+	ASSERT_EQ(SYNC_RANGES * PAGE_SZ, unmapped);
+	expect_syncs(_metadata, self, it, mp, true, 1, 0);
+
+	ASSERT_EQ(0, ioas_map_vec(fd, self->ioas_id, r, SYNC_RANGES, NULL));
+	expect_syncs(_metadata, self, it, mp, true, 0, 1);
+	ASSERT_EQ(0, ioas_unmap_vec(fd, self->ioas_id, u, SYNC_RANGES,
+				    &unmapped, NULL));
+	ASSERT_EQ(SYNC_RANGES * PAGE_SZ, unmapped);
+	expect_syncs(_metadata, self, it, mp, true, 1, 0);
+}
+
 TEST_F(ioasid, late_domain)
 {
 	size_t len = self->buf_len;

@@ -611,6 +611,23 @@ static inline int mock_iopte(int fd, __u32 hwpt_id, __u64 iova,
 	return ret;
 }
 
+/* IOTLB syncs and map syncs the core asked of HWPT @hwpt_id's mock domain */
+static inline int mock_syncs(int fd, __u32 hwpt_id, __u64 *iotlb_syncs,
+			     __u64 *map_syncs)
+{
+	struct ioasid_test_cmd t = {
+		.op = IOASID_TEST_SYNC_COUNT,
+		.obj_id = hwpt_id,
+	};
+	int ret = ioasid_test(fd, &t);
+
+	if (!ret) {
+		*iotlb_syncs = t.syncs.out_iotlb_syncs;
+		*map_syncs = t.syncs.out_map_syncs;
+	}
+	return ret;
+}
+
 /* Pages this file charged to RLIMIT_MEMLOCK and holds pinned */
 static inline int mock_accounting(int fd, __u64 *locked, __u64 *pinned)
 {
