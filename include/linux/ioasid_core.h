@@ -7,7 +7,9 @@
  * device to the context (which claims DMA ownership of the device's whole
  * IOMMU group) and attaches the bound device to an IOAS or a hardware page
  * table by ID. Emulated devices, which have no IOMMU, instead create an
- * access and read, write or pin memory by IOVA through it.
+ * access and read, write or pin memory by IOVA through it. Devices that
+ * translate DMA themselves (vDPA devices with set_map or dma_map) create a
+ * mirror, which the core keeps equal to the IOAS it is attached to.
  */
 #ifndef __LINUX_IOASID_CORE_H
 #define __LINUX_IOASID_CORE_H
@@ -22,6 +24,7 @@ struct page;
 struct ioasid_ctx;
 struct ioasid_device;
 struct ioasid_access;
+struct ioasid_mirror;
 
 /*
  * The PASID key of a device's RID: DMA without a PASID. Attachments are
@@ -50,6 +53,30 @@ struct ioasid_access_ops {
  */
 enum ioasid_access_flags {
 	IOASID_ACCESS_WRITE = 1 << 0,
+};
+
+/**
+ * struct ioasid_mirror_ops - callbacks of a mirror
+ *
+ * They are called with the IOAS's IOVA map locked, by whichever thread
+ * maps or unmaps, and must not call into the core. Between two flushes
+ * the device may go on using the translation it had: flush is where the
+ * device must start using exactly what map and unmap said, for example
+ * with one vDPA set_map of the whole translation.
+ *
+ * @map: translate [@iova, @iova + @size) to the physically contiguous
+ *	 [@paddr, @paddr + @size), with @prot IOMMU_READ and/or IOMMU_WRITE
+ *	 (and IOMMU_CACHE). The range is mapped nowhere else in the mirror.
+ *	 Return 0 or an errno; on failure nothing of the range is mapped.
+ * @unmap: stop translating [@iova, @iova + @size), a range or a union of
+ *	   ranges given to @map. Cannot fail.
+ * @flush: make the device use the translation as it now stands.
+ */
+struct ioasid_mirror_ops {
+	int (*map)(void *data, unsigned long iova, phys_addr_t paddr,
+		   size_t size, int prot);
+	void (*unmap)(void *data, unsigned long iova, size_t size);
+	void (*flush)(void *data);
 };
 
 #if IS_ENABLED(CONFIG_IOASID_CORE)
@@ -87,6 +114,15 @@ void ioasid_access_release_pins(struct ioasid_access *access);
 int ioasid_access_rw(struct ioasid_access *access, unsigned long iova,
 		     void *data, size_t length, unsigned int flags);
 
+struct ioasid_mirror *ioasid_mirror_create(struct ioasid_ctx *ictx,
+					   const struct ioasid_mirror_ops *ops,
+					   void *data, unsigned long first,
+					   unsigned long last, u32 *id);
+void ioasid_mirror_destroy(struct ioasid_mirror *mirror);
+int ioasid_mirror_attach(struct ioasid_mirror *mirror, u32 pt_id);
+void ioasid_mirror_detach(struct ioasid_mirror *mirror);
+u32 ioasid_mirror_ioas_id(struct ioasid_mirror *mirror);
+
 bool ioasid_group_enforced_coherent(struct iommu_group *group);
 int ioasid_vfio_compat_ioas_id(struct ioasid_ctx *ictx, u32 *ioas_id);
 int ioasid_vfio_group_add(struct ioasid_ctx *ictx, struct iommu_group *group,
@@ -115,6 +151,33 @@ static inline void ioasid_ctx_put(struct ioasid_ctx *ictx)
 static inline bool ioasid_vfio_container_served(void)
 {
 	return false;
+}
+
+static inline struct ioasid_mirror *
+ioasid_mirror_create(struct ioasid_ctx *ictx,
+		     const struct ioasid_mirror_ops *ops, void *data,
+		     unsigned long first, unsigned long last, u32 *id)
+{
+	return ERR_PTR(-EOPNOTSUPP);
+}
+
+static inline void ioasid_mirror_destroy(struct ioasid_mirror *mirror)
+{
+}
+
+static inline int ioasid_mirror_attach(struct ioasid_mirror *mirror,
+				       u32 pt_id)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void ioasid_mirror_detach(struct ioasid_mirror *mirror)
+{
+}
+
+static inline u32 ioasid_mirror_ioas_id(struct ioasid_mirror *mirror)
+{
+	return 0;
 }
 #endif
 

@@ -14,6 +14,8 @@
  *   ctx_pasid.c     the PASIDs a file holds, and the quotas, over the
  *                   system's PASID space (pasid.c, built in)
  *   access.c        accesses: emulated devices reading and pinning by IOVA
+ *   mirror.c        mirrors: devices translating DMA themselves (vDPA),
+ *                   kept equal to an IOAS as a software domain
  *   fault.c         fault queues: page requests and unrecoverable DMA
  *                   faults of the file's devices, read by userspace
  *   vfio_compat.c   VFIO's IOAS: the group path and the type1 container
@@ -182,6 +184,7 @@ extern const struct ioasid_obj_ops ioasid_ioas_ops;
 extern const struct ioasid_obj_ops ioasid_hwpt_ops;
 extern const struct ioasid_obj_ops ioasid_device_ops;
 extern const struct ioasid_obj_ops ioasid_access_ops;
+extern const struct ioasid_obj_ops ioasid_mirror_obj_ops;
 extern const struct ioasid_obj_ops ioasid_faultq_ops;
 
 /* pages.c ---------------------------------------------------------------- */
