@@ -370,6 +370,25 @@ static inline int vdpa_legacy_unmap(void *ctx, __u32 asid, __u64 iova,
 				  0, 0);
 }
 
+/*
+ * An empty batch: at its end vhost-vdpa hands its whole IOTLB of @asid to
+ * a set_map() device again.  6.1's vdpa_sim forgets its translations on
+ * every reset while vhost-vdpa keeps its own (and the pins), so after a
+ * reset this is how the device gets them back without a new update.
+ */
+static inline int vdpa_legacy_resync(struct vdpa_legacy_dma *l, __u32 asid)
+{
+	int ret = vdpa_legacy_check_asid(l, asid);
+
+	if (!ret && !l->batch)
+		ret = -EOPNOTSUPP;
+	if (!ret)
+		ret = vdpa_legacy_msg(l, asid, VHOST_IOTLB_BATCH_BEGIN, 0, 0, 0, 0);
+	if (!ret)
+		ret = vdpa_legacy_msg(l, asid, VHOST_IOTLB_BATCH_END, 0, 0, 0, 0);
+	return ret;
+}
+
 static const struct vdpa_dma_ops vdpa_legacy_dma_ops = {
 	.name = "vhost-iotlb",
 	.map = vdpa_legacy_map,
@@ -788,20 +807,11 @@ static inline int vdpa_dev_start(struct vdpa_dev *d, __u32 device_id,
 	return ret;
 }
 
-/*
- * Reset the device, unmap the arena, close everything.  The vhost-vdpa fd
- * is closed too: vdpa_nl_dev_del() waits for it.
- */
-static inline void vdpa_dev_close(struct vdpa_dev *d)
+/* Forget the queues (their rings stay in the arena, unused). */
+static inline void vdpa_dev_release_vqs(struct vdpa_dev *d)
 {
 	unsigned int i;
 
-	if (d->fd >= 0)
-		vdpa_set_status(d, 0);
-	if (d->arena_mapped)
-		d->dma->unmap(d->dma_ctx, d->asid, d->arena.iova,
-			      d->arena.size);
-	d->arena_mapped = false;
 	for (i = 0; i < d->nvqs; i++) {
 		if (d->vqs[i].kick_fd >= 0)
 			close(d->vqs[i].kick_fd);
@@ -810,6 +820,21 @@ static inline void vdpa_dev_close(struct vdpa_dev *d)
 		free(d->vqs[i].cookie);
 	}
 	d->nvqs = 0;
+}
+
+/*
+ * Reset the device, unmap the arena, close everything.  The vhost-vdpa fd
+ * is closed too: vdpa_nl_dev_del() waits for it.
+ */
+static inline void vdpa_dev_close(struct vdpa_dev *d)
+{
+	if (d->fd >= 0)
+		vdpa_set_status(d, 0);
+	if (d->arena_mapped)
+		d->dma->unmap(d->dma_ctx, d->asid, d->arena.iova,
+			      d->arena.size);
+	d->arena_mapped = false;
+	vdpa_dev_release_vqs(d);
 	if (d->arena.va)
 		munmap(d->arena.va, d->arena.size);
 	d->arena.va = NULL;
