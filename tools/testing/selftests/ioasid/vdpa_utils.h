@@ -216,10 +216,31 @@ static inline void vdpa_nl_close(struct vdpa_nl *nl)
 }
 
 /*
- * "vdpa dev add mgmtdev @mgmtdev name @name [mac @mac]".  The simulators'
- * management devices sit on no bus, so the handle is the device name
- * alone.  Returns 0, -ENODEV for an unknown management device, -EEXIST
- * for a name in use, or another negative errno.
+ * The management device handle: "BUS/DEV" (vp_vdpa's "pci/0000:00:04.0")
+ * or, for the simulators, which sit on no bus, the device name alone.
+ */
+static inline int vdpa_nl_put_mgmtdev(struct vdpa_nl_req *req,
+				      const char *mgmtdev)
+{
+	const char *slash = strchr(mgmtdev, '/');
+	char bus[32];
+	int ret;
+
+	if (!slash)
+		return vdpa_nl_put_str(req, VDPA_ATTR_MGMTDEV_DEV_NAME, mgmtdev);
+	if ((size_t)(slash - mgmtdev) >= sizeof(bus))
+		return -ENAMETOOLONG;
+	memcpy(bus, mgmtdev, slash - mgmtdev);
+	bus[slash - mgmtdev] = '\0';
+	ret = vdpa_nl_put_str(req, VDPA_ATTR_MGMTDEV_BUS_NAME, bus);
+	return ret ? ret : vdpa_nl_put_str(req, VDPA_ATTR_MGMTDEV_DEV_NAME,
+					   slash + 1);
+}
+
+/*
+ * "vdpa dev add mgmtdev @mgmtdev name @name [mac @mac]".  Returns 0,
+ * -ENODEV for an unknown management device, -EEXIST for a name in use,
+ * or another negative errno.
  */
 static inline int vdpa_nl_dev_new(struct vdpa_nl *nl, const char *mgmtdev,
 				  const char *name, const __u8 *mac)
@@ -228,7 +249,7 @@ static inline int vdpa_nl_dev_new(struct vdpa_nl *nl, const char *mgmtdev,
 	int ret;
 
 	vdpa_nl_req_init(&req, nl->family, VDPA_CMD_DEV_NEW);
-	ret = vdpa_nl_put_str(&req, VDPA_ATTR_MGMTDEV_DEV_NAME, mgmtdev);
+	ret = vdpa_nl_put_mgmtdev(&req, mgmtdev);
 	if (!ret)
 		ret = vdpa_nl_put_str(&req, VDPA_ATTR_DEV_NAME, name);
 	if (!ret && mac)
@@ -263,7 +284,7 @@ static inline int vdpa_vhost_path(const char *name, char *path, size_t len)
 	if (!dir)
 		return -errno;
 	while ((ent = readdir(dir)) != NULL) {
-		if (strncmp(ent->d_name, "vhost-vdpa-", 11))
+		if (strncmp(ent->d_name, "vhost-vdpa-", strlen("vhost-vdpa-")))
 			continue;
 		if ((size_t)snprintf(path, len, "/dev/%s", ent->d_name) >= len)
 			ret = -ENAMETOOLONG;

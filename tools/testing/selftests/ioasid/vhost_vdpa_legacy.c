@@ -881,43 +881,53 @@ TEST_F(net, foreign_unicast_dropped)
 	EXPECT_EQ(-1, find_not(rx + RX_BUF, RX_BUF, POISON));
 }
 
+/* A net device created and opened, with nothing negotiated yet */
+FIXTURE(net_bare) {
+	struct vdpa_env e;
+	const char *skip;
+};
+
+FIXTURE_SETUP(net_bare)
+{
+	static const __u8 mac[6] = NET_MAC;
+
+	self->skip = env_create(_metadata, &self->e, VDPA_MGMTDEV_NET, mac);
+}
+
+FIXTURE_TEARDOWN(net_bare)
+{
+	env_destroy(_metadata, &self->e);
+}
+
 /*
  * Address spaces are separate: with the data group moved to ASID 1 and
  * the arena mapped only in ASID 0, the device cannot even read the rings
  * and nothing moves; once the same IOVAs are mapped in ASID 1 as well,
  * the queued frame goes through.
  */
-TEST(net_asid_isolation)
+TEST_F(net_bare, asid_isolation)
 {
-	static const __u8 mac[6] = NET_MAC;
-	struct vdpa_env e = { 0 };
+	struct vdpa_dev *d = &self->e.dev;
 	struct vnet v;
 	struct pkt p;
-	const char *skip;
 	char *rx;
 	void *cookie;
 	__u32 len;
 	int ret;
 
-	skip = env_create(_metadata, &e, VDPA_MGMTDEV_NET, mac);
-	if (skip) {
-		env_destroy(_metadata, &e);
-		SKIP(return, "%s", skip);
-	}
-	ret = vdpa_dev_negotiate(&e.dev, 1ULL << VIRTIO_NET_F_MAC);
-	if (!ret)
-		ret = vdpa_dev_arena(&e.dev, &vdpa_legacy_dma_ops, &e.dma, 0,
-				     ARENA_IOVA, ARENA_SIZE);
+	if (self->skip)
+		SKIP(return, "%s", self->skip);
+	ret = env_start(&self->e, 1ULL << VIRTIO_NET_F_MAC, 0);
 	/* The rings' group goes to ASID 1, where nothing is mapped yet */
-	e.dev.asid = 1;
+	d->asid = 1;
 	if (!ret)
-		ret = vnet_init(&v, &e.dev, QUEUE_SIZE);
-	e.dev.asid = 0;
-	ASSERT_EQ(0, ret) TH_LOG("%s: %s", e.dev.failed_step, strerror(-ret));
+		ret = vnet_init(&v, d, QUEUE_SIZE);
+	d->asid = 0;
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", d->failed_step, strerror(-ret));
 
 	rx = post_rx_bufs(_metadata, &v, 1);
 	ASSERT_NE(NULL, rx);
-	pkt_build(&e.dev, &p, 3, v.mac, false);
+	pkt_build(d, &p, 3, v.mac, false);
 	ASSERT_NE(NULL, p.frame);
 	ASSERT_EQ(0, vnet_send(&v, p.hdr, p.frame, p.len));
 	ASSERT_EQ(0, vdpa_vq_kick(v.tx));
@@ -925,15 +935,13 @@ TEST(net_asid_isolation)
 	EXPECT_EQ(-EAGAIN, vdpa_vq_get(v.tx, &cookie, &len));
 	EXPECT_EQ(-1, find_not(rx, RX_BUF, POISON));
 
-	ASSERT_EQ(0, e.dev.dma->map(e.dev.dma_ctx, 1, ARENA_IOVA, e.dev.arena.va,
-				    e.dev.arena.size, true));
+	ASSERT_EQ(0, d->dma->map(d->dma_ctx, 1, ARENA_IOVA, d->arena.va,
+				 d->arena.size, true));
 	ASSERT_EQ(0, vdpa_vq_kick(v.tx));
 	ASSERT_EQ(0, vdpa_vq_wait(v.rx, &cookie, &len, VDPA_TIMEOUT_MS));
 	pkt_check(_metadata, &p, cookie, len, 3);
 	reap_tx(_metadata, &v, 1);
-	EXPECT_EQ(0, e.dev.dma->unmap(e.dev.dma_ctx, 1, ARENA_IOVA,
-				      e.dev.arena.size));
-	env_destroy(_metadata, &e);
+	EXPECT_EQ(0, d->dma->unmap(d->dma_ctx, 1, ARENA_IOVA, d->arena.size));
 }
 
 TEST_HARNESS_MAIN
