@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# bench.sh: `make bench`, a benchmark and not a test. Boot the lean kernel
-# once per machine in $MACHINES (default vtd) with 4 GiB and 1 GiB of
+# bench.sh: `make bench`, a benchmark and not a test. Build the lean
+# kernel as users build theirs (-O2, no debug instrumentation), say how it
+# was built, and boot it once per machine in $MACHINES (default vtd) with 4 GiB and 1 GiB of
 # hugetlb pages, and time map/unmap of 1 GiB (BENCH_MIB) through VFIO
 # type1 and /dev/ioasid for the same edu device in the same boot.
 set -euo pipefail
@@ -11,6 +12,20 @@ set -euo pipefail
 "$REPO/harness/deps.sh"
 "$REPO/harness/prepare-tree.sh"
 "$REPO/harness/build.sh" lean
+# Say what was measured: the kernel's build options that move the figures.
+cfg=$OUT/obj-lean/.config
+opt=-Os
+grep -q '^CONFIG_CC_OPTIMIZE_FOR_PERFORMANCE=y' "$cfg" && opt=-O2
+grep -q '^CONFIG_CC_OPTIMIZE_FOR_PERFORMANCE_O3=y' "$cfg" && opt=-O3
+preempt=full
+grep -q '^CONFIG_PREEMPT_NONE=y' "$cfg" && preempt=none
+grep -q '^CONFIG_PREEMPT_VOLUNTARY=y' "$cfg" && preempt=voluntary
+onoff() { grep -q "^CONFIG_$1=y" "$cfg" && echo on || echo off; }
+note "bench kernel: $(make -s -C "$SRC" kernelversion) + the series, $opt," \
+     "HZ=$(sed -n 's/^CONFIG_HZ=//p' "$cfg"), preempt $preempt," \
+     "KASAN $(onoff KASAN), lockdep $(onoff PROVE_LOCKING)," \
+     "THP $(onoff TRANSPARENT_HUGEPAGE), hugetlbfs $(onoff HUGETLBFS)" \
+     "(fragments: harness/configs/base.config lean.config)"
 demo=$OUT/bench
 rm -rf "$demo" && mkdir -p "$demo"
 cp "$OUT/selftests-lean/ioasid_bench" "$demo/"

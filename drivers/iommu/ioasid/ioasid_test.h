@@ -148,6 +148,9 @@ enum ioasid_test_dma_dir {
  * @charges: for CHARGES
  * @charges.out_locked: pages charged to RLIMIT_MEMLOCK by this file
  * @charges.out_pinned: pages this file holds pinned
+ * @syncs: for SYNC_COUNT
+ * @syncs.out_iotlb_syncs: IOTLB syncs (after unmaps) of the mock domain
+ * @syncs.out_map_syncs: map syncs (after maps) of the mock domain
  * @access: for ACCESS_CREATE, ACCESS_PIN and ACCESS_RW
  * @access.iova: device address
  * @access.uaddr: user buffer for ACCESS_RW
