@@ -416,6 +416,33 @@ static const struct vdpa_dma_ops vdpa_legacy_dma_ops = {
 	.unmap = vdpa_legacy_unmap,
 };
 
+/* Test data */
+
+/* Byte @i of the test pattern @seed: never constant over a sector */
+static inline __u8 vdpa_pattern(unsigned int seed, size_t i)
+{
+	return (__u8)(seed * 131 + i * 7 + (i >> 9));
+}
+
+static inline void vdpa_fill(void *buf, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		((__u8 *)buf)[i] = vdpa_pattern(seed, i);
+}
+
+/* First index where @buf differs from pattern @seed, or -1. */
+static inline ssize_t vdpa_check(const void *buf, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (((const __u8 *)buf)[i] != vdpa_pattern(seed, i))
+			return i;
+	return -1;
+}
+
 /* ---------------------------------------------------------------------- */
 /* The device and its split virtqueues                                      */
 /* ---------------------------------------------------------------------- */

@@ -97,30 +97,6 @@ static int vdpa_unbind(int vfd)
 	return ioctl(vfd, VHOST_VDPA_UNBIND_IOASID) ? -errno : 0;
 }
 
-/* Byte @i of pattern @seed: never constant over a sector */
-static __u8 vpattern(unsigned int seed, size_t i)
-{
-	return (__u8)(seed * 131 + i * 7 + (i >> 9));
-}
-
-static void vfill(void *buf, size_t len, unsigned int seed)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		((__u8 *)buf)[i] = vpattern(seed, i);
-}
-
-static bool vcheck(const void *buf, size_t len, unsigned int seed)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (((const __u8 *)buf)[i] != vpattern(seed, i))
-			return false;
-	return true;
-}
-
 FIXTURE(vdpa_ioasid) {
 	bool skip;
 	struct vdpa_nl nl;
@@ -227,7 +203,7 @@ TEST_F(vdpa_ioasid, blk_write_read_back)
 	ASSERT_NE(NULL, w);
 	ASSERT_NE(NULL, r);
 	for (i = 0; i < ARRAY_SIZE(lens); i++) {
-		vfill(w, lens[i], SEED_A + i);
+		vdpa_fill(w, lens[i], SEED_A + i);
 		memset(r, POISON, SZ_64K);
 		ASSERT_EQ(0, blk_io_buf(self, VIRTIO_BLK_T_OUT, 8 * i, w,
 					lens[i], &status));
@@ -235,7 +211,7 @@ TEST_F(vdpa_ioasid, blk_write_read_back)
 		ASSERT_EQ(0, blk_io_buf(self, VIRTIO_BLK_T_IN, 8 * i, r,
 					lens[i], &status));
 		ASSERT_EQ(VIRTIO_BLK_S_OK, status);
-		ASSERT_TRUE(vcheck(r, lens[i], SEED_A + i))
+		ASSERT_EQ(-1, vdpa_check(r, lens[i], SEED_A + i))
 			TH_LOG("%u bytes at sector %u", lens[i], 8 * i);
 	}
 }
@@ -261,7 +237,7 @@ TEST_F(vdpa_ioasid, unmap_blocks_device)
 	ASSERT_NE(NULL, r);
 
 	/* Mapped, the device reads and writes the buffer */
-	vfill(victim, SZ_4K, SEED_B);
+	vdpa_fill(victim, SZ_4K, SEED_B);
 	ASSERT_EQ(0, ioas_map_fixed(self->dma.fd, self->dma.ioas[0], victim,
 				    VICTIM_SIZE, VICTIM_IOVA, MAP_RW));
 	ASSERT_EQ(0, blk_io(self, VIRTIO_BLK_T_OUT, 100, VICTIM_IOVA, SZ_4K,
@@ -269,7 +245,7 @@ TEST_F(vdpa_ioasid, unmap_blocks_device)
 	ASSERT_EQ(VIRTIO_BLK_S_OK, status);
 	ASSERT_EQ(0, blk_io_buf(self, VIRTIO_BLK_T_IN, 100, r, SZ_4K,
 				&status));
-	ASSERT_TRUE(vcheck(r, SZ_4K, SEED_B));
+	ASSERT_EQ(-1, vdpa_check(r, SZ_4K, SEED_B));
 
 	/* Unmapped, it reaches neither */
 	ASSERT_EQ(0, ioas_unmap(self->dma.fd, self->dma.ioas[0], VICTIM_IOVA,
@@ -303,8 +279,8 @@ TEST_F(vdpa_ioasid, replace_redirects_device)
 	b = buf_map(SZ_4K, SZ_4K, BUF_SMALL_PAGES);
 	ASSERT_NE(NULL, a);
 	ASSERT_NE(NULL, b);
-	vfill(a, SZ_4K, SEED_A);
-	vfill(b, SZ_4K, SEED_B);
+	vdpa_fill(a, SZ_4K, SEED_A);
+	vdpa_fill(b, SZ_4K, SEED_B);
 	ASSERT_EQ(0, ioas_map_fixed(self->dma.fd, self->dma.ioas[0], a, SZ_4K,
 				    x, MAP_RW));
 	ASSERT_EQ(0, ioas_map_fixed(self->dma.fd, self->dma.ioas[1], b, SZ_4K,
@@ -321,9 +297,9 @@ TEST_F(vdpa_ioasid, replace_redirects_device)
 	ASSERT_EQ(0, vdpa_attach(self->dev.fd, 0, self->dma.ioas[1]));
 
 	ASSERT_EQ(0, blk_io_buf(self, VIRTIO_BLK_T_IN, 200, r, SZ_4K, &status));
-	ASSERT_TRUE(vcheck(r, SZ_4K, SEED_A));
+	ASSERT_EQ(-1, vdpa_check(r, SZ_4K, SEED_A));
 	ASSERT_EQ(0, blk_io_buf(self, VIRTIO_BLK_T_IN, 208, r, SZ_4K, &status));
-	ASSERT_TRUE(vcheck(r, SZ_4K, SEED_B));
+	ASSERT_EQ(-1, vdpa_check(r, SZ_4K, SEED_B));
 	/* The arena's IOAS 0 mapping leaves with the fixture's close */
 	ASSERT_EQ(0, vdpa_attach(self->dev.fd, 0, self->dma.ioas[0]));
 	munmap(a, SZ_4K);
@@ -438,7 +414,7 @@ TEST_F(vdpa_ioasid, shared_ioas_pins_once)
 	ASSERT_NE(NULL, w);
 	ASSERT_NE(NULL, r);
 	ASSERT_NE(NULL, src);
-	vfill(src, SZ_4K, SEED_B);
+	vdpa_fill(src, SZ_4K, SEED_B);
 	memset(w, 0, SZ_4K);
 	ASSERT_EQ(0, mock_dma(self->dma.fd, mock_dev, vdpa_iova(&self->dev, w),
 			      src, SZ_4K, IOASID_TEST_DMA_WRITE, NULL));
@@ -446,7 +422,7 @@ TEST_F(vdpa_ioasid, shared_ioas_pins_once)
 				&status));
 	ASSERT_EQ(0, blk_io_buf(self, VIRTIO_BLK_T_IN, 300, r, SZ_4K,
 				&status));
-	ASSERT_TRUE(vcheck(r, SZ_4K, SEED_B));
+	ASSERT_EQ(-1, vdpa_check(r, SZ_4K, SEED_B));
 	munmap(src, SZ_4K);
 }
 
@@ -486,7 +462,7 @@ TEST_F_TIMEOUT(vdpa_ioasid, throughput_vs_legacy, 300)
 	blk_up(_metadata, self);
 	buf = vdpa_arena_alloc(&self->dev, BENCH_REQ, SZ_4K);
 	ASSERT_NE(NULL, buf);
-	vfill(buf, BENCH_REQ, SEED_A);
+	vdpa_fill(buf, BENCH_REQ, SEED_A);
 	/* Untimed: the simulator's disk is touched for the first time */
 	ASSERT_LT(0, blk_bench(self, VIRTIO_BLK_T_OUT, buf));
 	wr[0] = blk_bench(self, VIRTIO_BLK_T_OUT, buf);
@@ -510,7 +486,7 @@ TEST_F_TIMEOUT(vdpa_ioasid, throughput_vs_legacy, 300)
 	ASSERT_EQ(0, vblk_init(&self->blk, &self->dev, QUEUE_SIZE));
 	buf = vdpa_arena_alloc(&self->dev, BENCH_REQ, SZ_4K);
 	ASSERT_NE(NULL, buf);
-	vfill(buf, BENCH_REQ, SEED_A);
+	vdpa_fill(buf, BENCH_REQ, SEED_A);
 	wr[1] = blk_bench(self, VIRTIO_BLK_T_OUT, buf);
 	rd[1] = blk_bench(self, VIRTIO_BLK_T_IN, buf);
 	TH_LOG("vdpa_sim_blk, %lu MiB in %lu KiB requests, MB/s:",

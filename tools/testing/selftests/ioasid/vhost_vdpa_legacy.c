@@ -48,31 +48,6 @@
 #define NET_MAC			{ 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 }
 #define NET_MAC_OTHER		{ 0x02, 0x11, 0x22, 0x33, 0x44, 0x66 }
 
-/* Byte @i of the test pattern @seed: never constant over a sector */
-static __u8 pattern(unsigned int seed, size_t i)
-{
-	return (__u8)(seed * 131 + i * 7 + (i >> 9));
-}
-
-static void fill(void *buf, size_t len, unsigned int seed)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		((__u8 *)buf)[i] = pattern(seed, i);
-}
-
-/* First index where @buf differs from pattern @seed, or -1. */
-static ssize_t check(const void *buf, size_t len, unsigned int seed)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (((const __u8 *)buf)[i] != pattern(seed, i))
-			return i;
-	return -1;
-}
-
 /* First index in @buf not holding @val, or -1. */
 static ssize_t find_not(const void *buf, size_t len, __u8 val)
 {
@@ -307,7 +282,7 @@ static void blk_rw_case(struct __test_metadata *_metadata, struct vblk *b,
 	rbuf = vdpa_arena_alloc(b->dev, len, VDPA_PAGE_SIZE);
 	ASSERT_NE(NULL, wbuf);
 	ASSERT_NE(NULL, rbuf);
-	fill(wbuf, len, seed);
+	vdpa_fill(wbuf, len, seed);
 	memset(rbuf, POISON, len);
 
 	for (k = 0; k < c->nseg; k++)
@@ -325,7 +300,7 @@ static void blk_rw_case(struct __test_metadata *_metadata, struct vblk *b,
 	ASSERT_EQ(VIRTIO_BLK_S_OK, status);
 	EXPECT_EQ(len + 1, b->last_len);
 
-	bad = check(rbuf, len, seed);
+	bad = vdpa_check(rbuf, len, seed);
 	ASSERT_EQ(-1, bad) TH_LOG("sector %llu, %u x %u: byte %zd is %#x",
 				  (unsigned long long)c->sector, c->nseg,
 				  c->seg_len, bad, (__u8)rbuf[bad]);
@@ -355,8 +330,8 @@ TEST_F(blk, sectors_are_distinct)
 	if (self->skip)
 		SKIP(return, "%s", self->skip);
 	ASSERT_NE(NULL, buf);
-	fill(buf, 4096, 77);
-	fill(buf + 4096, 4096, 78);
+	vdpa_fill(buf, 4096, 77);
+	vdpa_fill(buf + 4096, 4096, 78);
 	sg = vdpa_sg(d, buf, 4096, false);
 	ASSERT_EQ(0, vblk_rw(&self->blk, VIRTIO_BLK_T_OUT, 64, &sg, 1, &status));
 	ASSERT_EQ(VIRTIO_BLK_S_OK, status);
@@ -368,8 +343,8 @@ TEST_F(blk, sectors_are_distinct)
 	sg = vdpa_sg(d, buf, 2 * 4096, true);
 	ASSERT_EQ(0, vblk_rw(&self->blk, VIRTIO_BLK_T_IN, 64, &sg, 1, &status));
 	ASSERT_EQ(VIRTIO_BLK_S_OK, status);
-	EXPECT_EQ(-1, check(buf, 4096, 77));
-	EXPECT_EQ(-1, check(buf + 4096, 4096, 78));
+	EXPECT_EQ(-1, vdpa_check(buf, 4096, 77));
+	EXPECT_EQ(-1, vdpa_check(buf + 4096, 4096, 78));
 }
 
 /* Past the capacity: IOERR, and the read buffer stays as it was. */
@@ -414,7 +389,7 @@ TEST_F(blk, invalidated_read_buffer)
 	if (self->skip)
 		SKIP(return, "%s", self->skip);
 	ASSERT_NE(NULL, wbuf);
-	fill(wbuf, VICTIM_SIZE, 5);
+	vdpa_fill(wbuf, VICTIM_SIZE, 5);
 	wsg = vdpa_sg(d, wbuf, VICTIM_SIZE, false);
 	ASSERT_EQ(0, vblk_rw(&self->blk, VIRTIO_BLK_T_OUT, 256, &wsg, 1,
 			     &status));
@@ -426,7 +401,7 @@ TEST_F(blk, invalidated_read_buffer)
 	memset(self->victim, POISON, VICTIM_SIZE);
 	ASSERT_EQ(0, vblk_rw(&self->blk, VIRTIO_BLK_T_IN, 256, &sg, 1, &status));
 	ASSERT_EQ(VIRTIO_BLK_S_OK, status);
-	ASSERT_EQ(-1, check(self->victim, VICTIM_SIZE, 5));
+	ASSERT_EQ(-1, vdpa_check(self->victim, VICTIM_SIZE, 5));
 
 	/* Invalidated, it is out of the device's reach */
 	memset(self->victim, POISON, VICTIM_SIZE);
@@ -442,7 +417,7 @@ TEST_F(blk, invalidated_read_buffer)
 	self->victim_mapped = true;
 	ASSERT_EQ(0, vblk_rw(&self->blk, VIRTIO_BLK_T_IN, 256, &sg, 1, &status));
 	ASSERT_EQ(VIRTIO_BLK_S_OK, status);
-	ASSERT_EQ(-1, check(self->victim, VICTIM_SIZE, 5));
+	ASSERT_EQ(-1, vdpa_check(self->victim, VICTIM_SIZE, 5));
 }
 
 /*
@@ -462,12 +437,12 @@ TEST_F(blk, invalidated_write_buffer)
 	ASSERT_NE(NULL, rbuf);
 	ASSERT_EQ(0, victim_map(d, self->victim, false));
 	self->victim_mapped = true;
-	fill(self->victim, VICTIM_SIZE, 6);
+	vdpa_fill(self->victim, VICTIM_SIZE, 6);
 	ASSERT_EQ(0, vblk_rw(&self->blk, VIRTIO_BLK_T_OUT, 512, &sg, 1,
 			     &status));
 	ASSERT_EQ(VIRTIO_BLK_S_OK, status);
 
-	fill(self->victim, VICTIM_SIZE, 7);
+	vdpa_fill(self->victim, VICTIM_SIZE, 7);
 	ASSERT_EQ(0, victim_unmap(d));
 	self->victim_mapped = false;
 	ASSERT_EQ(0, vblk_rw(&self->blk, VIRTIO_BLK_T_OUT, 512, &sg, 1,
@@ -479,7 +454,7 @@ TEST_F(blk, invalidated_write_buffer)
 	ASSERT_EQ(0, vblk_rw(&self->blk, VIRTIO_BLK_T_IN, 512, &rsg, 1,
 			     &status));
 	ASSERT_EQ(VIRTIO_BLK_S_OK, status);
-	EXPECT_EQ(-1, check(rbuf, VICTIM_SIZE, 6));
+	EXPECT_EQ(-1, vdpa_check(rbuf, VICTIM_SIZE, 6));
 }
 
 /*
@@ -538,7 +513,7 @@ TEST_F(blk, reset_forgets_translations)
 	if (self->skip)
 		SKIP(return, "%s", self->skip);
 	ASSERT_NE(NULL, buf);
-	fill(buf, 4096, 9);
+	vdpa_fill(buf, 4096, 9);
 	sg = vdpa_sg(d, buf, 4096, false);
 	ASSERT_EQ(0, vblk_rw(&self->blk, VIRTIO_BLK_T_OUT, 8, &sg, 1, &status));
 	ASSERT_EQ(VIRTIO_BLK_S_OK, status);
@@ -563,7 +538,7 @@ TEST_F(blk, reset_forgets_translations)
 	ASSERT_EQ(0, vblk_complete(&self->blk, &done, &status, VDPA_TIMEOUT_MS));
 	EXPECT_EQ(slot, done);
 	EXPECT_EQ(VIRTIO_BLK_S_OK, status);
-	EXPECT_EQ(-1, check(buf, 4096, 9));
+	EXPECT_EQ(-1, vdpa_check(buf, 4096, 9));
 }
 
 /*
@@ -739,7 +714,7 @@ static void pkt_build(struct vdpa_dev *d, struct pkt *p, unsigned int i,
 	memcpy(p->frame + 6, src, 6);
 	p->frame[12] = 0x88;	/* local experimental ethertype 0x88b5 */
 	p->frame[13] = 0xb5;
-	fill(p->frame + 14, p->len - 14, 1000 + i);
+	vdpa_fill(p->frame + 14, p->len - 14, 1000 + i);
 }
 
 /* Compare a received buffer with what was sent as @p. */
