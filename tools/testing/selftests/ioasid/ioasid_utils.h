@@ -1121,13 +1121,19 @@ static inline void *buf_map(size_t length, size_t align, enum buf_kind kind)
 }
 
 /* Write a recognisable byte pattern that depends on @seed */
+/* Byte @i of the test pattern @seed */
+static inline unsigned char pattern_byte(unsigned int seed, size_t i)
+{
+	return (unsigned char)(seed * 29 + i * 7 + (i >> 12) * 3 + 1);
+}
+
 static inline void fill_pattern(void *p, size_t length, unsigned int seed)
 {
 	unsigned char *c = p;
 	size_t i;
 
 	for (i = 0; i < length; i++)
-		c[i] = (unsigned char)(seed * 29 + i * 7 + (i >> 12) * 3 + 1);
+		c[i] = pattern_byte(seed, i);
 }
 
 /* Index of the first byte that differs from the pattern, or -1 */
@@ -1138,12 +1144,11 @@ static inline long check_pattern(const void *p, size_t length,
 	size_t i;
 
 	for (i = 0; i < length; i++)
-		if (c[i] != (unsigned char)(seed * 29 + i * 7 + (i >> 12) * 3 + 1))
+		if (c[i] != pattern_byte(seed, i))
 			return i;
 	return -1;
 }
 
-/* Index of the first byte that is not @val, or -1 */
 /* Does [start, start + len) fit in one usable range of the IOAS? */
 static inline bool iova_usable(const struct ioasid_iova_range *r, __u32 n,
 			       __u64 start, __u64 len)
@@ -1156,6 +1161,7 @@ static inline bool iova_usable(const struct ioasid_iova_range *r, __u32 n,
 	return false;
 }
 
+/* Index of the first byte that is not @val, or -1 */
 static inline long check_fill(const void *p, size_t length, unsigned char val)
 {
 	const unsigned char *c = p;
