@@ -6,6 +6,8 @@
 # Boot KERNEL under TCG on one machine of the matrix, each with an edu DMA
 # device behind an emulated IOMMU:
 #   vtd     q35 + intel-iommu with interrupt remapping
+#           (vtd, amd and virtio test boots also have a virtio-blk-pci
+#           with iommu_platform=on, for vp_vdpa)
 #   amd     q35 + amd-iommu with interrupt remapping
 #   virtio  q35 + virtio-iommu-pci (no interrupt remapping: the admin
 #           opt-in for unsafe interrupts is passed on the command line)
@@ -91,6 +93,14 @@ virtio)
 *) die "unknown machine $machine" ;;
 esac
 args+=(-device edu,dma_mask=0xffffffffffffffff -kernel "$kernel" -initrd "$initrd")
+# A virtio-blk function doing its DMA through the IOMMU, for vp_vdpa
+# (vhost_vdpa_ioasid's vp_blk variant), on a 128 MiB scratch disk.
+if [ "$mode" = test ] && [[ $machine =~ ^(vtd|amd|virtio)$ ]]; then
+	rm -f "$logdir/$machine.vblk"
+	truncate -s 128M "$logdir/$machine.vblk"
+	args+=(-drive "if=none,id=vblk,format=raw,file=$logdir/$machine.vblk"
+	       -device virtio-blk-pci,drive=vblk,iommu_platform=on,disable-legacy=on)
+fi
 [ "$mode" = test ] && append+=" kmemleak=on"
 # TESTS="prog1,prog2" limits a test boot to those programs.
 [ -z "${TESTS:-}" ] || append+=" harness_tests=${TESTS// /,}"
@@ -120,4 +130,5 @@ if [ -n "$watcher" ]; then
 fi
 cat "$logdir/$machine.stderr" >> "$logdir/$machine.console"
 [ -z "${qmp:-}" ] || cat "$logdir/$machine.qmp.log" >> "$logdir/$machine.console"
+rm -f "$logdir/$machine.vblk"
 echo "$rc $(( $(date +%s) - start ))" > "$logdir/$machine.qemu"

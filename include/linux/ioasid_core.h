@@ -153,6 +153,32 @@ static inline bool ioasid_vfio_container_served(void)
 	return false;
 }
 
+static inline struct ioasid_device *
+ioasid_device_bind(struct ioasid_ctx *ictx, struct device *dev, u32 *id)
+{
+	return ERR_PTR(-EOPNOTSUPP);
+}
+
+static inline void ioasid_device_unbind(struct ioasid_device *idev)
+{
+}
+
+static inline int ioasid_device_attach(struct ioasid_device *idev,
+				       u32 *pt_id)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline int ioasid_device_replace(struct ioasid_device *idev,
+					u32 *pt_id)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void ioasid_device_detach(struct ioasid_device *idev)
+{
+}
+
 static inline struct ioasid_mirror *
 ioasid_mirror_create(struct ioasid_ctx *ictx,
 		     const struct ioasid_mirror_ops *ops, void *data,

@@ -28,20 +28,6 @@
 #define DEV_TLB_INV		": dev_tlb_inv "
 #define MAP_LEN			SZ_64K
 
-static int sysfs_write(const char *path, const char *val)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	n = n < 0 ? -errno : 0;
-	close(fd);
-	return n;
-}
-
 /* Up to @len - 1 bytes of @path, NUL-terminated, newline dropped */
 static int sysfs_read(const char *path, char *buf, size_t len)
 {
@@ -66,7 +52,7 @@ static int dev_attr_write(const char *bdf, const char *attr, const char *val)
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), PCI_DEVICES "/%s/%s", bdf, attr);
-	return sysfs_write(path, val);
+	return write_string_file(path, val);
 }
 
 static int dev_attr_read(const char *bdf, const char *attr, char *buf,
@@ -173,7 +159,7 @@ static int bind_vfio(const char *bdf)
 
 	ret = dev_attr_write(bdf, "driver_override", "vfio-pci");
 	if (!ret)
-		ret = sysfs_write("/sys/bus/pci/drivers_probe", bdf);
+		ret = write_string_file("/sys/bus/pci/drivers_probe", bdf);
 	if (ret)
 		return ret;
 	snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver", bdf);
@@ -216,7 +202,7 @@ static int trace_restart(void)
 	if (access(TRACEFS "/trace", F_OK) &&
 	    mount("nodev", TRACEFS, "tracefs", 0, NULL))
 		return -errno;
-	if (sysfs_write(QI_EVENT, "1"))
+	if (write_string_file(QI_EVENT, "1"))
 		return -errno;
 	fd = open(TRACEFS "/trace", O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
@@ -438,7 +424,7 @@ TEST_F(vfio_ats, dev_iotlb_invalidations)
 	ASSERT_EQ(0, trace_restart());
 	ASSERT_EQ(0, map_unmap(self->ioasid_fd, self->ioas));
 	after = trace_dev_tlb_invs();
-	sysfs_write(QI_EVENT, "0");
+	write_string_file(QI_EVENT, "0");
 
 	TH_LOG("device-IOTLB invalidations per map+unmap of %lu KiB:",
 	       MAP_LEN >> 10);

@@ -1,15 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * vhost-vdpa on /dev/ioasid: the user-space virtio driver of vdpa_utils.h
- * against the vdpa simulators, with each address space (ASID) attached to
- * an IOAS (VHOST_VDPA_BIND_IOASID, VHOST_VDPA_ATTACH_IOASID_PT). The rings
- * and buffers are mapped with IOASID_IOAS_MAP; the device reaches them
- * through the core's mirror of the IOAS.
+ * against two kinds of vDPA block device, with each address space (ASID)
+ * attached to an IOAS (VHOST_VDPA_BIND_IOASID, VHOST_VDPA_ATTACH_IOASID_PT).
+ * The rings and buffers are mapped with IOASID_IOAS_MAP.
+ *
+ * - sim_blk: vdpa_sim_blk, which translates DMA itself; it reaches the
+ *   IOAS through the core's mirror.
+ * - vp_blk: QEMU's virtio-blk-pci (iommu_platform=on) driven by vp_vdpa,
+ *   behind the platform IOMMU: real DMA by QEMU through the emulated
+ *   IOMMU, into the domain the core fills from the IOAS. Skipped where
+ *   the machine has no such function.
  *
  * Every check compares data the device moved: sectors written and read
- * back through vdpa_sim_blk, frames looped back by vdpa_sim_net.
+ * back.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <pthread.h>
 #include <sys/resource.h>
 
@@ -61,25 +68,46 @@ static const struct vdpa_dma_ops vdpa_ioasid_dma_ops = {
 	.unmap = vdpa_ioasid_unmap,
 };
 
-static int vdpa_bind(int vfd, int ioasid_fd)
+/* Bind; the core's ID of the DMA device (0 for a mirror) in @dev_id */
+static int vdpa_bind_id(int vfd, int ioasid_fd, __u32 *dev_id)
 {
 	struct vhost_vdpa_bind_ioasid bind = {
 		.argsz = sizeof(bind),
 		.ioasid_fd = ioasid_fd,
+		.out_dev_id = 0xdead,
 	};
 
-	return ioctl(vfd, VHOST_VDPA_BIND_IOASID, &bind) ? -errno : 0;
+	if (ioctl(vfd, VHOST_VDPA_BIND_IOASID, &bind))
+		return -errno;
+	*dev_id = bind.out_dev_id;
+	return 0;
 }
 
-static int vdpa_attach(int vfd, __u32 asid, __u32 pt_id)
+static int vdpa_bind(int vfd, int ioasid_fd)
+{
+	__u32 dev_id;
+
+	return vdpa_bind_id(vfd, ioasid_fd, &dev_id);
+}
+
+/* Attach; *@pt_id is what it is attached to (a HWPT behind an IOMMU) */
+static int vdpa_attach_pt(int vfd, __u32 asid, __u32 *pt_id)
 {
 	struct vhost_vdpa_ioasid_attach attach = {
 		.argsz = sizeof(attach),
 		.asid = asid,
-		.pt_id = pt_id,
+		.pt_id = *pt_id,
 	};
 
-	return ioctl(vfd, VHOST_VDPA_ATTACH_IOASID_PT, &attach) ? -errno : 0;
+	if (ioctl(vfd, VHOST_VDPA_ATTACH_IOASID_PT, &attach))
+		return -errno;
+	*pt_id = attach.pt_id;
+	return 0;
+}
+
+static int vdpa_attach(int vfd, __u32 asid, __u32 pt_id)
+{
+	return vdpa_attach_pt(vfd, asid, &pt_id);
 }
 
 static int vdpa_detach(int vfd, __u32 asid)
@@ -97,14 +125,90 @@ static int vdpa_unbind(int vfd)
 	return ioctl(vfd, VHOST_VDPA_UNBIND_IOASID) ? -errno : 0;
 }
 
+#define PCI_DEVICES	"/sys/bus/pci/devices"
+#define VP_VDPA_DRIVER	"/sys/bus/pci/drivers/vp-vdpa"
+
+/*
+ * Find a modern virtio PCI function of device type @virtio_id (a QEMU
+ * virtio-blk-pci with disable-legacy=on, iommu_platform=on), bind it to
+ * vp_vdpa through driver_override, and write its management device
+ * handle, "pci/BDF", to @mgmtdev. Returns 0, -ENODEV when there is no
+ * such function or no vp_vdpa, or another negative errno.
+ */
+static int vp_vdpa_mgmtdev(unsigned int virtio_id, char *mgmtdev,
+			   size_t size)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 16], drv[PATH_MAX];
+	struct dirent *e;
+	int ret = -ENODEV;
+	ssize_t n;
+	DIR *d;
+
+	if (access(VP_VDPA_DRIVER, F_OK))
+		return -ENODEV;
+	d = opendir(PCI_DEVICES);
+	if (!d)
+		return -ENODEV;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(dir, sizeof(dir), PCI_DEVICES "/%s", e->d_name);
+		snprintf(path, sizeof(path), "%s/vendor", dir);
+		if (read_long_file(path) != 0x1af4)
+			continue;
+		snprintf(path, sizeof(path), "%s/device", dir);
+		if (read_long_file(path) != 0x1040 + virtio_id)
+			continue;
+		snprintf(path, sizeof(path), "%s/driver", dir);
+		n = readlink(path, drv, sizeof(drv) - 1);
+		drv[n > 0 ? n : 0] = '\0';
+		if (!strstr(drv, "/vp-vdpa")) {
+			snprintf(path, sizeof(path), "%s/driver_override", dir);
+			ret = write_string_file(path, "vp-vdpa");
+			if (!ret && n > 0) {
+				snprintf(path, sizeof(path), "%s/driver/unbind",
+					 dir);
+				ret = write_string_file(path, e->d_name);
+			}
+			if (!ret)
+				ret = write_string_file(VP_VDPA_DRIVER "/bind",
+							e->d_name);
+			if (ret)
+				break;
+		}
+		snprintf(mgmtdev, size, "pci/%s", e->d_name);
+		ret = 0;
+		break;
+	}
+	closedir(d);
+	return ret;
+}
+
 FIXTURE(vdpa_ioasid) {
 	bool skip;
 	struct vdpa_nl nl;
+	char mgmtdev[64];
 	char name[32];
 	bool created;
 	struct vdpa_dev dev;
 	struct vdpa_ioasid_dma dma;
+	__u32 dev_id;
 	struct vblk blk;
+};
+
+FIXTURE_VARIANT(vdpa_ioasid) {
+	bool platform;		/* behind the platform IOMMU, through vp_vdpa */
+	const char *what;
+};
+
+FIXTURE_VARIANT_ADD(vdpa_ioasid, sim_blk) {
+	.platform = false,
+	.what = "vdpa_sim_blk",
+};
+
+FIXTURE_VARIANT_ADD(vdpa_ioasid, vp_blk) {
+	.platform = true,
+	.what = "virtio-blk-pci on vp_vdpa",
 };
 
 FIXTURE_SETUP(vdpa_ioasid)
@@ -121,11 +225,18 @@ FIXTURE_SETUP(vdpa_ioasid)
 		self->skip = true;
 		SKIP(return, "no vdpa generic netlink family: CONFIG_VDPA?");
 	}
+	snprintf(self->mgmtdev, sizeof(self->mgmtdev), "%s", VDPA_MGMTDEV_BLK);
+	if (variant->platform &&
+	    vp_vdpa_mgmtdev(VIRTIO_ID_BLOCK, self->mgmtdev,
+			    sizeof(self->mgmtdev))) {
+		self->skip = true;
+		SKIP(return, "no modern virtio-blk PCI function for vp_vdpa");
+	}
 	snprintf(self->name, sizeof(self->name), "vi%d", getpid());
-	ret = vdpa_nl_dev_new(&self->nl, VDPA_MGMTDEV_BLK, self->name, NULL);
+	ret = vdpa_nl_dev_new(&self->nl, self->mgmtdev, self->name, NULL);
 	if (ret == -ENODEV) {
 		self->skip = true;
-		SKIP(return, "no vdpa management device %s", VDPA_MGMTDEV_BLK);
+		SKIP(return, "no vdpa management device %s", self->mgmtdev);
 	}
 	ASSERT_EQ(0, ret);
 	self->created = true;
@@ -152,19 +263,28 @@ FIXTURE_TEARDOWN(vdpa_ioasid)
 		vdpa_nl_close(&self->nl);
 }
 
-/* Bind, map the arena in IOAS 0, attach ASID 0 there, start virtio-blk */
+/*
+ * Bind, map the arena in IOAS 0, attach ASID 0 there, start virtio-blk.
+ * A device behind the platform IOMMU is bound as its DMA device, a device
+ * of the core with an ID, and attaches through a HWPT; a mirror is not.
+ */
 static void blk_up(struct __test_metadata *_metadata,
-		   struct _test_data_vdpa_ioasid *self)
+		   struct _test_data_vdpa_ioasid *self,
+		   const struct _fixture_variant_vdpa_ioasid *variant)
 {
 	struct vdpa_dev *d = &self->dev;
+	__u32 dev_id, pt_id = self->dma.ioas[0];
 
-	ASSERT_EQ(0, vdpa_bind(d->fd, self->dma.fd));
+	ASSERT_EQ(0, vdpa_bind_id(d->fd, self->dma.fd, &dev_id));
+	ASSERT_EQ(variant->platform, dev_id != 0) TH_LOG("dev_id %u", dev_id);
+	self->dev_id = dev_id;
 	ASSERT_EQ(0, vdpa_dev_negotiate(d, 0))
 		TH_LOG("%s", d->failed_step);
 	ASSERT_EQ(0, vdpa_dev_arena(d, &vdpa_ioasid_dma_ops, &self->dma, 0,
 				    ARENA_IOVA, ARENA_SIZE))
 		TH_LOG("%s", d->failed_step);
-	ASSERT_EQ(0, vdpa_attach(d->fd, 0, self->dma.ioas[0]));
+	ASSERT_EQ(0, vdpa_attach_pt(d->fd, 0, &pt_id));
+	ASSERT_EQ(variant->platform, pt_id != self->dma.ioas[0]);
 	ASSERT_EQ(0, vblk_init(&self->blk, d, QUEUE_SIZE))
 		TH_LOG("%s", d->failed_step);
 }
@@ -197,7 +317,7 @@ TEST_F(vdpa_ioasid, blk_write_read_back)
 
 	if (self->skip)
 		return;
-	blk_up(_metadata, self);
+	blk_up(_metadata, self, variant);
 	w = vdpa_arena_alloc(&self->dev, SZ_64K, SZ_4K);
 	r = vdpa_arena_alloc(&self->dev, SZ_64K, SZ_4K);
 	ASSERT_NE(NULL, w);
@@ -216,20 +336,39 @@ TEST_F(vdpa_ioasid, blk_write_read_back)
 	}
 }
 
+/* The first fault record of the queue @qfd within 2 s: 1, 0 or -errno */
+static int vdpa_fault_record(int qfd, struct ioasid_fault *rec)
+{
+	struct pollfd p = { .fd = qfd, .events = POLLIN };
+	ssize_t n;
+
+	if (poll(&p, 1, 2000) <= 0)
+		return 0;
+	n = read(qfd, rec, sizeof(*rec));
+	return n < 0 ? -errno : n == sizeof(*rec);
+}
+
 /*
  * The core's unmap reaches the device before it returns: a read into an
- * unmapped buffer does not complete as OK and leaves the host memory as
- * it was, and a write from it stores nothing the buffer held.
+ * unmapped buffer leaves the host memory as it was, and a write from it
+ * stores nothing the buffer held. vdpa_sim fails the request. QEMU's
+ * virtio-blk behind the IOMMU completes it as OK (it writes through a
+ * bounce buffer and drops the DMA error), so there the proof is the
+ * IOMMU's: the fault reaches the device's owner as one record, on the
+ * IOMMUs whose QEMU model reports it (not AMD-Vi).
  */
 TEST_F(vdpa_ioasid, unmap_blocks_device)
 {
 	__u8 *victim, *r, status = 0;
+	struct ioasid_fault rec;
+	__u32 fault_id;
+	int qfd = -1;
 	unsigned int i;
 	int ret;
 
 	if (self->skip)
 		return;
-	blk_up(_metadata, self);
+	blk_up(_metadata, self, variant);
 	victim = mmap(NULL, VICTIM_SIZE, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, victim);
@@ -247,16 +386,34 @@ TEST_F(vdpa_ioasid, unmap_blocks_device)
 				&status));
 	ASSERT_EQ(-1, vdpa_check(r, SZ_4K, SEED_B));
 
+	if (variant->platform) {
+		ASSERT_EQ(0, faultq_alloc(self->dma.fd, 0, &fault_id, &qfd));
+		ASSERT_EQ(0, device_faults(self->dma.fd,
+					   IOASID_DEVICE_FAULTS_REPORT,
+					   self->dev_id, fault_id, 0, 0, NULL));
+	}
+
 	/* Unmapped, it reaches neither */
 	ASSERT_EQ(0, ioas_unmap(self->dma.fd, self->dma.ioas[0], VICTIM_IOVA,
 				VICTIM_SIZE, NULL));
 	memset(victim, POISON, VICTIM_SIZE);
 	status = VBLK_STATUS_POISON;
 	ret = blk_io(self, VIRTIO_BLK_T_IN, 100, VICTIM_IOVA, SZ_4K, &status);
-	ASSERT_FALSE(!ret && status == VIRTIO_BLK_S_OK)
-		TH_LOG("a read into an unmapped IOVA completed as OK");
+	if (!variant->platform)
+		ASSERT_FALSE(!ret && status == VIRTIO_BLK_S_OK)
+			TH_LOG("a read into an unmapped IOVA completed as OK");
 	for (i = 0; i < VICTIM_SIZE; i++)
 		ASSERT_EQ(POISON, victim[i]) TH_LOG("byte %u changed", i);
+	if (variant->platform && access("/sys/class/iommu/ivhd0", F_OK)) {
+		ASSERT_EQ(1, vdpa_fault_record(qfd, &rec));
+		ASSERT_EQ((__u32)IOASID_FAULT_DMA, rec.type);
+		ASSERT_EQ(self->dev_id, rec.dev_id);
+		ASSERT_EQ(VICTIM_IOVA, rec.addr & ~0xfffULL);
+		TH_LOG("request status %u, ret %d; the IOMMU's fault: iova %#llx, flags %#x",
+		       status, ret, (unsigned long long)rec.addr, rec.flags);
+	}
+	if (qfd >= 0)
+		close(qfd);
 	ASSERT_EQ(0, munmap(victim, VICTIM_SIZE));
 }
 
@@ -271,7 +428,7 @@ TEST_F(vdpa_ioasid, replace_redirects_device)
 
 	if (self->skip)
 		return;
-	blk_up(_metadata, self);
+	blk_up(_metadata, self, variant);
 	ASSERT_EQ(0, ioas_map_fixed(self->dma.fd, self->dma.ioas[1],
 				    self->dev.arena.va, self->dev.arena.size,
 				    self->dev.arena.iova, MAP_RW));
@@ -395,7 +552,7 @@ TEST_F(vdpa_ioasid, shared_ioas_pins_once)
 
 	if (self->skip)
 		return;
-	blk_up(_metadata, self);
+	blk_up(_metadata, self, variant);
 	ASSERT_EQ(0, mock_device(self->dma.fd, self->dma.ioas[0], &mock_dev,
 				 NULL));
 	ASSERT_EQ(0, mock_check_refs(self->dma.fd, self->dev.arena.va,
@@ -403,8 +560,8 @@ TEST_F(vdpa_ioasid, shared_ioas_pins_once)
 	ASSERT_EQ(0, mock_accounting(self->dma.fd, &locked, &pinned));
 	ASSERT_EQ(ARENA_SIZE / SZ_4K, locked);
 	ASSERT_EQ(ARENA_SIZE / SZ_4K, pinned);
-	TH_LOG("one IOAS, a mock device and vdpa_sim_blk: arena %lu pages,",
-	       ARENA_SIZE / SZ_4K);
+	TH_LOG("one IOAS, a mock device and %s: arena %lu pages,",
+	       variant->what, ARENA_SIZE / SZ_4K);
 	TH_LOG("%llu pages charged, %llu pinned, each pinned once",
 	       (unsigned long long)locked, (unsigned long long)pinned);
 
@@ -459,11 +616,11 @@ TEST_F_TIMEOUT(vdpa_ioasid, throughput_vs_legacy, 300)
 
 	if (self->skip)
 		return;
-	blk_up(_metadata, self);
+	blk_up(_metadata, self, variant);
 	buf = vdpa_arena_alloc(&self->dev, BENCH_REQ, SZ_4K);
 	ASSERT_NE(NULL, buf);
 	vdpa_fill(buf, BENCH_REQ, SEED_A);
-	/* Untimed: the simulator's disk is touched for the first time */
+	/* Untimed: the disk is touched for the first time */
 	ASSERT_LT(0, blk_bench(self, VIRTIO_BLK_T_OUT, buf));
 	wr[0] = blk_bench(self, VIRTIO_BLK_T_OUT, buf);
 	rd[0] = blk_bench(self, VIRTIO_BLK_T_IN, buf);
@@ -489,7 +646,7 @@ TEST_F_TIMEOUT(vdpa_ioasid, throughput_vs_legacy, 300)
 	vdpa_fill(buf, BENCH_REQ, SEED_A);
 	wr[1] = blk_bench(self, VIRTIO_BLK_T_OUT, buf);
 	rd[1] = blk_bench(self, VIRTIO_BLK_T_IN, buf);
-	TH_LOG("vdpa_sim_blk, %lu MiB in %lu KiB requests, MB/s:",
+	TH_LOG("%s, %lu MiB in %lu KiB requests, MB/s:", variant->what,
 	       BENCH_BYTES / SZ_1M, BENCH_REQ / 1024);
 	TH_LOG("/dev/ioasid write %.0f read %.0f; legacy IOTLB write %.0f read %.0f",
 	       wr[0], rd[0], wr[1], rd[1]);
@@ -497,6 +654,106 @@ TEST_F_TIMEOUT(vdpa_ioasid, throughput_vs_legacy, 300)
 	ASSERT_LT(0, rd[0]);
 	ASSERT_LT(0, wr[1]);
 	ASSERT_LT(0, rd[1]);
+}
+
+#define NET_FRAMES	32
+#define NET_SLOT	2048
+
+/* Frame @i of the loopback test: our MAC, a numbered payload */
+static __u32 net_frame(char *slot, const __u8 *mac, unsigned int i)
+{
+	static const __u8 src[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
+	char *frame = slot + VNET_HDR_LEN;
+	__u32 len = 64 + i * 41;
+
+	memset(slot, 0, VNET_HDR_LEN);
+	memcpy(frame, mac, 6);
+	memcpy(frame + 6, src, 6);
+	frame[12] = 0x88;	/* local experimental ethertype 0x88b5 */
+	frame[13] = 0xb5;
+	vdpa_fill(frame + 14, len - 14, SEED_A + i);
+	return len;
+}
+
+/*
+ * vdpa_sim_net with its data queues' group in ASID 1, attached to IOAS 1,
+ * and ASID 0 attached to IOAS 0, which maps nothing: frames sent on TX
+ * come back on RX unchanged, through IOAS 1 alone.
+ */
+TEST(net_loopback_in_asid1)
+{
+	static const __u8 mac[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
+	struct vdpa_ioasid_dma dma = { .fd = -1 };
+	struct vdpa_nl nl = { .fd = -1 };
+	struct vdpa_dev dev = { .fd = -1 };
+	char name[32], path[64], *tx, *rx;
+	__u32 lens[NET_FRAMES], len;
+	unsigned int i;
+	struct vnet v;
+	void *cookie;
+	int ret;
+
+	if (vdpa_nl_open(&nl))
+		SKIP(return, "no vdpa generic netlink family: CONFIG_VDPA?");
+	snprintf(name, sizeof(name), "vn%d", getpid());
+	ret = vdpa_nl_dev_new(&nl, VDPA_MGMTDEV_NET, name, mac);
+	if (ret == -ENODEV) {
+		vdpa_nl_close(&nl);
+		SKIP(return, "no vdpa management device %s", VDPA_MGMTDEV_NET);
+	}
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, vdpa_vhost_path(name, path, sizeof(path)));
+	ASSERT_EQ(0, vdpa_dev_open_fd(&dev, open(path, O_RDWR | O_CLOEXEC)))
+		TH_LOG("%s: %s", dev.failed_step, strerror(errno));
+	ASSERT_LE(2U, dev.nas);
+	dma.fd = ioasid_open();
+	ASSERT_LE(0, dma.fd);
+	ASSERT_EQ(0, ioas_alloc(dma.fd, &dma.ioas[0]));
+	ASSERT_EQ(0, ioas_alloc(dma.fd, &dma.ioas[1]));
+
+	ASSERT_EQ(0, vdpa_bind(dev.fd, dma.fd));
+	ASSERT_EQ(0, vdpa_dev_negotiate(&dev, 1ULL << VIRTIO_NET_F_MAC))
+		TH_LOG("%s", dev.failed_step);
+	ASSERT_EQ(0, vdpa_dev_arena(&dev, &vdpa_ioasid_dma_ops, &dma, 1,
+				    ARENA_IOVA, ARENA_SIZE))
+		TH_LOG("%s", dev.failed_step);
+	ASSERT_EQ(0, vdpa_attach(dev.fd, 0, dma.ioas[0]));
+	ASSERT_EQ(0, vdpa_attach(dev.fd, 1, dma.ioas[1]));
+	ASSERT_EQ(0, vnet_init(&v, &dev, QUEUE_SIZE))
+		TH_LOG("%s", dev.failed_step);
+
+	rx = vdpa_arena_alloc(&dev, NET_FRAMES * NET_SLOT, SZ_4K);
+	tx = vdpa_arena_alloc(&dev, NET_FRAMES * NET_SLOT, SZ_4K);
+	ASSERT_NE(NULL, rx);
+	ASSERT_NE(NULL, tx);
+	memset(rx, POISON, NET_FRAMES * NET_SLOT);
+	for (i = 0; i < NET_FRAMES; i++)
+		ASSERT_EQ(0, vnet_post_rx(&v, rx + i * NET_SLOT, NET_SLOT));
+	ASSERT_EQ(0, vdpa_vq_kick(v.rx));
+	for (i = 0; i < NET_FRAMES; i++) {
+		lens[i] = net_frame(tx + i * NET_SLOT, v.mac, i);
+		ASSERT_EQ(0, vnet_send(&v, tx + i * NET_SLOT,
+				       tx + i * NET_SLOT + VNET_HDR_LEN,
+				       lens[i]));
+	}
+	ASSERT_EQ(0, vdpa_vq_kick(v.tx));
+	for (i = 0; i < NET_FRAMES; i++) {
+		ASSERT_EQ(0, vdpa_vq_wait(v.rx, &cookie, &len,
+					  VDPA_TIMEOUT_MS))
+			TH_LOG("frame %u", i);
+		ASSERT_EQ(rx + i * NET_SLOT, (char *)cookie);
+		ASSERT_EQ(VNET_HDR_LEN + lens[i], len);
+		ASSERT_EQ(0, memcmp((char *)cookie + VNET_HDR_LEN,
+				    tx + i * NET_SLOT + VNET_HDR_LEN, lens[i]))
+			TH_LOG("frame %u", i);
+	}
+	TH_LOG("%u frames looped back through ASID 1 on IOAS %u", NET_FRAMES,
+	       dma.ioas[1]);
+
+	vdpa_dev_close(&dev);
+	close(dma.fd);
+	ASSERT_EQ(0, vdpa_nl_dev_del(&nl, name));
+	vdpa_nl_close(&nl);
 }
 
 struct race {
