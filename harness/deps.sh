@@ -7,7 +7,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-PKGS="flex bison bc libelf-dev libssl-dev cpio qemu-system-x86 busybox-static
+PKGS="flex bison bc libelf-dev libssl-dev cpio qemu-system-x86 seabios ipxe-qemu busybox-static
       sparse quilt kmod python3 xz-utils"
 pin=$(cat "$REPO/harness/base-version")
 

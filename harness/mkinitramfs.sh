@@ -21,5 +21,19 @@ cp "$REPO/harness/init.sh" "$root/init"
 chmod 755 "$root/init"
 cp "$tests"/* "$root/tests/" 2>/dev/null || true
 [ -z "$demo" ] || cp "$demo"/* "$root/demo/"
+# The tests that start a nested VM get Debian's own qemu-system-x86_64,
+# its libraries and the firmware it loads (SeaBIOS, iPXE for virtio-net).
+if [ -e "$tests/vhost_vdpa_qemu" ]; then
+	qemu=/usr/bin/qemu-system-x86_64
+	tcg=/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so
+	for f in $qemu $tcg $(ldd $qemu $tcg | grep -o '/[^ :]*' | sort -u); do
+		mkdir -p "$root$(dirname "$f")"
+		cp -L "$f" "$root$f"
+	done
+	mkdir -p "$root/usr/share/qemu"
+	cp -L /usr/share/seabios/bios-256k.bin /usr/share/qemu/kvmvapic.bin \
+		/usr/share/qemu/linuxboot_dma.bin /usr/lib/ipxe/qemu/efi-virtio.rom \
+		"$root/usr/share/qemu/"
+fi
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out.tmp"
 mv "$out.tmp" "$out"

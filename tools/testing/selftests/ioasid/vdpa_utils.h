@@ -115,12 +115,20 @@ static inline int vdpa_nl_put_str(struct vdpa_nl_req *req, __u16 type,
 	return vdpa_nl_put(req, type, s, strlen(s) + 1);
 }
 
+/* A wanted top-level attribute of a reply, copied out when found */
+struct vdpa_nl_want {
+	__u16 type;
+	__u16 size;
+	void *val;
+	bool found;
+};
+
 /*
- * Look for a __u16 attribute @want in the generic netlink message @nlh;
- * the family lookup needs nothing more of a reply.
+ * Look for the attribute @w->type, of at least @w->size bytes, in the
+ * generic netlink message @nlh, and copy its first @w->size bytes.
  */
-static inline int vdpa_nl_find_u16(const struct nlmsghdr *nlh, __u16 want,
-				   __u16 *val)
+static inline int vdpa_nl_find(const struct nlmsghdr *nlh,
+			       struct vdpa_nl_want *w)
 {
 	const char *p = (const char *)NLMSG_DATA(nlh) + GENL_HDRLEN;
 	const char *end = (const char *)nlh + nlh->nlmsg_len;
@@ -130,9 +138,10 @@ static inline int vdpa_nl_find_u16(const struct nlmsghdr *nlh, __u16 want,
 
 		if (nla->nla_len < NLA_HDRLEN || p + nla->nla_len > end)
 			break;
-		if ((nla->nla_type & NLA_TYPE_MASK) == want &&
-		    nla->nla_len >= NLA_HDRLEN + sizeof(*val)) {
-			memcpy(val, p + NLA_HDRLEN, sizeof(*val));
+		if ((nla->nla_type & NLA_TYPE_MASK) == w->type &&
+		    nla->nla_len >= NLA_HDRLEN + w->size) {
+			memcpy(w->val, p + NLA_HDRLEN, w->size);
+			w->found = true;
 			return 0;
 		}
 		p += NLA_ALIGN(nla->nla_len);
@@ -142,11 +151,11 @@ static inline int vdpa_nl_find_u16(const struct nlmsghdr *nlh, __u16 want,
 
 /*
  * Send @req and read replies up to its acknowledgment.  Returns the
- * kernel's answer (0 or a negative errno).  With @family set, a
- * CTRL_ATTR_FAMILY_ID found in a reply is stored there.
+ * kernel's answer (0 or a negative errno).  Each of the @n attributes of
+ * @want found in a reply is copied out.
  */
 static inline int vdpa_nl_xfer(struct vdpa_nl *nl, struct vdpa_nl_req *req,
-			       __u16 *family)
+			       struct vdpa_nl_want *want, unsigned int n)
 {
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 	union {
@@ -154,7 +163,8 @@ static inline int vdpa_nl_xfer(struct vdpa_nl *nl, struct vdpa_nl_req *req,
 		char buf[8192];
 	} u;
 	struct nlmsghdr *nlh;
-	ssize_t n;
+	unsigned int i;
+	ssize_t len;
 
 	req->nlh.nlmsg_seq = ++nl->seq;
 	if (sendto(nl->fd, req, req->nlh.nlmsg_len, 0,
@@ -162,11 +172,11 @@ static inline int vdpa_nl_xfer(struct vdpa_nl *nl, struct vdpa_nl_req *req,
 		return -errno;
 
 	for (;;) {
-		n = recv(nl->fd, u.buf, sizeof(u.buf), 0);
-		if (n < 0)
+		len = recv(nl->fd, u.buf, sizeof(u.buf), 0);
+		if (len < 0)
 			return -errno;
-		for (nlh = &u.align; NLMSG_OK(nlh, n);
-		     nlh = NLMSG_NEXT(nlh, n)) {
+		for (nlh = &u.align; NLMSG_OK(nlh, len);
+		     nlh = NLMSG_NEXT(nlh, len)) {
 			if (nlh->nlmsg_seq != nl->seq)
 				continue;
 			if (nlh->nlmsg_type == NLMSG_ERROR) {
@@ -174,9 +184,8 @@ static inline int vdpa_nl_xfer(struct vdpa_nl *nl, struct vdpa_nl_req *req,
 
 				return err->error;
 			}
-			if (family)
-				vdpa_nl_find_u16(nlh, CTRL_ATTR_FAMILY_ID,
-						 family);
+			for (i = 0; i < n; i++)
+				vdpa_nl_find(nlh, &want[i]);
 		}
 	}
 }
@@ -187,6 +196,9 @@ static inline int vdpa_nl_xfer(struct vdpa_nl *nl, struct vdpa_nl_req *req,
  */
 static inline int vdpa_nl_open(struct vdpa_nl *nl)
 {
+	struct vdpa_nl_want family = {
+		CTRL_ATTR_FAMILY_ID, sizeof(nl->family), &nl->family,
+	};
 	struct vdpa_nl_req req;
 	int ret;
 
@@ -198,7 +210,7 @@ static inline int vdpa_nl_open(struct vdpa_nl *nl)
 	vdpa_nl_req_init(&req, GENL_ID_CTRL, CTRL_CMD_GETFAMILY);
 	ret = vdpa_nl_put_str(&req, CTRL_ATTR_FAMILY_NAME, VDPA_GENL_NAME);
 	if (!ret)
-		ret = vdpa_nl_xfer(nl, &req, &nl->family);
+		ret = vdpa_nl_xfer(nl, &req, &family, 1);
 	if (!ret && !nl->family)
 		ret = -ENOENT;
 	if (ret) {
@@ -254,7 +266,7 @@ static inline int vdpa_nl_dev_new(struct vdpa_nl *nl, const char *mgmtdev,
 		ret = vdpa_nl_put_str(&req, VDPA_ATTR_DEV_NAME, name);
 	if (!ret && mac)
 		ret = vdpa_nl_put(&req, VDPA_ATTR_DEV_NET_CFG_MACADDR, mac, 6);
-	return ret ? ret : vdpa_nl_xfer(nl, &req, NULL);
+	return ret ? ret : vdpa_nl_xfer(nl, &req, NULL, 0);
 }
 
 /* "vdpa dev del @name"; the device's vhost-vdpa fd must be closed first. */
@@ -265,7 +277,29 @@ static inline int vdpa_nl_dev_del(struct vdpa_nl *nl, const char *name)
 
 	vdpa_nl_req_init(&req, nl->family, VDPA_CMD_DEV_DEL);
 	ret = vdpa_nl_put_str(&req, VDPA_ATTR_DEV_NAME, name);
-	return ret ? ret : vdpa_nl_xfer(nl, &req, NULL);
+	return ret ? ret : vdpa_nl_xfer(nl, &req, NULL, 0);
+}
+
+/*
+ * "vdpa dev config show @name": the features its driver negotiated (0
+ * until FEATURES_OK) and, for a net device, its status (VIRTIO_NET_S_*).
+ */
+static inline int vdpa_nl_dev_config(struct vdpa_nl *nl, const char *name,
+				     __u64 *features, __u8 *net_status)
+{
+	struct vdpa_nl_want want[] = {
+		{ VDPA_ATTR_DEV_NEGOTIATED_FEATURES, sizeof(*features),
+		  features },
+		{ VDPA_ATTR_DEV_NET_STATUS, sizeof(*net_status), net_status },
+	};
+	struct vdpa_nl_req req;
+	int ret;
+
+	*features = 0;
+	*net_status = 0;
+	vdpa_nl_req_init(&req, nl->family, VDPA_CMD_DEV_CONFIG_GET);
+	ret = vdpa_nl_put_str(&req, VDPA_ATTR_DEV_NAME, name);
+	return ret ? ret : vdpa_nl_xfer(nl, &req, want, ARRAY_SIZE(want));
 }
 
 /*
