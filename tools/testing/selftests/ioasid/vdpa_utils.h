@@ -197,7 +197,9 @@ static inline int vdpa_nl_xfer(struct vdpa_nl *nl, struct vdpa_nl_req *req,
 static inline int vdpa_nl_open(struct vdpa_nl *nl)
 {
 	struct vdpa_nl_want family = {
-		CTRL_ATTR_FAMILY_ID, sizeof(nl->family), &nl->family,
+		.type = CTRL_ATTR_FAMILY_ID,
+		.size = sizeof(nl->family),
+		.val = &nl->family,
 	};
 	struct vdpa_nl_req req;
 	int ret;
@@ -288,9 +290,10 @@ static inline int vdpa_nl_dev_config(struct vdpa_nl *nl, const char *name,
 				     __u64 *features, __u8 *net_status)
 {
 	struct vdpa_nl_want want[] = {
-		{ VDPA_ATTR_DEV_NEGOTIATED_FEATURES, sizeof(*features),
-		  features },
-		{ VDPA_ATTR_DEV_NET_STATUS, sizeof(*net_status), net_status },
+		{ .type = VDPA_ATTR_DEV_NEGOTIATED_FEATURES,
+		  .size = sizeof(*features), .val = features },
+		{ .type = VDPA_ATTR_DEV_NET_STATUS,
+		  .size = sizeof(*net_status), .val = net_status },
 	};
 	struct vdpa_nl_req req;
 	int ret;

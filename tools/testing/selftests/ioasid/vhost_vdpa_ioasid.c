@@ -21,6 +21,8 @@
 #include <sys/resource.h>
 
 #include "ioasid_utils.h"
+#include "edu.h"
+#include "vfio_cdev.h"
 #include "vdpa_utils.h"
 
 #define ARENA_IOVA	0x100000000ULL
@@ -581,6 +583,61 @@ TEST_F(vdpa_ioasid, shared_ioas_pins_once)
 				&status));
 	ASSERT_EQ(-1, vdpa_check(r, SZ_4K, SEED_B));
 	munmap(src, SZ_4K);
+}
+
+/*
+ * A VFIO device (edu, through its cdev) and the vDPA device on one IOAS:
+ * the arena is pinned once and charged once, and what edu writes into it
+ * by DMA the vDPA device stores.
+ */
+TEST_F(vdpa_ioasid, vfio_and_vdpa_share_ioas)
+{
+	__u64 locked = 0, pinned = 0;
+	char bdf[32], cdev[PATH_MAX];
+	__u8 *src, *w, *r, status;
+	struct edu edu;
+	__u32 edu_id;
+	int dev_fd;
+
+	if (self->skip)
+		return;
+	if (edu_find(bdf, sizeof(bdf)) ||
+	    pci_vfio_cdev_path(bdf, cdev, sizeof(cdev)))
+		SKIP(return, "needs an edu device bound to vfio-pci");
+	blk_up(_metadata, self, variant);
+	dev_fd = open(cdev, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, dev_fd);
+	ASSERT_EQ(0, cdev_bind(dev_fd, self->dma.fd, &edu_id));
+	ASSERT_EQ(0, edu_open_from_device_fd(&edu, dev_fd))
+		TH_LOG("edu: %s", edu.failed_step);
+	ASSERT_EQ(0, cdev_attach(edu.device_fd, self->dma.ioas[0], NULL));
+
+	ASSERT_EQ(0, mock_check_refs(self->dma.fd, self->dev.arena.va,
+				     self->dev.arena.size, 1));
+	ASSERT_EQ(0, mock_accounting(self->dma.fd, &locked, &pinned));
+	ASSERT_EQ(ARENA_SIZE / SZ_4K, locked);
+	ASSERT_EQ(ARENA_SIZE / SZ_4K, pinned);
+	TH_LOG("edu on VFIO and %s, one IOAS: %lu pages, %llu charged, %llu pinned",
+	       variant->what, ARENA_SIZE / SZ_4K, (unsigned long long)locked,
+	       (unsigned long long)pinned);
+
+	src = vdpa_arena_alloc(&self->dev, SZ_4K, SZ_4K);
+	w = vdpa_arena_alloc(&self->dev, SZ_4K, SZ_4K);
+	r = vdpa_arena_alloc(&self->dev, SZ_4K, SZ_4K);
+	ASSERT_NE(NULL, r);
+	vdpa_fill(src, EDU_TEST_DMA_LEN, SEED_B);
+	memset(w, 0, SZ_4K);
+	ASSERT_EQ(0, edu_load(&edu, vdpa_iova(&self->dev, src)));
+	ASSERT_EQ(0, edu_store(&edu, vdpa_iova(&self->dev, w)));
+	ASSERT_EQ(0, blk_io_buf(self, VIRTIO_BLK_T_OUT, 400, w, SZ_4K,
+				&status));
+	ASSERT_EQ(VIRTIO_BLK_S_OK, status);
+	memset(r, POISON, SZ_4K);
+	ASSERT_EQ(0, blk_io_buf(self, VIRTIO_BLK_T_IN, 400, r, SZ_4K,
+				&status));
+	ASSERT_EQ(VIRTIO_BLK_S_OK, status);
+	ASSERT_EQ(-1, vdpa_check(r, EDU_TEST_DMA_LEN, SEED_B));
+	edu_close(&edu);
 }
 
 /* Sequential MB/s of @type over BENCH_BYTES in BENCH_REQ requests */
