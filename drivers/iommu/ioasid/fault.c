@@ -564,11 +564,14 @@ static int fault_dma(struct ioasid_device *idev,
 static int ioasid_fault_handler(struct iommu_fault *fault, void *data)
 {
 	struct ioasid_device *idev = data;
+	struct ioasid_stats *stats = &idev->ictx->stats;
 
 	switch (fault->type) {
 	case IOMMU_FAULT_PAGE_REQ:
+		ioasid_stat_add(stats, IOASID_STAT_PAGE_REQUESTS, 1);
 		return fault_page_request(idev, &fault->prm);
 	case IOMMU_FAULT_DMA_UNRECOV:
+		ioasid_stat_add(stats, IOASID_STAT_DMA_FAULTS, 1);
 		return fault_dma(idev, &fault->event);
 	}
 	return -EOPNOTSUPP;

@@ -189,8 +189,10 @@ static void iopt_sync_span(struct ioasid_iopt *iopt, unsigned long first,
 	lockdep_assert_held(&iopt->rwsem);
 	if (first > last)
 		return;
-	xa_for_each(&iopt->domains, index, domain)
+	xa_for_each(&iopt->domains, index, domain) {
 		iommu_sync_map(domain, first, last - first + 1);
+		ioasid_stat_add(iopt->stats, IOASID_STAT_IOTLB_SYNCS, 1);
+	}
 }
 
 static bool iopt_reserved_hit(struct ioasid_iopt *iopt, unsigned long start,
@@ -475,6 +477,7 @@ static void iopt_remove_doomed(struct ioasid_iopt *iopt,
 			cond_resched();
 		}
 		iommu_iotlb_sync(domain, &gather);
+		ioasid_stat_add(iopt->stats, IOASID_STAT_IOTLB_SYNCS, 1);
 	}
 	list_for_each_entry(area, doomed, free_item) {
 		interval_tree_remove(&area->node, &iopt->area_itree);
@@ -554,6 +557,7 @@ int ioasid_iopt_map_vec(struct ioasid_ctx *ictx, struct ioasid_iopt *iopt,
 		iopt_unmap_reqs(iopt, reqs, done, &free_list);
 	} else {
 		iopt_sync_span(iopt, lo, hi);
+		ioasid_stat_add(iopt->stats, IOASID_STAT_MAPS, num);
 	}
 	up_write(&iopt->rwsem);
 	iopt_free_areas(&free_list);
@@ -740,6 +744,7 @@ int ioasid_iopt_copy(struct ioasid_iopt *dst, struct ioasid_iopt *src,
 		iopt_remove_doomed(dst, &free_list);
 	} else if (!rc) {
 		iopt_sync_span(dst, first, iova - 1);
+		ioasid_stat_add(dst->stats, IOASID_STAT_MAPS, done);
 	}
 	/*
 	 * The areas use the pages now and own the pieces' references: end
@@ -800,9 +805,10 @@ int ioasid_iopt_unmap_vec(struct ioasid_iopt *iopt,
 			  unsigned int num, unsigned long *unmapped,
 			  unsigned int *failed)
 {
+	struct ioasid_area *area;
 	unsigned long bytes = 0;
+	unsigned int i, n = 0;
 	LIST_HEAD(doomed);
-	unsigned int i;
 	int rc = 0;
 
 	down_write(&iopt->rwsem);
@@ -819,8 +825,12 @@ int ioasid_iopt_unmap_vec(struct ioasid_iopt *iopt,
 			break;
 		}
 	}
-	if (!rc)
+	if (!rc) {
 		iopt_remove_doomed(iopt, &doomed);
+		list_for_each_entry(area, &doomed, free_item)
+			n++;
+		ioasid_stat_add(iopt->stats, IOASID_STAT_UNMAPS, n);
+	}
 	up_write(&iopt->rwsem);
 	iopt_free_areas(&doomed);
 	*unmapped = rc ? 0 : bytes;
@@ -1033,8 +1043,10 @@ int ioasid_iopt_add_domain(struct ioasid_iopt *iopt,
 		      GFP_KERNEL_ACCOUNT);
 	if (rc)
 		goto err_unfill;
-	if (lo <= hi)
+	if (lo <= hi) {
 		iommu_sync_map(domain, lo, hi - lo + 1);
+		ioasid_stat_add(iopt->stats, IOASID_STAT_IOTLB_SYNCS, 1);
+	}
 	iopt->num_domains++;
 	iopt->iova_alignment = max(iopt->iova_alignment, align);
 	up_write(&iopt->rwsem);
@@ -1084,6 +1096,7 @@ void ioasid_iopt_remove_domain(struct ioasid_iopt *iopt,
 		cond_resched();
 	}
 	iommu_iotlb_sync(domain, &gather);
+	ioasid_stat_add(iopt->stats, IOASID_STAT_IOTLB_SYNCS, 1);
 	iopt_resv_drop(iopt, domain);
 	iopt_recalc_alignment(iopt);
 	up_write(&iopt->rwsem);

@@ -62,6 +62,7 @@ struct ioasid_ioas *ioasid_ioas_new(struct ioasid_ctx *ictx)
 	if (IS_ERR(ioas))
 		return ioas;
 	ioasid_iopt_init(&ioas->iopt);
+	ioas->iopt.stats = &ictx->stats;
 	mutex_init(&ioas->mutex);
 	INIT_LIST_HEAD(&ioas->hwpt_list);
 	INIT_LIST_HEAD(&ioas->access_list);

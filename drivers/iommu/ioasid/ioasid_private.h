@@ -20,6 +20,7 @@
  *                   faults of the file's devices, read by userspace
  *   vfio_compat.c   VFIO's IOAS: the group path and the type1 container
  *   main.c          the file, the object table and ioctl dispatch
+ *   debugfs.c       introspection: each file's state, in debugfs
  *   selftest.c      the mock IOMMU and IOASID_TEST (CONFIG_IOASID_TEST)
  *
  * Lock order, outermost first. Nothing else nests.
@@ -51,7 +52,10 @@
  * is freed after it left its IOAS). Access unmap callbacks run with
  * ioas.mutex held and iopt.rwsem not held. Waiting for an
  * object's commands in flight to finish (a destroy) is done with no core
- * lock held, since those commands may need any of them.
+ * lock held, since those commands may need any of them. A debugfs reader
+ * is one more command in flight: it finds objects as lookups do and takes
+ * the locks above in this order; a file's release removes its directory,
+ * waiting for readers, before it frees anything.
  */
 #ifndef __IOASID_PRIVATE_H
 #define __IOASID_PRIVATE_H
@@ -111,6 +115,41 @@ struct ioasid_object {
 };
 
 /**
+ * enum ioasid_stat - what a context's counters count, for debugfs
+ * @IOASID_STAT_MAPS: mappings made by a map or a copy
+ * @IOASID_STAT_UNMAPS: mappings removed by an unmap
+ * @IOASID_STAT_IOTLB_SYNCS: IOTLB syncs the core asked of a domain (one per
+ *	domain per map, unmap, fill or empty)
+ * @IOASID_STAT_PAGE_REQUESTS: page requests of the context's devices
+ * @IOASID_STAT_DMA_FAULTS: unrecoverable DMA faults of the context's devices
+ * @IOASID_STAT_NR: number of counters
+ */
+enum ioasid_stat {
+	IOASID_STAT_MAPS,
+	IOASID_STAT_UNMAPS,
+	IOASID_STAT_IOTLB_SYNCS,
+	IOASID_STAT_PAGE_REQUESTS,
+	IOASID_STAT_DMA_FAULTS,
+	IOASID_STAT_NR,
+};
+
+/**
+ * struct ioasid_stats - a context's counters: cheap, only ever incremented
+ * @count: by enum ioasid_stat
+ */
+struct ioasid_stats {
+	atomic64_t count[IOASID_STAT_NR];
+};
+
+/* Count @n in counter @which of @stats, which may be NULL (KUnit). */
+static inline void ioasid_stat_add(struct ioasid_stats *stats,
+				   enum ioasid_stat which, long n)
+{
+	if (stats)
+		atomic64_add(n, &stats->count[which]);
+}
+
+/**
  * struct ioasid_ctx - one open /dev/ioasid
  * @file: the file; drivers that use the context hold a file reference
  * @objects: ID -> struct ioasid_object; XA_ZERO_ENTRY while being built
@@ -128,6 +167,8 @@ struct ioasid_object {
  * @pasid_set: the PASIDs the file owns, with the file's budget
  * @pasids: PASID -> the struct ioasid_pasid_user it is charged to, for each
  *	    PASID the file holds
+ * @stats: counters for debugfs
+ * @debugfs: the file's directory in debugfs, or an error or NULL
  */
 struct ioasid_ctx {
 	struct file *file;
@@ -145,6 +186,8 @@ struct ioasid_ctx {
 	bool pasid_none;
 	struct ioasid_pasid_set pasid_set;
 	struct xarray pasids;
+	struct ioasid_stats stats;
+	struct dentry *debugfs;
 };
 
 /**
@@ -267,6 +310,7 @@ void ioasid_pages_fake_free(struct ioasid_pages *pages);
  * @track_access_dirty: record in @access_dirty what accesses dirty
  * @access_dirty: IOVA page number -> present once an access pinned the
  *		  page or wrote to it while @track_access_dirty was on
+ * @stats: the counters of the context owning the map, or NULL
  */
 struct ioasid_iopt {
 	struct rw_semaphore rwsem;
@@ -281,6 +325,7 @@ struct ioasid_iopt {
 	bool disable_large_pages;
 	bool track_access_dirty;
 	struct xarray access_dirty;
+	struct ioasid_stats *stats;
 };
 
 /**
@@ -710,6 +755,31 @@ IOASID_HANDLER(ioasid_vfio_ioas_ioctl);
 void ioasid_vfio_compat_release(struct ioasid_ctx *ictx);
 long ioasid_vfio_ioctl(struct ioasid_ctx *ictx, unsigned int cmd,
 		       unsigned long arg);
+
+/* debugfs.c -------------------------------------------------------------- */
+
+#ifdef CONFIG_DEBUG_FS
+void ioasid_debugfs_init(void);
+void ioasid_debugfs_exit(void);
+void ioasid_debugfs_ctx_add(struct ioasid_ctx *ictx);
+void ioasid_debugfs_ctx_remove(struct ioasid_ctx *ictx);
+#else
+static inline void ioasid_debugfs_init(void)
+{
+}
+
+static inline void ioasid_debugfs_exit(void)
+{
+}
+
+static inline void ioasid_debugfs_ctx_add(struct ioasid_ctx *ictx)
+{
+}
+
+static inline void ioasid_debugfs_ctx_remove(struct ioasid_ctx *ictx)
+{
+}
+#endif
 
 /* selftest.c ------------------------------------------------------------- */
 

@@ -512,6 +512,7 @@ static int ioasid_fops_open(struct inode *inode, struct file *filp)
 	/* misc_open() left the device the file was opened through here. */
 	ictx->vfio_node = misc->minor == VFIO_MINOR;
 	filp->private_data = ictx;
+	ioasid_debugfs_ctx_add(ictx);
 	return 0;
 }
 
@@ -544,6 +545,8 @@ static int ioasid_fops_release(struct inode *inode, struct file *filp)
 {
 	struct ioasid_ctx *ictx = filp->private_data;
 
+	/* Waits for debugfs readers, which may be looking at any object. */
+	ioasid_debugfs_ctx_remove(ictx);
 	ioasid_vfio_compat_release(ictx);
 	ioasid_ctx_empty(ictx);
 	ioasid_ctx_pasid_release(ictx);
@@ -658,9 +661,11 @@ static int __init ioasid_module_init(void)
 	bool vfio = ioasid_vfio_container_served();
 	int rc;
 
+	/* Before the nodes: every file opened gets its directory. */
+	ioasid_debugfs_init();
 	rc = misc_register(&ioasid_dev);
 	if (rc)
-		return rc;
+		goto out_debugfs;
 	rc = vfio ? misc_register(&ioasid_vfio_dev) : 0;
 	if (rc)
 		goto out_dev;
@@ -675,6 +680,8 @@ out_vfio:
 		misc_deregister(&ioasid_vfio_dev);
 out_dev:
 	misc_deregister(&ioasid_dev);
+out_debugfs:
+	ioasid_debugfs_exit();
 	return rc;
 }
 module_init(ioasid_module_init);
@@ -686,6 +693,7 @@ static void __exit ioasid_module_exit(void)
 	if (ioasid_vfio_container_served())
 		misc_deregister(&ioasid_vfio_dev);
 	misc_deregister(&ioasid_dev);
+	ioasid_debugfs_exit();
 }
 module_exit(ioasid_module_exit);
 

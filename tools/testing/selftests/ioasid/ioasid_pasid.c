@@ -20,19 +20,6 @@
 #define USER_MAX	PARAM_DIR "pasid_user_max"
 #define FILE_MAX	PARAM_DIR "pasid_file_max"
 
-static int pasid_alloc(int fd, __u32 dev_id, __u32 *pasid)
-{
-	struct ioasid_pasid_alloc a = {
-		.argsz = sizeof(a),
-		.dev_id = dev_id,
-	};
-	int ret = ioasid_do(fd, IOASID_PASID_ALLOC, &a);
-
-	if (!ret)
-		*pasid = a.pasid;
-	return ret;
-}
-
 static int pasid_alloc_fixed(int fd, __u32 dev_id, __u32 pasid)
 {
 	struct ioasid_pasid_alloc a = {
@@ -50,21 +37,6 @@ static int pasid_free(int fd, __u32 pasid)
 	struct ioasid_pasid_free f = { .argsz = sizeof(f), .pasid = pasid };
 
 	return ioasid_do(fd, IOASID_PASID_FREE, &f);
-}
-
-static int pasid_op(int fd, __u32 dev_id, __u32 op, __u32 pasid, __u32 pt_id,
-		    __u32 *hwpt_id)
-{
-	struct ioasid_test_cmd t = {
-		.op = IOASID_TEST_PASID,
-		.obj_id = dev_id,
-		.pasid = { .pasid = pasid, .pt_id = pt_id, .op = op },
-	};
-	int ret = ioasid_test(fd, &t);
-
-	if (!ret && hwpt_id)
-		*hwpt_id = t.pasid.out_hwpt_id;
-	return ret;
 }
 
 static int pasid_dma(int fd, __u32 dev_id, __u32 pasid, __u64 iova, void *p,

@@ -499,6 +499,39 @@ static inline int mock_device_bits(int fd, __u32 pt_id, __u32 bits,
 	return ret;
 }
 
+/* Take a PASID for @dev_id from the system's space, for this file */
+static inline int pasid_alloc(int fd, __u32 dev_id, __u32 *pasid)
+{
+	struct ioasid_pasid_alloc a = {
+		.argsz = sizeof(a),
+		.dev_id = dev_id,
+	};
+	int ret = ioasid_do(fd, IOASID_PASID_ALLOC, &a);
+
+	if (!ret)
+		*pasid = a.pasid;
+	return ret;
+}
+
+/*
+ * Attach (IOASID_TEST_PASID_ATTACH), replace or detach PASID @pasid of mock
+ * device @dev_id to @pt_id; the HWPT it ends up on in @hwpt_id (may be NULL)
+ */
+static inline int pasid_op(int fd, __u32 dev_id, __u32 op, __u32 pasid,
+			   __u32 pt_id, __u32 *hwpt_id)
+{
+	struct ioasid_test_cmd t = {
+		.op = IOASID_TEST_PASID,
+		.obj_id = dev_id,
+		.pasid = { .pasid = pasid, .pt_id = pt_id, .op = op },
+	};
+	int ret = ioasid_test(fd, &t);
+
+	if (!ret && hwpt_id)
+		*hwpt_id = t.pasid.out_hwpt_id;
+	return ret;
+}
+
 /* Move mock device @dev_id to @pt_id; the HWPT it ends up on in @hwpt_id */
 static inline int mock_replace(int fd, __u32 dev_id, __u32 pt_id,
 			       __u32 *hwpt_id)
