@@ -36,8 +36,9 @@ add "$p" "$f" "$s"
 
 rm -rf "$logdir"
 for m in $MACHINES; do
+	# A full debug-kernel run takes 10 to 15 minutes on the 2-core host.
 	"$REPO/harness/qemu-run.sh" "$m" "$OUT/obj-test/arch/x86/boot/bzImage" \
-		"$OUT/initramfs-test.gz" "$logdir" test
+		"$OUT/initramfs-test.gz" "$logdir" test 1500
 	"$REPO/harness/report.sh" "$logdir" "$m"
 	read -r p f s < "$logdir/$m.counts"
 	add "$p" "$f" "$s"

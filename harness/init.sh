@@ -1,12 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# /init of the test initramfs. harness_mode=test|run arrives from the kernel
-# command line as an environment variable.
+# /init of the test initramfs. harness_mode=test|run|nested arrives from the
+# kernel command line as an environment variable.
 #  test: run every program in /tests, framed by @@@ markers on ttyS1 so the
 #        host can count results apart from the kernel console; then ask
 #        kmemleak for a scan and print what it found on the console.
 #  run:  the demonstration for `make run`, in plain words on the console.
+#  nested: the nested guest of that demonstration: its /demo programs only.
 
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -33,7 +34,7 @@ run_tests() {
 	for t in /tests/*; do
 		[ -x "$t" ] || continue
 		name=${t##*/}
-		case $name in *_bench) continue ;; esac	# not a test
+		case $name in *_bench|*_demo) continue ;; esac	# not tests
 		# harness_tests="a b" on the command line runs only those.
 		if [ -n "${harness_tests:-}" ]; then
 			case " $(echo "$harness_tests" | tr , ' ') " in
@@ -47,7 +48,12 @@ run_tests() {
 	done
 }
 
-if [ "${harness_mode:-test}" = run ]; then
+if [ "${harness_mode:-test}" = nested ]; then
+	# The nested guest of `make run`: its programs, in plain words.
+	for t in /demo/*; do
+		[ -x "$t" ] && "$t"
+	done
+elif [ "${harness_mode:-test}" = run ]; then
 	echo
 	echo "== /dev/ioasid demo on QEMU machine '$machine' =="
 	echo "IOMMU units: $iommu"

@@ -21,9 +21,10 @@ cp "$REPO/harness/init.sh" "$root/init"
 chmod 755 "$root/init"
 cp "$tests"/* "$root/tests/" 2>/dev/null || true
 [ -z "$demo" ] || cp "$demo"/* "$root/demo/"
-# The tests that start a nested VM get Debian's own qemu-system-x86_64,
-# its libraries and the firmware it loads (SeaBIOS, iPXE for virtio-net).
-if [ -e "$tests/vhost_vdpa_qemu" ]; then
+# The tests and the demo that start a nested VM get Debian's own
+# qemu-system-x86_64, its libraries and the firmware it loads (SeaBIOS,
+# iPXE for virtio-net).
+if [ -e "$tests/vhost_vdpa_qemu" ] || [ -e "$demo/1-nested-guest" ]; then
 	qemu=/usr/bin/qemu-system-x86_64
 	tcg=/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so
 	for f in $qemu $tcg $(ldd $qemu $tcg | grep -o '/[^ :]*' | sort -u); do
