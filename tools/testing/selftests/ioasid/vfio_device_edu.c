@@ -480,28 +480,30 @@ static long iommu_fault_irqs(void)
 	return total;
 }
 
+/* The smallest piece an IOMMU translates on its own, in bytes */
+#define DMA_PIECE	4
+
 struct dma_loop {
 	struct _test_data_vfio_device_edu *self;
 	int stop;		/* set with __atomic_store_n() */
 	long dmas, as, bs, blocked, torn, other;
 	int err;
-	/* The first DMA with bytes from no source: where it differs */
-	long other_a, other_b, other_c;
-	unsigned char other_head[4];
+	/* The first DMA with a piece from no source: where, and its bytes */
+	long other_at;
+	unsigned char other_piece[DMA_PIECE];
 };
 
 /*
  * What one DMA round trip left in the scratch buffer. The IOMMU translates
  * a transfer piece by piece (a device splits it into requests; QEMU
- * translates again after each access that fails), so a DMA that meets
+ * translates again after each access that fails, and its accesses to
+ * the unassigned region a failed translation gives are of 4 bytes at
+ * most), so a DMA that meets
  * the moment of a non-hitless switch can be torn: some pieces blocked,
  * the others read through the old or the new translation. A piece read
  * through any third translation is "other".
  */
 enum dma_seen { SEEN_A, SEEN_B, SEEN_BLOCKED, SEEN_TORN, SEEN_OTHER };
-
-/* The smallest piece an IOMMU translates on its own, in bytes */
-#define DMA_PIECE	8
 
 /* Bit 0: piece of A, 1: of B, 2: blocked (C, a failed read's fill, sentinel) */
 static unsigned int piece_sources(const unsigned char *s, size_t off)
@@ -518,7 +520,8 @@ static unsigned int piece_sources(const unsigned char *s, size_t off)
 	return a | b << 1 | (c || fill) << 2;
 }
 
-static enum dma_seen dma_classify(const unsigned char *s)
+/* What the scratch buffer @s shows; *@bad is the first foreign piece */
+static enum dma_seen dma_classify(const unsigned char *s, long *bad)
 {
 	unsigned int all = 0, src;
 	size_t off;
@@ -529,19 +532,13 @@ static enum dma_seen dma_classify(const unsigned char *s)
 		return SEEN_B;
 	for (off = 0; off < DMA_LEN; off += DMA_PIECE) {
 		src = piece_sources(s, off);
-		if (!src)
+		if (!src) {
+			*bad = off;
 			return SEEN_OTHER;
+		}
 		all |= src;
 	}
 	return all == 4 ? SEEN_BLOCKED : SEEN_TORN;
-}
-
-static void loop_keep_other(struct dma_loop *l, const char *s)
-{
-	l->other_a = check_pattern(s, DMA_LEN, SEED_A);
-	l->other_b = check_pattern(s, DMA_LEN, SEED_B);
-	l->other_c = check_pattern(s, DMA_LEN, SEED_C);
-	memcpy(l->other_head, s, sizeof(l->other_head));
 }
 
 /*
@@ -557,6 +554,7 @@ static void *dma_loop(void *arg)
 	struct dma_loop *l = arg;
 	struct _test_data_vfio_device_edu *self = l->self;
 	char *s = self->scratch;
+	long bad = 0;
 
 	while (!__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE)) {
 		memset(s, SENTINEL, DMA_LEN);
@@ -568,7 +566,7 @@ static void *dma_loop(void *arg)
 		if (l->err)
 			break;
 		__atomic_add_fetch(&l->dmas, 1, __ATOMIC_RELAXED);
-		switch (dma_classify((unsigned char *)s)) {
+		switch (dma_classify((unsigned char *)s, &bad)) {
 		case SEEN_A:
 			l->as++;
 			break;
@@ -582,8 +580,10 @@ static void *dma_loop(void *arg)
 			l->torn++;
 			break;
 		case SEEN_OTHER:
-			if (!l->other++)
-				loop_keep_other(l, s);
+			if (!l->other++) {
+				l->other_at = bad;
+				memcpy(l->other_piece, s + bad, DMA_PIECE);
+			}
 			break;
 		}
 	}
@@ -663,10 +663,13 @@ TEST_F_TIMEOUT(vfio_device_edu, hitless_replace, 600)
 	TH_LOG("IOMMU fault interrupts %ld -> %ld", irqs_before, irqs_after);
 	ASSERT_LT(0, loop.dmas);
 	ASSERT_EQ(0, loop.other)
-		TH_LOG("first other: unlike A at %ld, B at %ld, C at %ld; %02x %02x %02x %02x",
-		       loop.other_a, loop.other_b, loop.other_c,
-		       loop.other_head[0], loop.other_head[1],
-		       loop.other_head[2], loop.other_head[3]);
+		TH_LOG("first other: piece at %ld: %02x %02x %02x %02x; A %02x %02x, B %02x %02x",
+		       loop.other_at, loop.other_piece[0], loop.other_piece[1],
+		       loop.other_piece[2], loop.other_piece[3],
+		       pattern_byte(SEED_A, loop.other_at),
+		       pattern_byte(SEED_A, loop.other_at + 1),
+		       pattern_byte(SEED_B, loop.other_at),
+		       pattern_byte(SEED_B, loop.other_at + 1));
 	if (in_place) {
 		ASSERT_EQ(0, loop.blocked);
 		ASSERT_EQ(0, loop.torn);

@@ -275,7 +275,7 @@ static void blk_up(struct __test_metadata *_metadata,
 		   const struct _fixture_variant_vdpa_ioasid *variant)
 {
 	struct vdpa_dev *d = &self->dev;
-	__u32 dev_id, pt_id = self->dma.ioas[0];
+	__u32 dev_id = 0, pt_id = self->dma.ioas[0];
 
 	ASSERT_EQ(0, vdpa_bind_id(d->fd, self->dma.fd, &dev_id));
 	ASSERT_EQ(variant->platform, dev_id != 0) TH_LOG("dev_id %u", dev_id);
