@@ -70,6 +70,9 @@
  *	device's end.
  * @IOASID_TEST_SVA_UNBIND: undo the SVA_BIND of mock device @obj_id that
  *	returned @sva.pasid.
+ * @IOASID_TEST_OP_END: one past the last op; it and every op above it
+ *	(up to 0xffff) fail with EOPNOTSUPP, as do those below
+ *	IOASID_TEST_MOCK_DEVICE.
  *
  * Failures are injected with the kernel's fault-injection framework: the
  * fault_attr "fail_ioasid" in debugfs, which honours the task's
@@ -92,6 +95,7 @@ enum ioasid_test_op {
 	IOASID_TEST_SVA_BIND,
 	IOASID_TEST_SVA_UNBIND,
 	IOASID_TEST_SYNC_COUNT,
+	IOASID_TEST_OP_END,
 };
 
 /**

@@ -363,7 +363,7 @@ TEST(test_op_errors)
 	ASSERT_EQ(-EOPNOTSUPP, ioasid_test(fd, &t));
 	t.op = IOASID_TEST_MOCK_DEVICE - 1;
 	ASSERT_EQ(-EOPNOTSUPP, ioasid_test(fd, &t));
-	t.op = IOASID_TEST_SYNC_COUNT + 1;
+	t.op = IOASID_TEST_OP_END;
 	ASSERT_EQ(-EOPNOTSUPP, ioasid_test(fd, &t));
 
 	ASSERT_EQ(0, ioas_alloc(fd, &ioas));

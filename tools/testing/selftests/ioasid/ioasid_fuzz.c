@@ -1072,8 +1072,9 @@ static void op_test(struct fz_thread *t, int s, int cmd)
 		a->move.pt_id = rnd_id_of(t, s, chance(t, 60) ? T_IOAS : T_HWPT);
 		break;
 	default:
-		a->op = chance(t, 50) ? rnd_below(t, 0x10) :
-			IOASID_TEST_MOCK_MOVE + 1 + rnd_below(t, 0xffef);
+		a->op = chance(t, 50) ? rnd_below(t, IOASID_TEST_MOCK_DEVICE) :
+			IOASID_TEST_OP_END +
+			rnd_below(t, 0x10000 - IOASID_TEST_OP_END);
 	}
 	snprintf(what, sizeof(what),
 		 "op %#x obj %u args %#llx %#llx %#llx", a->op, a->obj_id,
