@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # lint.sh: checkpatch --strict on our new files and on patches/, sparse on
-# our kernel objects, kernel-doc -none on our kernel sources and headers.
+# our kernel objects, kernel-doc -none on our kernel sources and headers,
+# and a warning-free build of tools/ioasid.
 # Prints one "ok"/"not ok" line per check and writes the counts to
 # $OUT/lint.counts. Needs a prepared tree and a configured obj-test.
 set -uo pipefail
@@ -63,6 +64,10 @@ if [ -n "$kfiles" ]; then
 	[ -s "$log" ] && st=1
 fi
 result "kernel-doc -none on our sources" $st "$log"
+
+# The user-space tool that reads the core's debugfs: no warning at -Wall -Wextra.
+make -s -C "$REPO/tools/ioasid" OUTPUT="$OUT/" CFLAGS="-O2 -Werror" > "$log" 2>&1
+result "tools/ioasid builds without warnings" $? "$log"
 
 echo "$pass $fail $skip" > "$OUT/lint.counts"
 [ "$fail" = 0 ]
