@@ -11,6 +11,11 @@
  * timed again. Prints medians and the ratios ioasid / type1 and
  * compat / type1 (below 1: faster than type1).
  *
+ * Then small maps, the pattern of a guest's vIOMMU: cycles per second of
+ * one 4K map and unmap at scattered IOVAs, with 1 and 4 threads, through
+ * type1, the core's container, the IOAS, and the IOAS with 64 ranges per
+ * call.
+ *
  * Then, when the kernel has the mock IOMMU (CONFIG_IOASID_TEST), the
  * round trip of a page request: a mock device's DMA finds its page missing
  * and asks for it, a user thread reads the request from the fault queue,
@@ -203,6 +208,212 @@ static int bench_run_path(enum bench_path p, enum buf_kind kind,
 	return rc;
 }
 
+/* Small maps: the vIOMMU pattern --------------------------------------- */
+
+/*
+ * A guest's vIOMMU turns each of its maps into one small host map: 4K map
+ * and unmap cycles at scattered IOVAs, SMALL_CYCLES in all, shared by 1 or
+ * 4 threads, each with a region of IOVA of its own, against one device.
+ */
+#define SMALL_CYCLES	20480	/* 320 calls of 64 ranges */
+#define SMALL_VEC	64
+#define SMALL_SLOTS	4096
+#define SMALL_BASE	0x200000000ULL
+#define SMALL_REGION	0x400000000ULL	/* per thread, 16 GiB */
+#define SMALL_STRIDE	(SZ_2M + SZ_4K)	/* one IOPTE table each, or close */
+
+enum small_mode { SM_TYPE1, SM_COMPAT, SM_IOASID, SM_VEC, SM_NUM };
+
+static const char *const small_name[SM_NUM] = {
+	[SM_TYPE1] = "type1", [SM_COMPAT] = "compat",
+	[SM_IOASID] = "ioasid", [SM_VEC] = "ioasid x64",
+};
+
+struct small_thread {
+	struct bench *b;
+	enum small_mode mode;
+	unsigned int idx, cycles;
+	char *pages;		/* SMALL_VEC populated pages */
+	int ret;
+};
+
+static __u64 small_iova(const struct small_thread *t, unsigned int k)
+{
+	return SMALL_BASE + t->idx * SMALL_REGION +
+	       (__u64)((k * 2654435761U) % SMALL_SLOTS) * SMALL_STRIDE;
+}
+
+static int small_type1(struct bench *b, char *va, __u64 iova, bool map)
+{
+	struct vfio_iommu_type1_dma_map m = {
+		.argsz = sizeof(m),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uintptr_t)va, .iova = iova, .size = SZ_4K,
+	};
+	struct vfio_iommu_type1_dma_unmap u = {
+		.argsz = sizeof(u), .iova = iova, .size = SZ_4K,
+	};
+
+	if (map)
+		return ioctl(b->fd, VFIO_IOMMU_MAP_DMA, &m) ? -errno : 0;
+	return ioctl(b->fd, VFIO_IOMMU_UNMAP_DMA, &u) ? -errno : 0;
+}
+
+/* SMALL_VEC cycles of @t from @k on, 64 ranges per map and unmap call */
+static int small_vec(struct small_thread *t, unsigned int k)
+{
+	struct ioasid_map_range m[SMALL_VEC];
+	struct ioasid_iova_range u[SMALL_VEC];
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < SMALL_VEC; i++) {
+		map_range_set(&m[i], t->pages + i * SZ_4K, SZ_4K,
+			      small_iova(t, k + i), MAP_RW | MAP_FIXED_IOVA);
+		u[i].first = m[i].iova;
+		u[i].last = m[i].iova + SZ_4K - 1;
+	}
+	ret = ioas_map_vec(t->b->fd, t->b->ioas, m, SMALL_VEC, NULL);
+	return ret ? ret : ioas_unmap_vec(t->b->fd, t->b->ioas, u, SMALL_VEC,
+					  NULL, NULL);
+}
+
+static void *small_run(void *arg)
+{
+	struct small_thread *t = arg;
+	struct bench *b = t->b;
+	unsigned int k;
+	char *va;
+	__u64 iova;
+	int ret = 0;
+
+	for (k = 0; k < t->cycles && !ret; k++) {
+		if (t->mode == SM_VEC) {
+			ret = small_vec(t, k);
+			k += SMALL_VEC - 1;
+			continue;
+		}
+		va = t->pages + (k % SMALL_VEC) * SZ_4K;
+		iova = small_iova(t, k);
+		if (t->mode == SM_IOASID) {
+			ret = ioas_map_fixed(b->fd, b->ioas, va, SZ_4K, iova,
+					     MAP_RW);
+			if (!ret)
+				ret = ioas_unmap(b->fd, b->ioas, iova, SZ_4K,
+						 NULL);
+		} else {
+			ret = small_type1(b, va, iova, true);
+			if (!ret)
+				ret = small_type1(b, va, iova, false);
+		}
+	}
+	t->ret = ret;
+	return NULL;
+}
+
+/* One small mapping of thread @t, checked by edu at both of its ends */
+static int small_check(struct small_thread *t)
+{
+	char *page = t->pages;
+	__u64 iova = small_iova(t, 0);
+	int ret;
+
+	ret = t->mode >= SM_IOASID ?
+	      ioas_map_fixed(t->b->fd, t->b->ioas, page, SZ_4K, iova, MAP_RW) :
+	      small_type1(t->b, page, iova, true);
+	if (ret)
+		return ret;
+	fill_pattern(page + SZ_4K - CHECK_LEN, CHECK_LEN, t->idx + 3);
+	memset(page, 0, CHECK_LEN);
+	if (edu_dma(&t->b->edu, iova + SZ_4K - CHECK_LEN, EDU_BUF_ADDR,
+		    CHECK_LEN, false) ||
+	    edu_dma(&t->b->edu, EDU_BUF_ADDR, iova, CHECK_LEN, true))
+		ret = -ETIMEDOUT;
+	else if (check_pattern(page, CHECK_LEN, t->idx + 3) != -1)
+		ret = -EIO;
+	if (t->mode >= SM_IOASID)
+		ioas_unmap(t->b->fd, t->b->ioas, iova, SZ_4K, NULL);
+	else
+		small_type1(t->b, page, iova, false);
+	return ret;
+}
+
+/* Cycles per second of @mode with @nthreads; 0 when it failed */
+static double small_bench(enum small_mode mode, unsigned int nthreads,
+			  const char *bdf, int group)
+{
+	struct small_thread t[4];
+	pthread_t th[4];
+	double start, secs = 0;
+	struct bench b;
+	unsigned int i;
+	int ret;
+
+	ret = bench_open(&b, mode == SM_TYPE1 ? PATH_TYPE1 :
+			 mode == SM_COMPAT ? PATH_COMPAT : PATH_IOASID,
+			 bdf, group);
+	for (i = 0; i < nthreads; i++) {
+		t[i] = (struct small_thread){
+			.b = &b, .mode = mode, .idx = i,
+			.cycles = SMALL_CYCLES / nthreads,
+		};
+		t[i].pages = buf_map(SMALL_VEC * SZ_4K, SZ_4K, BUF_SMALL_PAGES);
+		if (!t[i].pages)
+			ret = -ENOMEM;
+	}
+	if (!ret) {
+		start = now_ms();
+		for (i = 0; i < nthreads; i++)
+			pthread_create(&th[i], NULL, small_run, &t[i]);
+		for (i = 0; i < nthreads; i++) {
+			pthread_join(th[i], NULL);
+			ret = ret ? ret : t[i].ret;
+		}
+		secs = (now_ms() - start) / 1e3;
+	}
+	for (i = 0; i < nthreads; i++) {
+		if (!ret && t[i].pages)
+			ret = small_check(&t[i]);
+		if (t[i].pages)
+			munmap(t[i].pages, SMALL_VEC * SZ_4K);
+	}
+	bench_close(&b);
+	if (ret) {
+		printf("small    %-10s %u thread(s) failed: %s\n",
+		       small_name[mode], nthreads, strerror(-ret));
+		return 0;
+	}
+	return SMALL_CYCLES / secs;
+}
+
+static int small_maps(const char *bdf, int group)
+{
+	static const unsigned int threads[] = { 1, 4 };
+	double ops[SM_NUM];
+	unsigned int i, m;
+	int failed = 0;
+
+	printf("small maps: %d cycles of 4K map + unmap at scattered IOVAs, edu attached,\n"
+	       "one mapping per thread checked by DMA afterwards; cycles/s\n",
+	       SMALL_CYCLES);
+	for (i = 0; i < ARRAY_SIZE(threads); i++) {
+		for (m = 0; m < SM_NUM; m++) {
+			ops[m] = small_bench(m, threads[i], bdf, group);
+			failed |= !ops[m];
+		}
+		printf("small    %u thread(s): type1 %.0f, compat %.0f, ioasid %.0f, x64 %.0f\n",
+		       threads[i], ops[SM_TYPE1], ops[SM_COMPAT], ops[SM_IOASID],
+		       ops[SM_VEC]);
+		if (ops[SM_TYPE1] > 0)
+			printf("small    %u thread(s) / type1: %s %.2fx, %s %.2fx, %s %.2fx\n",
+			       threads[i],
+			       "compat", ops[SM_COMPAT] / ops[SM_TYPE1],
+			       "ioasid", ops[SM_IOASID] / ops[SM_TYPE1],
+			       "x64", ops[SM_VEC] / ops[SM_TYPE1]);
+	}
+	return failed;
+}
+
 /* Page request round trips --------------------------------------------- */
 
 #define PRI_CYCLES	200
@@ -371,6 +582,7 @@ int main(int argc, char **argv)
 		}
 		munmap(buf, len);
 	}
+	failed |= small_maps(bdf, group);
 	failed |= pri_bench();
 	return failed;
 }
