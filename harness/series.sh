@@ -153,11 +153,13 @@ done
 ref=$tmp/ref
 mkdir -p "$ref"
 g diff --name-only base HEAD > "$tmp/touched"
-g archive base -- $(g ls-tree -r --name-only base -- $(cat "$tmp/touched") ) | tar -x -C "$ref"
-for p in $(cat "$tmp/quilt"); do
+tr '\n' '\0' < "$tmp/touched" |
+	xargs -0 git -C "$git_dir" ls-tree -r -z --name-only base -- |
+	xargs -0 git -C "$git_dir" archive base -- | tar -x -C "$ref"
+while read -r p; do
 	(cd "$ref" && patch -p1 -s -f --no-backup-if-mismatch) < "patches/$p" > /dev/null ||
 		die "patches/$p does not apply in series order"
-done
+done < "$tmp/quilt"
 while read -r file; do
 	mkdir -p "$(dirname "$ref/$file")"
 	cp "$file" "$ref/$file"
@@ -172,7 +174,7 @@ done < "$tmp/touched"
 # --- Write the series ---------------------------------------------------------
 rm -rf "$dest"
 g format-patch -q --cover-letter -o "$dest" base..series
-total=$(ls "$dest"/0*.patch | grep -vc cover-letter)
+total=$(find "$dest" -name '0*.patch' ! -name '0000-cover-letter.patch' | wc -l)
 
 kver=$(sed -n 's/^VERSION = //p;s/^PATCHLEVEL = //p;s/^SUBLEVEL = //p' "$git_dir/Makefile" | paste -sd.)
 {
