@@ -6,12 +6,14 @@
 #   make check   every test: lint, then the debug kernel on each machine
 #   make lint    checkpatch --strict, sparse, kernel-doc on our files
 #   make bench   map/unmap timings, VFIO type1 vs /dev/ioasid, one boot
+#   make series  out/series/: the repository as a git-am-able series
+#   make series-check  git am, checkpatch and build each patch of it
 #   make clean   remove out/
 
 OUT ?= $(CURDIR)/out
 export OUT
 
-.PHONY: run check lint bench deps tree clean
+.PHONY: run check lint bench deps tree series series-check clean
 
 run:
 	@harness/run.sh
@@ -24,6 +26,12 @@ bench:
 
 lint: tree
 	@harness/build.sh test && harness/lint.sh
+
+series: deps
+	@harness/series.sh
+
+series-check: series
+	@harness/series-check.sh
 
 deps:
 	@harness/deps.sh

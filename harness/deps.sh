@@ -8,7 +8,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 PKGS="flex bison bc libelf-dev libssl-dev cpio qemu-system-x86 seabios ipxe-qemu busybox-static
-      sparse quilt kmod python3 xz-utils"
+      sparse quilt kmod python3 xz-utils ccache"
 pin=$(cat "$REPO/harness/base-version")
 
 missing=""

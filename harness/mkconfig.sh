@@ -9,11 +9,12 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-flavor=${1:?usage: mkconfig.sh test|lean|nocore}
+flavor=${1:?usage: mkconfig.sh test|lean|nocore|series}
 case $flavor in
 test) frags="harness/configs/base.config tools/testing/selftests/ioasid/config" ;;
 lean) frags="harness/configs/base.config harness/configs/lean.config" ;;
 nocore) frags="harness/configs/base.config harness/configs/lean.config harness/configs/nocore.config" ;;
+series) frags="harness/configs/base.config harness/configs/lean.config harness/configs/series.config" ;;
 *) die "unknown flavour $flavor" ;;
 esac
 obj=$OUT/obj-$flavor
