@@ -120,7 +120,6 @@ struct vdpa_nl_want {
 	__u16 type;
 	__u16 size;
 	void *val;
-	bool found;
 };
 
 /*
@@ -141,7 +140,6 @@ static inline int vdpa_nl_find(const struct nlmsghdr *nlh,
 		if ((nla->nla_type & NLA_TYPE_MASK) == w->type &&
 		    nla->nla_len >= NLA_HDRLEN + w->size) {
 			memcpy(w->val, p + NLA_HDRLEN, w->size);
-			w->found = true;
 			return 0;
 		}
 		p += NLA_ALIGN(nla->nla_len);
