@@ -35,16 +35,20 @@ run_tests() {
 		[ -x "$t" ] || continue
 		name=${t##*/}
 		case $name in *_bench|*_demo) continue ;; esac	# not tests
-		# harness_tests="a b" on the command line runs only those.
+		# harness_tests=a,b* on the command line runs only those
+		# programs (shell patterns).
 		if [ -n "${harness_tests:-}" ]; then
-			case " $(echo "$harness_tests" | tr , ' ') " in
-			*" $name "*) ;;
-			*) continue ;;
-			esac
+			want=""
+			for p in $(echo "$harness_tests" | tr , ' '); do
+				case $name in $p) want=1 ;; esac
+			done
+			[ -n "$want" ] || continue
 		fi
 		echo "@@@ BEGIN $name"
+		t0=$(cut -d. -f1 /proc/uptime)
 		timeout -s KILL 900 "$t" 2>&1
-		echo "@@@ END $name rc=$?"
+		rc=$?
+		echo "@@@ END $name rc=$rc secs=$(( $(cut -d. -f1 /proc/uptime) - t0 ))"
 	done
 }
 

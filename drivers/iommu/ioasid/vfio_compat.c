@@ -45,8 +45,15 @@ module_param(vfio_container, bool, 0444);
 MODULE_PARM_DESC(vfio_container,
 		 "Serve /dev/vfio/vfio from the ioasid core (boot time only)");
 
-/* As type1's default dma_entry_limit. */
-#define VFIO_COMPAT_MAX_MAPPINGS 65535
+/*
+ * The most mappings a container holds, as type1's dma_entry_limit (and its
+ * default): read when VFIO_SET_IOMMU sets the container up, so changing it
+ * affects only containers set up afterwards.
+ */
+static unsigned int dma_entry_limit = U16_MAX;
+module_param(dma_entry_limit, uint, 0644);
+MODULE_PARM_DESC(dma_entry_limit,
+		 "Maximum number of mappings of a VFIO container served by the core (default 65535)");
 
 /* As type1: a dirty bitmap covers at most INT_MAX pages, in u64 words. */
 #define VFIO_COMPAT_BITMAP_PAGES_MAX ((u64)INT_MAX)
@@ -455,7 +462,8 @@ static long vfio_compat_set_iommu_locked(struct ioasid_ctx *ictx,
 			goto err_unreserve;
 	}
 	down_write(&ioas->iopt.rwsem);
-	ioas->iopt.max_areas = VFIO_COMPAT_MAX_MAPPINGS;
+	/* 0 would be no limit at all to the IOAS: keep at least one. */
+	ioas->iopt.max_areas = max(READ_ONCE(dma_entry_limit), 1U);
 	up_write(&ioas->iopt.rwsem);
 	ictx->vfio_type = type;
 	ictx->vfio_dirty = false;
@@ -557,9 +565,8 @@ static int vfio_compat_build_caps(struct ioasid_ioas *ioas,
 	if (!avail)
 		return -ENOMEM;
 	down_read(&ioas->iopt.rwsem);
-	avail->avail = VFIO_COMPAT_MAX_MAPPINGS -
-		       min_t(unsigned long, ioas->iopt.num_areas,
-			     VFIO_COMPAT_MAX_MAPPINGS);
+	avail->avail = ioas->iopt.max_areas -
+		       min(ioas->iopt.num_areas, ioas->iopt.max_areas);
 	up_read(&ioas->iopt.rwsem);
 
 	rc = ioasid_iopt_usable_array(&ioas->iopt, &ranges, &num);
@@ -687,7 +694,7 @@ static long vfio_compat_map_dma(struct ioasid_ctx *ictx,
 	rc = ioasid_iopt_check_map(&ioas->iopt, iova, last);
 	if (rc == -EEXIST)
 		return rc;
-	if (READ_ONCE(ioas->iopt.num_areas) >= VFIO_COMPAT_MAX_MAPPINGS)
+	if (READ_ONCE(ioas->iopt.num_areas) >= READ_ONCE(ioas->iopt.max_areas))
 		return -ENOSPC;
 	if (rc)
 		return -EINVAL;

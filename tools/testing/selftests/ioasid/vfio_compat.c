@@ -62,10 +62,13 @@
 #define MSI_LAST		0xfeefffffULL
 
 #define MAX_RANGES		32
-/* type1's default dma_entry_limit, which the core copies */
+/* type1's default dma_entry_limit, the core's default too */
 #define DMA_ENTRY_LIMIT		65535
-#define DMA_ENTRY_LIMIT_PARAM \
+#define TYPE1_LIMIT_PARAM \
 	"/sys/module/vfio_iommu_type1/parameters/dma_entry_limit"
+#define CORE_LIMIT_PARAM	"/sys/module/ioasid/parameters/dma_entry_limit"
+/* The limit compat_edu sets v2 containers up with: a thousand maps reach it */
+#define TEST_ENTRY_LIMIT	1024
 
 #define NO_EDU_REASON		"needs an edu device (1234:11e8) bound to vfio-pci"
 
@@ -1793,6 +1796,7 @@ FIXTURE(compat_edu) {
 	bool skip;
 	bool core;		/* the container file is served by the core */
 	bool v2;
+	unsigned int limit;	/* mappings the container holds at most */
 	int fd;
 	int group_fd;
 	struct edu edu;
@@ -1825,6 +1829,35 @@ FIXTURE_VARIANT_ADD(compat_edu, ioasid_v2) {
 	.path = IOASID_DEV_PATH, .type = VFIO_TYPE1v2_IOMMU,
 };
 
+/*
+ * VFIO_SET_IOMMU on @fd. Both type1 and the core read their mapping limit
+ * (dma_entry_limit) then: a v2 container is set up with TEST_ENTRY_LIMIT,
+ * the parameter given back at once, so that reaching the limit takes a
+ * thousand maps rather than 65535; a v1 one keeps the default. *@limit is
+ * the limit the container got.
+ */
+static int compat_set_iommu(int fd, unsigned long type, bool core, bool lower,
+			    unsigned int *limit)
+{
+	const char *param = core ? CORE_LIMIT_PARAM : TYPE1_LIMIT_PARAM;
+	long saved = read_long_file(param);
+	int ret, err;
+
+	*limit = saved > 0 ? saved : DMA_ENTRY_LIMIT;
+	if (lower && saved > 0) {
+		ret = write_long_file(param, TEST_ENTRY_LIMIT);
+		if (ret)
+			return ret;
+		*limit = TEST_ENTRY_LIMIT;
+	}
+	ret = ioctl(fd, VFIO_SET_IOMMU, type) ? -errno : 0;
+	if (*limit != saved && saved > 0) {
+		err = write_long_file(param, saved);
+		ret = ret ? ret : err;
+	}
+	return ret;
+}
+
 FIXTURE_SETUP(compat_edu)
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
@@ -1856,7 +1889,8 @@ FIXTURE_SETUP(compat_edu)
 	ASSERT_EQ(0, ioctl(self->group_fd, VFIO_GROUP_SET_CONTAINER, &self->fd))
 		TH_LOG("GROUP_SET_CONTAINER(%s): %s", variant->path,
 		       strerror(errno));
-	ASSERT_EQ(0, ioctl(self->fd, VFIO_SET_IOMMU, variant->type))
+	ASSERT_EQ(0, compat_set_iommu(self->fd, variant->type, self->core,
+				      self->v2, &self->limit))
 		TH_LOG("SET_IOMMU(%lu) on %s: %s", variant->type, variant->path,
 		       strerror(errno));
 	dev_fd = ioctl(self->group_fd, VFIO_GROUP_GET_DEVICE_FD, self->bdf);
@@ -1985,13 +2019,6 @@ TEST_F(compat_edu, unmap_all)
 	ASSERT_EQ(0ULL, unmapped);
 }
 
-static unsigned int dma_entry_limit(bool core)
-{
-	long v = core ? -1 : read_long_file(DMA_ENTRY_LIMIT_PARAM);
-
-	return v > 0 ? v : DMA_ENTRY_LIMIT;
-}
-
 struct limit_racer {
 	pthread_barrier_t *barrier;
 	int fd;
@@ -2027,7 +2054,7 @@ TEST_F_TIMEOUT(compat_edu, entry_limit_concurrent, 900)
 		return;
 	if (!self->v2)
 		SKIP(return, "the limit does not depend on the type1 version");
-	limit = dma_entry_limit(self->core);
+	limit = self->limit;
 	ASSERT_EQ(0, compat_get_info(self->fd, &ci));
 	base = pick_iova(&ci, X_MIN, (limit + nthreads * BUF_SIZE / PG) * PG);
 	ASSERT_NE(0ULL, base);
@@ -2107,7 +2134,10 @@ TEST_F(compat_edu, info_caps)
 	ASSERT_NE(0ULL, ci.mig_max_bitmap);
 	ASSERT_TRUE(ci.has_avail);
 	avail0 = ci.avail;
-	ASSERT_EQ(dma_entry_limit(self->core), avail0);
+	ASSERT_EQ(self->limit, avail0);
+	/* The core's limit is a parameter, as type1's is */
+	if (self->core)
+		ASSERT_LT(0, read_long_file(CORE_LIMIT_PARAM));
 
 	/* each mapping takes exactly one entry */
 	for (i = 0; i < 3; i++) {
