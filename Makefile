@@ -6,6 +6,7 @@
 #   make check   every test: lint, then the debug kernel on each machine
 #   make lint    checkpatch --strict, sparse, kernel-doc on our files
 #   make bench   map/unmap timings, VFIO type1 vs /dev/ioasid, one boot
+#   make bench-profile  where the small maps' time goes (perf, in the guest)
 #   make series  out/series/: the repository as a git-am-able series
 #   make series-check  git am, checkpatch and build each patch of it
 #   make clean   remove out/
@@ -13,7 +14,7 @@
 OUT ?= $(CURDIR)/out
 export OUT
 
-.PHONY: run check lint bench deps tree series series-check clean
+.PHONY: run check lint bench bench-profile deps tree series series-check clean
 
 run:
 	@harness/run.sh
@@ -23,6 +24,9 @@ check:
 
 bench:
 	@harness/bench.sh
+
+bench-profile:
+	@harness/bench-profile.sh
 
 lint: tree
 	@harness/build.sh test && harness/lint.sh

@@ -36,5 +36,12 @@ if [ -e "$tests/vhost_vdpa_qemu" ] || [ -e "$demo/1-nested-guest" ]; then
 		/usr/share/qemu/linuxboot_dma.bin /usr/lib/ipxe/qemu/efi-virtio.rom \
 		"$root/usr/share/qemu/"
 fi
+# The profile of `make bench-profile` gets Debian's perf and its libraries.
+if [ -e "$demo/profile-small-maps" ]; then
+	for f in /usr/bin/perf $(ldd /usr/bin/perf | grep -o '/[^ :]*' | sort -u); do
+		mkdir -p "$root$(dirname "$f")"
+		cp -L "$f" "$root$f"
+	done
+fi
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out.tmp"
 mv "$out.tmp" "$out"

@@ -348,6 +348,8 @@ static int counters_show(struct seq_file *m, void *unused)
 		   atomic_long_read(&ictx->pinned_pages));
 	seq_printf(m, "locked_pages %ld\n",
 		   atomic_long_read(&ictx->locked_pages));
+	seq_printf(m, "page_meta_bytes %ld\n",
+		   atomic_long_read(&ictx->page_meta_bytes));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(counters);

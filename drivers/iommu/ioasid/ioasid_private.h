@@ -157,6 +157,7 @@ static inline void ioasid_stat_add(struct ioasid_stats *stats,
  * @account_mode: enum ioasid_acct_mode for new pins
  * @locked_pages: pages this context charged to RLIMIT_MEMLOCK
  * @pinned_pages: pages this context holds pinned
+ * @page_meta_bytes: bytes of page pointer arrays its pinned pages use
  * @vfio_lock: protects the VFIO state below
  * @vfio_ioas: the IOAS VFIO's group path attaches to, held, or NULL
  * @vfio_groups: struct ioasid_vfio_group of the VFIO groups using the file
@@ -177,6 +178,7 @@ struct ioasid_ctx {
 	u8 account_mode;
 	atomic_long_t locked_pages;
 	atomic_long_t pinned_pages;
+	atomic_long_t page_meta_bytes;
 	struct mutex vfio_lock; /* VFIO state */
 	struct ioasid_ioas *vfio_ioas;
 	struct list_head vfio_groups;
@@ -242,8 +244,10 @@ enum ioasid_acct_mode {
  * @kref: one per area using the pages (IOAS copy shares them)
  * @lock: protects @users, @npinned, @ncharged, @mm and the chunk contents
  * @users: interval tree of the page indexes each area uses
- * @chunks: chunk number -> array of IOASID_CHUNK_PAGES page pointers;
- *	    NULL for a page no longer (or not yet) pinned
+ * @chunks: chunk number -> array of IOASID_CHUNK_PAGES page pointers,
+ *	    NULL for a page no longer (or not yet) pinned; or, for a chunk
+ *	    of physically contiguous pages all pinned, a value entry holding
+ *	    the PFN of its first page
  * @ictx: context whose counters account the pages
  * @npages: number of pages in the range
  * @npinned: pages pinned now

@@ -209,7 +209,8 @@ void ioasid_obj_done(struct ioasid_object *obj)
 {
 	struct ioasid_ctx *ictx = obj->ictx;
 
-	if (atomic_dec_and_test(&obj->active))
+	/* Fully ordered: a destroy that waits is seen, or sees 0 itself. */
+	if (atomic_dec_and_test(&obj->active) && wq_has_sleeper(&ictx->drain_wq))
 		wake_up_all(&ictx->drain_wq);
 }
 

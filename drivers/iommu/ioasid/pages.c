@@ -16,9 +16,14 @@
  *
  * The page pointers are kept in chunks of one page each, in an xarray
  * indexed by chunk: no allocation is proportional to the whole range, and
- * a chunk is only allocated when its pages are being pinned. Domains are
- * filled from them in physically contiguous runs (ioasid_pages_run()),
- * never one page at a time.
+ * a chunk is only allocated when its pages are being pinned. A chunk whose
+ * pages turn out to be physically contiguous, all pinned (a 2 MiB THP or
+ * hugetlbfs page under a 2 MiB aligned chunk, a single page, a BAR), is
+ * stored as its first PFN in an xarray value entry instead, and its array
+ * freed: such memory costs no per-page metadata. Unpinning part of such a
+ * chunk turns it back into an array. Domains are filled from them in
+ * physically contiguous runs (ioasid_pages_run()), never one page at a
+ * time.
  */
 #include <linux/interval_tree.h>
 #include <linux/mm.h>
@@ -60,7 +65,7 @@ int ioasid_acct_user(struct user_struct *user, unsigned long npages)
 /*
  * The chunk holding page @index, and the offset of @index in it: an array
  * of struct page pointers, or of PFNs for memory with no struct page
- * (pages.pfnmap).
+ * (pages.pfnmap); or a value entry, the PFN of the chunk's first page.
  */
 static void *pages_chunk(struct ioasid_pages *pages, unsigned long index,
 			 unsigned long *off)
@@ -72,9 +77,24 @@ static void *pages_chunk(struct ioasid_pages *pages, unsigned long index,
 static unsigned long chunk_pfn(struct ioasid_pages *pages, void *chunk,
 			       unsigned long off)
 {
+	if (xa_is_value(chunk))
+		return xa_to_value(chunk) + off;
 	if (pages->pfnmap)
 		return ((unsigned long *)chunk)[off];
 	return page_to_pfn(((struct page **)chunk)[off]);
+}
+
+static struct page *chunk_page(void *chunk, unsigned long off)
+{
+	if (xa_is_value(chunk))
+		return pfn_to_page(xa_to_value(chunk) + off);
+	return ((struct page **)chunk)[off];
+}
+
+/* Pages in chunk @c */
+static unsigned long chunk_len(struct ioasid_pages *pages, unsigned long c)
+{
+	return min(pages->npages - c * IOASID_CHUNK_PAGES, IOASID_CHUNK_PAGES);
 }
 
 /**
@@ -87,9 +107,9 @@ static unsigned long chunk_pfn(struct ioasid_pages *pages, void *chunk,
 struct page *ioasid_pages_page(struct ioasid_pages *pages, unsigned long index)
 {
 	unsigned long off;
-	struct page **chunk = pages_chunk(pages, index, &off);
+	void *chunk = pages_chunk(pages, index, &off);
 
-	return chunk[off];
+	return chunk_page(chunk, off);
 }
 
 /**
@@ -118,11 +138,17 @@ void ioasid_pages_copy(struct ioasid_pages *pages, unsigned long index,
 		       unsigned long n, struct page **out)
 {
 	while (n) {
-		unsigned long off;
-		struct page **chunk = pages_chunk(pages, index, &off);
+		unsigned long off, i;
+		void *chunk = pages_chunk(pages, index, &off);
 		unsigned long k = min(n, IOASID_CHUNK_PAGES - off);
 
-		memcpy(out, chunk + off, k * sizeof(*out));
+		if (xa_is_value(chunk)) {
+			for (i = 0; i < k; i++)
+				out[i] = chunk_page(chunk, off + i);
+		} else {
+			memcpy(out, (struct page **)chunk + off,
+			       k * sizeof(*out));
+		}
 		out += k;
 		index += k;
 		n -= k;
@@ -146,8 +172,13 @@ unsigned long ioasid_pages_run(struct ioasid_pages *pages,
 
 	pfn = chunk_pfn(pages, chunk, off);
 	while (n < max && chunk_pfn(pages, chunk, off) == pfn + n) {
-		n++;
-		if (++off == IOASID_CHUNK_PAGES && n < max)
+		/* A contiguous chunk continues the run to its end. */
+		unsigned long k = xa_is_value(chunk) ?
+				  min(max - n, IOASID_CHUNK_PAGES - off) : 1;
+
+		n += k;
+		off += k;
+		if (off == IOASID_CHUNK_PAGES && n < max)
 			chunk = pages_chunk(pages, index + n, &off);
 	}
 	return n;
@@ -176,6 +207,26 @@ static void pages_uncharge(struct ioasid_pages *pages, unsigned long n)
 	atomic_long_sub(n, &pages->ictx->locked_pages);
 }
 
+/*
+ * Turn contiguous chunk @c back into an array, to unpin part of it. The
+ * array is filled before it replaces the value entry, so a reader sees
+ * either; it can't fail, as unpinning can't.
+ */
+static struct page **pages_expand_chunk(struct ioasid_pages *pages,
+					unsigned long c, void *value)
+{
+	unsigned long i, n = chunk_len(pages, c);
+	struct page **chunk;
+
+	chunk = kcalloc(n, sizeof(*chunk), GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
+	atomic_long_add(n * sizeof(*chunk), &pages->ictx->page_meta_bytes);
+	for (i = 0; i < n; i++)
+		chunk[i] = chunk_page(value, i);
+	/* Replacing an entry allocates nothing: this can't fail either. */
+	xa_store(&pages->chunks, c, chunk, GFP_KERNEL_ACCOUNT);
+	return chunk;
+}
+
 /* Unpin and uncharge pages [first, last], all pinned. */
 static void pages_unpin(struct ioasid_pages *pages, unsigned long first,
 			unsigned long last)
@@ -187,12 +238,22 @@ static void pages_unpin(struct ioasid_pages *pages, unsigned long first,
 	if (pages->pfnmap)
 		return;
 	while (index <= last) {
-		unsigned long off;
-		struct page **chunk = pages_chunk(pages, index, &off);
+		unsigned long off, c = index / IOASID_CHUNK_PAGES;
+		void *chunk = pages_chunk(pages, index, &off);
 		unsigned long k = min(last - index + 1, IOASID_CHUNK_PAGES - off);
+		struct page **array;
 
-		unpin_user_pages_dirty_lock(chunk + off, k, pages->writable);
-		memset(chunk + off, 0, k * sizeof(*chunk));
+		if (xa_is_value(chunk) && k == chunk_len(pages, c)) {
+			unpin_user_page_range_dirty_lock(chunk_page(chunk, 0),
+							 k, pages->writable);
+			xa_erase(&pages->chunks, c);
+			index += k;
+			continue;
+		}
+		array = xa_is_value(chunk) ?
+			pages_expand_chunk(pages, c, chunk) : chunk;
+		unpin_user_pages_dirty_lock(array + off, k, pages->writable);
+		memset(array + off, 0, k * sizeof(*array));
 		index += k;
 	}
 	atomic_long_sub(n, &pages->ictx->pinned_pages);
@@ -219,7 +280,27 @@ static void *pages_new_chunk(struct ioasid_pages *pages, unsigned long c,
 		kfree(chunk);
 		return ERR_PTR(rc);
 	}
+	atomic_long_add(n * sizeof(unsigned long), &pages->ictx->page_meta_bytes);
 	return chunk;
+}
+
+/*
+ * Store chunk @c, all of whose entries are set, as the PFN of its first
+ * page when its pages are physically contiguous, and free its array.
+ */
+static void pages_compact_chunk(struct ioasid_pages *pages, unsigned long c,
+				void *chunk)
+{
+	unsigned long i, n = chunk_len(pages, c);
+	unsigned long pfn = chunk_pfn(pages, chunk, 0);
+
+	for (i = 1; i < n; i++)
+		if (chunk_pfn(pages, chunk, i) != pfn + i)
+			return;
+	/* Replacing an entry allocates nothing: this can't fail. */
+	xa_store(&pages->chunks, c, xa_mk_value(pfn), GFP_KERNEL_ACCOUNT);
+	kfree(chunk);
+	atomic_long_sub(n * sizeof(unsigned long), &pages->ictx->page_meta_bytes);
 }
 
 /* Pin the pages of chunk @c from @uptr; the chunk is allocated here. */
@@ -250,6 +331,8 @@ static int pages_pin_chunk(struct ioasid_pages *pages, unsigned long c,
 	}
 	pages->npinned += done;
 	atomic_long_add(done, &pages->ictx->pinned_pages);
+	if (!rc)
+		pages_compact_chunk(pages, c, chunk);
 	return rc;
 }
 
@@ -323,6 +406,8 @@ static int pages_follow_chunk(struct ioasid_pages *pages, unsigned long c,
 	}
 	mmap_read_unlock(mm);
 	pages->npinned += i;
+	if (!rc)
+		pages_compact_chunk(pages, c, chunk);
 	return rc;
 }
 
@@ -356,10 +441,17 @@ static void pages_free(struct ioasid_pages *pages)
 	struct page **chunk;
 
 	xa_for_each(&pages->chunks, c, chunk) {
-		unsigned long first = c * IOASID_CHUNK_PAGES;
-		unsigned long n = min(pages->npages - first, IOASID_CHUNK_PAGES);
+		unsigned long n = chunk_len(pages, c);
 		unsigned long i = 0, k;
 
+		if (xa_is_value(chunk)) {
+			if (pages->pfnmap)
+				continue;
+			unpin_user_page_range_dirty_lock(chunk_page(chunk, 0),
+							 n, pages->writable);
+			unpinned += n;
+			continue;
+		}
 		while (i < n && !pages->pfnmap) {
 			for (k = 0; i + k < n && chunk[i + k]; k++)
 				;
@@ -370,6 +462,7 @@ static void pages_free(struct ioasid_pages *pages)
 			i += k + 1;
 		}
 		kfree(chunk);
+		atomic_long_sub(n * sizeof(*chunk), &pages->ictx->page_meta_bytes);
 	}
 	xa_destroy(&pages->chunks);
 	IOASID_WARN_ON(!pages->pfnmap && unpinned != pages->npinned);
@@ -384,6 +477,52 @@ static void pages_free(struct ioasid_pages *pages)
 	kfree(pages);
 }
 
+static void pages_init(struct ioasid_pages *pages, unsigned long npages)
+{
+	kref_init(&pages->kref);
+	mutex_init(&pages->lock);
+	xa_init(&pages->chunks);
+	pages->users = RB_ROOT_CACHED;
+	pages->npages = npages;
+}
+
+static struct ioasid_pages *pages_alloc(struct ioasid_ctx *ictx,
+					unsigned long npages, bool writable,
+					u8 acct_mode, bool pfnmap)
+{
+	struct ioasid_pages *pages;
+
+	pages = kzalloc(sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	if (!pages)
+		return NULL;
+	pages_init(pages, npages);
+	pages->ictx = ictx;
+	pages->writable = writable;
+	pages->pfnmap = pfnmap;
+	if (acct_mode == IOASID_ACCT_USER) {
+		pages->user = get_uid(current_user());
+	} else {
+		mmgrab(current->mm);
+		pages->mm = current->mm;
+	}
+	return pages;
+}
+
+/* Charge and pin all of @pages, or record the PFNs of device memory. */
+static int pages_fill(struct ioasid_pages *pages, unsigned long uptr)
+{
+	int rc;
+
+	/* Device memory (a BAR): nothing to pin, nothing to charge. */
+	if (!pages->pfnmap) {
+		rc = pages_charge(pages, pages->npages);
+		if (rc)
+			return rc;
+		pages->ncharged = pages->npages;
+	}
+	return pages_pin_all(pages, uptr);
+}
+
 /**
  * ioasid_pages_pin() - charge and pin a range of the caller's memory
  * @ictx: context whose accounting mode and counters apply
@@ -394,7 +533,10 @@ static void pages_free(struct ioasid_pages *pages)
  *
  * The whole range is charged to RLIMIT_MEMLOCK before any memory is
  * allocated for it; page pointers are then allocated a chunk at a time as
- * the pages are pinned.
+ * the pages are pinned. Memory without struct pages (a device BAR mapped
+ * by its driver) cannot be pinned: when the pin or the charge fails and
+ * the range starts in such a mapping, its PFNs are recorded instead,
+ * uncharged. Trying the pin first keeps a VMA lookup off the common path.
  *
  * Context: process context; may sleep.
  * Return: the pages with one reference and no user, or an ERR_PTR:
@@ -409,38 +551,23 @@ struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ictx,
 	struct ioasid_pages *pages;
 	int rc;
 
-	pages = kzalloc(sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	pages = pages_alloc(ictx, npages, writable, acct_mode, false);
 	if (!pages)
 		return ERR_PTR(-ENOMEM);
-	kref_init(&pages->kref);
-	mutex_init(&pages->lock);
-	xa_init(&pages->chunks);
-	pages->users = RB_ROOT_CACHED;
-	pages->ictx = ictx;
-	pages->npages = npages;
-	pages->writable = writable;
-	if (acct_mode == IOASID_ACCT_USER) {
-		pages->user = get_uid(current_user());
-	} else {
-		mmgrab(current->mm);
-		pages->mm = current->mm;
+	rc = pages_fill(pages, uptr);
+	if ((rc == -ENOMEM || (rc == -EFAULT && !pages->npinned)) &&
+	    pages_uptr_pfnmap(uptr)) {
+		pages_free(pages);
+		pages = pages_alloc(ictx, npages, writable, acct_mode, true);
+		if (!pages)
+			return ERR_PTR(-ENOMEM);
+		rc = pages_fill(pages, uptr);
 	}
-	/* Device memory (a BAR): nothing to pin, nothing to charge. */
-	pages->pfnmap = pages_uptr_pfnmap(uptr);
-	if (!pages->pfnmap) {
-		rc = pages_charge(pages, npages);
-		if (rc)
-			goto err_free;
-		pages->ncharged = npages;
+	if (rc) {
+		pages_free(pages);
+		return ERR_PTR(rc);
 	}
-	rc = pages_pin_all(pages, uptr);
-	if (rc)
-		goto err_free;
 	return pages;
-
-err_free:
-	pages_free(pages);
-	return ERR_PTR(rc);
 }
 
 static void ioasid_pages_release(struct kref *kref)
@@ -577,11 +704,7 @@ struct ioasid_pages *ioasid_pages_fake(struct page **array, unsigned long n)
 
 	if (!pages)
 		return NULL;
-	kref_init(&pages->kref);
-	mutex_init(&pages->lock);
-	xa_init(&pages->chunks);
-	pages->users = RB_ROOT_CACHED;
-	pages->npages = n;
+	pages_init(pages, n);
 	for (c = 0; c * IOASID_CHUNK_PAGES < n; c++) {
 		unsigned long k = min(n - c * IOASID_CHUNK_PAGES,
 				      IOASID_CHUNK_PAGES);

@@ -297,7 +297,7 @@ TEST_F(dbg, empty)
 	CHECK_LINES(self->dir, "attachments", ATT_HDR);
 	CHECK_LINES(self->dir, "counters", "maps 0", "unmaps 0",
 		    "iotlb_syncs 0", "page_requests 0", "dma_faults 0",
-		    "pinned_pages 0", "locked_pages 0");
+		    "pinned_pages 0", "locked_pages 0", "page_meta_bytes 0");
 }
 
 /* An IOAS with N mappings of known IOVAs, sizes and protections */
@@ -378,6 +378,50 @@ TEST_F(dbg, ioas_mappings)
 	ASSERT_EQ(n + 1, counter(self->dir, "unmaps"));
 	ASSERT_EQ(0, counter(self->dir, "pinned_pages"));
 	ASSERT_EQ(0, counter(self->dir, "locked_pages"));
+}
+
+/*
+ * Pages physically contiguous over a 2 MiB piece of a mapping (THP under a
+ * 2 MiB aligned buffer) cost no page pointer array; unpinning part of a
+ * piece gives it one again, 8 bytes per page of the piece; unpinning the
+ * rest frees it.
+ */
+TEST_F(dbg, page_meta_contiguous)
+{
+	const __u64 iova = 0x40000000, len = 4 * SZ_1M;
+	__u64 unmapped;
+	__u32 ioas2;
+	char *thp;
+
+	if (self->skip)
+		return;
+	if (!thp_enabled())
+		SKIP(return, "no transparent huge pages for MADV_HUGEPAGE");
+	thp = buf_map(len, SZ_2M, BUF_THP);
+	ASSERT_NE(NULL, thp);
+	if (!thp_backed(thp, len)) {
+		munmap(thp, len);
+		SKIP(return, "the buffer did not get huge pages");
+	}
+	ASSERT_EQ(0, ioas_map_fixed(self->fd, self->ioas, thp, len, iova,
+				    MAP_RW));
+	ASSERT_EQ(len / PAGE_SZ, counter(self->dir, "pinned_pages"));
+	ASSERT_EQ(0, counter(self->dir, "page_meta_bytes"));
+
+	/* a copy of the first 1 MiB keeps a part of the first piece */
+	ASSERT_EQ(0, ioas_alloc(self->fd, &ioas2));
+	ASSERT_EQ(0, ioas_copy_fixed(self->fd, ioas2, iova, self->ioas, iova,
+				     SZ_1M, MAP_RW));
+	ASSERT_EQ(0, counter(self->dir, "page_meta_bytes"));
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas, iova, len, &unmapped));
+	ASSERT_EQ(len, unmapped);
+	ASSERT_EQ(SZ_1M / PAGE_SZ, counter(self->dir, "pinned_pages"));
+	ASSERT_EQ(SZ_2M / PAGE_SZ * 8, counter(self->dir, "page_meta_bytes"));
+
+	ASSERT_EQ(0, ioas_unmap(self->fd, ioas2, iova, SZ_1M, &unmapped));
+	ASSERT_EQ(0, counter(self->dir, "pinned_pages"));
+	ASSERT_EQ(0, counter(self->dir, "page_meta_bytes"));
+	munmap(thp, len);
 }
 
 /* A mock device on an automatic HWPT, a PASID on another IOAS, an access */
