@@ -6,6 +6,8 @@
 #   make check   every test: lint, then the debug kernel on each machine
 #   make lint    checkpatch --strict, sparse, kernel-doc on our files
 #   make bench   map/unmap timings, VFIO type1 vs /dev/ioasid, one boot
+#   make bench-anchor  the same workloads on 6.1 + the series and on 6.12
+#                (iommufd, its type1): one table
 #   make series  out/series/: the repository as a git-am-able series
 #   make series-check  git am, checkpatch and build each patch of it
 #   make clean   remove out/
@@ -13,7 +15,7 @@
 OUT ?= $(CURDIR)/out
 export OUT
 
-.PHONY: run check lint bench deps tree series series-check clean
+.PHONY: run check lint bench bench-anchor deps tree series series-check clean
 
 run:
 	@harness/run.sh
@@ -23,6 +25,9 @@ check:
 
 bench:
 	@harness/bench.sh
+
+bench-anchor:
+	@harness/bench-anchor.sh
 
 lint: tree
 	@harness/build.sh test && harness/lint.sh
