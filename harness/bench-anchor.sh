@@ -61,7 +61,7 @@ echo "ioasid/iommufd: below 1 the series is cheaper (times, KiB), above 1 faster
 echo "Rows 'pin floor': the IOAS path's map with no device attached (ioasid on 6.1,"
 echo "iommufd on 6.12); 'container': /dev/ioasid answering type1's ioctls (6.12 is"
 echo "built without iommufd's container). kmem: per GiB mapped, meta = Slab +"
-echo "VmallocUsed, pages = the rest of MemFree's drop (IOMMU page tables)."
+echo "VmallocUsed, pages = the rest of the drop of free memory (IOMMU page tables)."
 echo
 awk -f "$REPO/harness/anchor-table.awk" "$logs/6.1.out" "$logs/6.12.out" | tee "$logs/table.txt"
 note "bench-anchor took $(( $(date +%s) - start ))s"

@@ -22,9 +22,9 @@
  *          from /proc/meminfo: Slab + VmallocUsed is the mapping's
  *          metadata (pinned user pages are counted in neither; the buffer
  *          is populated before it is mapped, so pinning takes no memory),
- *          and the rest of the drop of MemFree is pages allocated outside
- *          slab and vmalloc, mostly IOMMU page tables (within the per-CPU
- *          page lists' batching, a few hundred KiB).
+ *          and the rest of the drop of free memory (MemFree and the per-CPU
+ *          lists of /proc/zoneinfo) is pages allocated outside slab and
+ *          vmalloc, mostly IOMMU page tables.
  * scale    the cost of one 4K map and of one unmap with 1k, 10k and 100k
  *          live 4K mappings: SCALE_PROBES maps at scattered IOVAs between
  *          the live ones, then their unmaps, in us per call.
@@ -357,6 +357,27 @@ struct meminfo {
 	long free, slab, vmalloc, pagetables, secpagetables;	/* kB */
 };
 
+/*
+ * Free pages held in the per-CPU lists, in kB: MemFree leaves them out, and
+ * they come and go in batches of dozens of pages, as much as the IOMMU page
+ * tables of a map of huge pages.
+ */
+static long pcp_kb(void)
+{
+	char line[128];
+	long v, kb = 0;
+	FILE *f;
+
+	f = fopen("/proc/zoneinfo", "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, " count: %ld", &v) == 1)
+			kb += v * (SZ_4K / 1024);
+	fclose(f);
+	return kb;
+}
+
 static int meminfo_read(struct meminfo *m)
 {
 	char line[128];
@@ -364,12 +385,13 @@ static int meminfo_read(struct meminfo *m)
 	long v;
 
 	memset(m, 0, sizeof(*m));
+	m->free = pcp_kb();
 	f = fopen("/proc/meminfo", "re");
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "MemFree: %ld kB", &v) == 1)
-			m->free = v;
+			m->free += v;
 		else if (sscanf(line, "Slab: %ld kB", &v) == 1)
 			m->slab = v;
 		else if (sscanf(line, "VmallocUsed: %ld kB", &v) == 1)
@@ -386,7 +408,7 @@ static int meminfo_read(struct meminfo *m)
 struct large_figs {
 	double map[RUNS], unmap[RUNS];	/* ms */
 	double meta[RUNS];		/* Slab + VmallocUsed, KiB per GiB */
-	double pages[RUNS];		/* the rest of MemFree's drop, same */
+	double pages[RUNS];		/* the rest of free memory's drop */
 	double sec[RUNS];		/* SecPageTables (IOMMU tables on 6.12) */
 };
 
@@ -481,7 +503,7 @@ static int large_maps(const struct bench_dev *d, size_t len)
 	for (p = 0; p < NPATHS; p++)
 		printf("  %-8s %s\n", paths[p].name, paths[p].what);
 	printf("  kernel memory per GiB mapped, KiB: meta = Slab + VmallocUsed,\n"
-	       "  pages = the rest of MemFree's drop (IOMMU page tables, +-pcp batches)\n");
+	       "  pages = the rest of the drop of free memory (IOMMU page tables)\n");
 	printf("%-8s %-7s %10s %10s   %-21s %8s %8s\n", "memory", "path",
 	       "map ms", "unmap ms", "spread ms", "meta", "pages");
 	for (kind = BUF_SMALL_PAGES; kind <= BUF_HUGETLB; kind++) {
