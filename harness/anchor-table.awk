@@ -11,7 +11,7 @@ $1 == "result" && NF >= 4 {
 }
 function fmt(key) {
 	if (key ~ /^scale/) return "%.2f"
-	if (key ~ /^large/) return "%.1f"
+	if (key ~ /^large/) return "%.2f"
 	return "%.0f"
 }
 function cell(kk, key, path) {
@@ -25,7 +25,7 @@ function ratio(key, a, c) {
 }
 function row(label, key, a, b, c, d) {
 	printf "%-30s %18s %18s %18s %18s %8s\n", label, cell(1, key, a), cell(1, key, b),
-	       cell(2, key, c), cell(2, key, d), ratio(key, a, c)
+	       cell(2, key, c), cell(2, key, d), a == "floor" ? "-" : ratio(key, a, c)
 }
 function rows(label, key) {
 	row(label, key, "ioasid", "type1", "iommufd", "type1")

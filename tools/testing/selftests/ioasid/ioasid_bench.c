@@ -11,8 +11,9 @@
  *   ioasid   /dev/ioasid's own IOAS map and unmap         (this series only)
  *   iommufd  an iommufd IOAS (IOMMU_IOAS_MAP/UNMAP), edu bound through its
  *            VFIO cdev and attached to the IOAS          (6.12 build only)
- *   floor    the IOAS path's map into an IOAS with no device attached: the
- *            cost of pinning alone (/dev/ioasid, or iommufd on 6.12)
+ *   floor    the IOAS path's map into an IOAS with no device attached: on
+ *            /dev/ioasid the cost of pinning alone; iommufd pins only for a
+ *            domain or an access, so there it is the bookkeeping alone
  * Each workload reports the median of RUNS runs and their spread (max -
  * min); "result" lines repeat the figures for the harness to tabulate.
  *
@@ -230,7 +231,7 @@ static const struct bench_path paths[] = {
 	  type1_open, type1_map, type1_unmap },
 	{ "iommufd", "iommufd IOAS map/unmap, edu bound through its cdev", true,
 	  iommufd_open, iommufd_map, iommufd_unmap },
-	{ "floor", "iommufd IOAS without a device: the pinning alone", false,
+	{ "floor", "iommufd IOAS without a device (which pins nothing)", false,
 	  iommufd_floor_open, iommufd_map, iommufd_unmap },
 };
 
