@@ -449,7 +449,7 @@ static int large_runs(struct bench *b, char *buf, size_t len,
 
 static bool large_path(const struct bench_path *p, enum buf_kind kind,
 		       const struct bench_dev *d, char *buf, size_t len,
-		       struct stat3 *map_ms)
+		       struct stat3 *map_ms, struct stat3 *unmap_ms)
 {
 	struct stat3 m, u, meta, pages, sec;
 	struct large_figs f;
@@ -488,12 +488,13 @@ static bool large_path(const struct bench_path *p, enum buf_kind kind,
 		put_result(key, p->name, sec);
 	}
 	*map_ms = m;
+	*unmap_ms = u;
 	return true;
 }
 
 static int large_maps(const struct bench_dev *d, size_t len)
 {
-	struct stat3 ms[NPATHS];
+	struct stat3 ms[NPATHS], us[NPATHS];
 	bool ok[NPATHS], failed = false;
 	enum buf_kind kind;
 	unsigned int p;
@@ -516,16 +517,17 @@ static int large_maps(const struct bench_dev *d, size_t len)
 		if (kind == BUF_THP && !thp_backed(buf, len))
 			printf("THP      (not all of the buffer is THP-backed)\n");
 		for (p = 0; p < NPATHS; p++) {
-			ok[p] = large_path(&paths[p], kind, d, buf, len, &ms[p]);
+			ok[p] = large_path(&paths[p], kind, d, buf, len, &ms[p],
+					   &us[p]);
 			failed |= !ok[p];
 		}
 		for (p = 1; p < NPATHS; p++) {
 			if (!ok[0] || !ok[p] || !paths[p].device)
 				continue;
 			/* type1 time over this path's: > 1 means faster */
-			printf("%-8s %s vs type1 (type1 ms / %s ms): map %.2fx\n",
+			printf("%-8s %s vs type1 (type1 ms / %s ms): map %.2fx, unmap %.2fx\n",
 			       kind_name[kind], paths[p].name, paths[p].name,
-			       ms[0].med / ms[p].med);
+			       ms[0].med / ms[p].med, us[0].med / us[p].med);
 		}
 		munmap(buf, len);
 	}
