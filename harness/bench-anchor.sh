@@ -40,7 +40,7 @@ if ! gcc -O2 -Wall -Wextra -DBENCH_IOMMUFD -isystem "$obj/usr/include" -static \
 fi
 [ -s "$logs/bench-6.12-cc.log" ] && cat "$logs/bench-6.12-cc.log" >&2
 note "anchor kernel: $(make -s -C "$src" kernelversion) (Debian" \
-     "$(cat "$OUT/anchor-base.stamp")), same fragments + anchor.config"
+     "$(cat "$OUT/linux-6.12.version")), same fragments + anchor.config"
 "$REPO/harness/mkinitramfs.sh" "$OUT/initramfs-anchor.gz" /dev/null "$bin"
 note "booting 6.12 on vtd (output: $logs/6.12.out)"
 QEMU_MEM=4G QEMU_APPEND="$(bench_append)" \

@@ -22,7 +22,7 @@ series) frags="harness/configs/base.config harness/configs/lean.config harness/c
 anchor)
 	frags="harness/configs/base.config harness/configs/lean.config harness/configs/anchor.config"
 	src=$ANCHOR_SRC
-	stamp=$OUT/anchor-base.stamp
+	stamp=$OUT/linux-6.12.version
 	;;
 *) die "unknown flavour $flavor" ;;
 esac
