@@ -6,6 +6,8 @@
 #   make check   every test: lint, then the debug kernel on each machine
 #   make lint    checkpatch --strict, sparse, kernel-doc on our files
 #   make bench   map/unmap timings, VFIO type1 vs /dev/ioasid, one boot
+#   make bench-anchor  the same workloads on 6.1 + the series and on 6.12
+#                (iommufd, its type1): one table
 #   make bench-profile  where the small maps' time goes (perf, in the guest)
 #   make series  out/series/: the repository as a git-am-able series
 #   make series-check  git am, checkpatch and build each patch of it
@@ -14,7 +16,7 @@
 OUT ?= $(CURDIR)/out
 export OUT
 
-.PHONY: run check lint bench bench-profile deps tree series series-check clean
+.PHONY: run check lint bench bench-anchor bench-profile deps tree series series-check clean
 
 run:
 	@harness/run.sh
@@ -24,6 +26,9 @@ check:
 
 bench:
 	@harness/bench.sh
+
+bench-anchor:
+	@harness/bench-anchor.sh
 
 bench-profile:
 	@harness/bench-profile.sh

@@ -4,9 +4,8 @@
 # bench-profile.sh: `make bench-profile`, where the time of the small maps
 # of `make bench` goes. Boots the bench kernel (lean, -O2) once on VT-d
 # with Debian's perf, which samples every CPU (cpu-clock, with kernel call
-# graphs) while ioasid_bench runs on a small buffer (PROFILE_MIB, default
-# 8); then prints, for each small-map path (the bench names its threads
-# sm-type1, sm-compat, sm-ioasid, sm-x64), the kernel functions that took
+# graphs) while ioasid_bench runs its small maps alone; then prints, for each small-map path (the bench names its threads
+# sm-type1, sm-compat, sm-ioasid, sm-ioasid-x64), the kernel functions that took
 # the most samples, by themselves and with what they call. The figures of
 # this boot are perf's, not the benchmark's: sampling slows everything.
 set -euo pipefail
@@ -23,12 +22,12 @@ cat > "$demo/profile-small-maps" <<EOF
 #!/bin/sh
 # Run in the guest by the harness init (harness_mode=run).
 cd /tmp
-echo "== ioasid_bench ${PROFILE_MIB:-8} under perf record -a -g (cpu-clock)"
-perf record -q -a -g -e cpu-clock -F 4000 -o /tmp/perf.data -- \\
-	/tests/ioasid_bench ${PROFILE_MIB:-8} | grep '^small'
+echo "== ioasid_bench's small maps under perf record -a -g (cpu-clock)"
+BENCH_WORKLOADS=small perf record -q -a -g -e cpu-clock -F 4000 \\
+	-o /tmp/perf.data -- /tests/ioasid_bench | grep '^small'
 echo "== samples per thread name"
 perf report -i /tmp/perf.data --stdio --quiet --sort comm -g none 2>/dev/null | head -12
-for c in sm-type1 sm-compat sm-ioasid sm-x64; do
+for c in sm-type1 sm-compat sm-ioasid sm-ioasid-x64; do
 	for mode in no-children children; do
 		echo "== \$c: functions, --\$mode (percent of its samples)"
 		perf report -i /tmp/perf.data --stdio --quiet --comm "\$c" \\

@@ -6,15 +6,24 @@
 # for really is set (Kconfig silently drops a symbol whose dependencies are
 # unmet). A later fragment overrides an earlier one. The .config is replaced only when its content changes, so an
 # unchanged configuration never triggers a rebuild.
+# The flavour anchor is Debian's 6.12 in $OUT/linux-6.12 (make bench-anchor):
+# the symbols of the fragments that 6.12 does not know are named and skipped.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-flavor=${1:?usage: mkconfig.sh test|lean|nocore|series}
+flavor=${1:?usage: mkconfig.sh test|lean|nocore|series|anchor}
+src=$SRC
+stamp=$OUT/series.stamp
 case $flavor in
 test) frags="harness/configs/base.config tools/testing/selftests/ioasid/config" ;;
 lean) frags="harness/configs/base.config harness/configs/lean.config" ;;
 nocore) frags="harness/configs/base.config harness/configs/lean.config harness/configs/nocore.config" ;;
 series) frags="harness/configs/base.config harness/configs/lean.config harness/configs/series.config" ;;
+anchor)
+	frags="harness/configs/base.config harness/configs/lean.config harness/configs/anchor.config"
+	src=$ANCHOR_SRC
+	stamp=$OUT/linux-6.12.version
+	;;
 *) die "unknown flavour $flavor" ;;
 esac
 obj=$OUT/obj-$flavor
@@ -22,20 +31,28 @@ scratch=$OUT/kconfig-$flavor
 mkdir -p "$obj" "$scratch"
 cd "$REPO"
 # shellcheck disable=SC2086
-sum=$(cat $frags "$OUT/series.stamp" | sha256sum)
+sum=$(cat $frags "$stamp" | sha256sum)
 if [ "$(cat "$obj/frags.stamp" 2>/dev/null)" = "$sum" ] && [ -f "$obj/.config" ]; then
 	exit 0
 fi
 
-make -s -C "$SRC" O="$scratch" tinyconfig >/dev/null
+make -s -C "$src" O="$scratch" tinyconfig >/dev/null
 # shellcheck disable=SC2086
-(cd "$SRC" && scripts/kconfig/merge_config.sh -m -O "$scratch" \
+(cd "$src" && scripts/kconfig/merge_config.sh -m -O "$scratch" \
 	"$scratch/.config" $(printf "$REPO/%s " $frags)) >/dev/null
-make -s -C "$SRC" O="$scratch" olddefconfig >/dev/null
+make -s -C "$src" O="$scratch" olddefconfig >/dev/null
 
+# 6.12: every symbol its Kconfig files define
+[ "$flavor" != anchor ] ||
+	find "$src" -name 'Kconfig*' -exec sed -n 's/^\(menu\)\?config \([A-Za-z0-9_]*\).*/CONFIG_\2/p' {} + |
+	sort -u > "$scratch/symbols"
 bad=0
 # shellcheck disable=SC2086
 while IFS== read -r sym val; do
+	if [ "$flavor" = anchor ] && ! grep -qx "$sym" "$scratch/symbols"; then
+		note "anchor config: $sym=$val skipped, 6.12 has no such symbol"
+		continue
+	fi
 	if [ "$val" = n ]; then
 		grep -q "^$sym=" "$scratch/.config" || continue
 	else

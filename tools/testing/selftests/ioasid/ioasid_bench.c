@@ -1,62 +1,105 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * A benchmark, not a test: the time to map and unmap a large populated
- * buffer for QEMU's edu device, in the same boot, for 4K pages, THP and
- * hugetlbfs, along three paths:
- *   type1   the stock VFIO type1 v2 container (/dev/vfio/vfio)
- *   ioasid  /dev/ioasid's own IOAS map and unmap
- *   compat  /dev/ioasid as a type1 v2 container: the very MAP_DMA and
- *           UNMAP_DMA calls of the type1 path
- * Each mapping is checked with a real DMA at both of its ends before it is
- * timed again. Prints medians and the ratios ioasid / type1 and
- * compat / type1 (below 1: faster than type1).
+ * A benchmark, not a test: what it costs to map memory for QEMU's edu
+ * device, along several paths, in the same boot. Every workload goes
+ * through a path's small table of operations (struct bench_path), so the
+ * same program, built with -DBENCH_IOMMUFD against Linux 6.12's uAPI
+ * headers, runs the same workloads there (`make bench-anchor`). Paths:
+ *   type1    the stock VFIO type1 v2 container (/dev/vfio/vfio)
+ *   compat   /dev/ioasid as a type1 v2 container: the very MAP_DMA and
+ *            UNMAP_DMA calls of the type1 path          (this series only)
+ *   ioasid   /dev/ioasid's own IOAS map and unmap         (this series only)
+ *   iommufd  an iommufd IOAS (IOMMU_IOAS_MAP/UNMAP), edu bound through its
+ *            VFIO cdev and attached to the IOAS          (6.12 build only)
+ *   floor    the IOAS path's map into an IOAS with no device attached: on
+ *            /dev/ioasid the cost of pinning alone; iommufd pins only for a
+ *            domain or an access, so there it is the bookkeeping alone
+ * Each workload reports the median of RUNS runs and their spread (max -
+ * min); "result" lines repeat the figures for the harness to tabulate.
  *
- * Then small maps, the pattern of a guest's vIOMMU: cycles per second of
- * one 4K map and unmap at scattered IOVAs, with 1 and 4 threads, through
- * type1, the core's container, the IOAS, and the IOAS with 64 ranges per
- * call.
- *
- * Then, when the kernel has the mock IOMMU (CONFIG_IOASID_TEST), the
- * round trip of a page request: a mock device's DMA finds its page missing
- * and asks for it, a user thread reads the request from the fault queue,
- * maps the page and answers, and the device retries and completes.
+ * large    map and unmap of a large populated buffer (default 1 GiB) of
+ *          4K pages, THP and hugetlbfs, each mapping checked by a real DMA
+ *          at both of its ends; with the kernel memory each map allocated,
+ *          from /proc/meminfo: Slab + VmallocUsed is the mapping's
+ *          metadata (pinned user pages are counted in neither; the buffer
+ *          is populated before it is mapped, so pinning takes no memory),
+ *          and the rest of the drop of free memory (MemFree and the per-CPU
+ *          lists of /proc/zoneinfo) is pages allocated outside slab and
+ *          vmalloc, mostly IOMMU page tables.
+ * scale    the cost of one 4K map and of one unmap with 1k, 10k and 100k
+ *          live 4K mappings: SCALE_PROBES maps at scattered IOVAs between
+ *          the live ones, then their unmaps, in us per call.
+ * small    the pattern of a guest's vIOMMU: cycles per second of one 4K map
+ *          and unmap at scattered IOVAs, with 1 and 4 threads (and, on
+ *          /dev/ioasid, 64 ranges per call).
+ * pri      (this series, mock IOMMU) the round trip of a page request: a
+ *          mock device's DMA finds its page missing and asks for it, a
+ *          user thread reads the request from the fault queue, maps the
+ *          page and answers, and the device retries and completes.
  *
  * Usage: ioasid_bench [MiB]   (default: $harness_bench_mib, else 1024)
+ * BENCH_WORKLOADS=small,pri (say) runs only those workloads.
  */
 #define _GNU_SOURCE		/* pthread_setname_np() */
+#include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <linux/vfio.h>
 
 /* The helpers come with the test harness, which a benchmark does not run. */
 #pragma GCC diagnostic ignored "-Wunused-function"
 
+#ifdef BENCH_IOMMUFD
+#include <linux/iommufd.h>
+#include "buf_utils.h"
+#else
 #include "ioasid_utils.h"
+#endif
 #include "edu.h"
+#include "vfio_cdev.h"
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
 
 /* Above the x86 MSI window and inside every emulated IOMMU's aperture */
 #define BENCH_IOVA	0x100000000ULL
 #define RUNS		3
 #define CHECK_LEN	1024
 
-enum bench_path { PATH_TYPE1, PATH_IOASID, PATH_COMPAT, PATH_NUM };
-
-static const char *const path_name[PATH_NUM] = {
-	[PATH_TYPE1] = "type1", [PATH_IOASID] = "ioasid",
-	[PATH_COMPAT] = "compat",
-};
-
 static const char *const kind_name[] = {
 	[BUF_SMALL_PAGES] = "4K", [BUF_THP] = "THP", [BUF_HUGETLB] = "hugetlb",
 };
 
+struct bench_dev {
+	char bdf[32];
+	int group;
+};
+
 struct bench {
-	enum bench_path path;
-	int fd;			/* container or /dev/ioasid */
+	const struct bench_path *path;
+	int fd;			/* container, /dev/ioasid or /dev/iommu */
 	int group_fd;
 	__u32 ioas;
+	bool has_edu;
 	struct edu edu;
+};
+
+/*
+ * One way of mapping memory for the device. open() sets up @b (with edu
+ * attached when @device); map() and unmap() return 0 or a negative errno.
+ */
+struct bench_path {
+	const char *name;
+	const char *what;
+	bool device;
+	int (*open)(struct bench *b, const struct bench_dev *d);
+	int (*map)(struct bench *b, void *va, __u64 iova, size_t len);
+	int (*unmap)(struct bench *b, __u64 iova, size_t len);
 };
 
 static double now_ms(void)
@@ -67,86 +110,221 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int bench_open(struct bench *b, enum bench_path path, const char *bdf,
-		      int group)
+/* The VFIO group path: a container of some kind, then the device fd */
+static int group_open(struct bench *b, const struct bench_dev *d, int fd,
+		      bool type1)
 {
 	char name[64];
 	int dev_fd;
 
-	memset(b, 0, sizeof(*b));
-	b->path = path;
-	b->edu.device_fd = -1;
-	b->fd = path == PATH_TYPE1 ? open("/dev/vfio/vfio", O_RDWR) :
-				     ioasid_open();
-	snprintf(name, sizeof(name), "/dev/vfio/%d", group);
+	b->fd = fd;
+	snprintf(name, sizeof(name), "/dev/vfio/%d", d->group);
 	b->group_fd = open(name, O_RDWR);
 	if (b->fd < 0 || b->group_fd < 0)
 		return -ENODEV;
 	if (ioctl(b->group_fd, VFIO_GROUP_SET_CONTAINER, &b->fd))
 		return -errno;
-	/* the compat path is set up exactly like the type1 one */
-	if (path != PATH_IOASID &&
-	    ioctl(b->fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
+	if (type1 && ioctl(b->fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
 		return -errno;
-	if (path == PATH_IOASID) {
-		int ret = vfio_ioas(b->fd, IOASID_VFIO_IOAS_QUERY, &b->ioas);
-
-		if (ret)
-			return ret;
-	}
-	dev_fd = ioctl(b->group_fd, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	dev_fd = ioctl(b->group_fd, VFIO_GROUP_GET_DEVICE_FD, d->bdf);
 	if (dev_fd < 0)
+		return -errno;
+	b->has_edu = true;
+	return edu_open_from_device_fd(&b->edu, dev_fd);
+}
+
+static int type1_open(struct bench *b, const struct bench_dev *d)
+{
+	return group_open(b, d, open("/dev/vfio/vfio", O_RDWR), true);
+}
+
+static int type1_map(struct bench *b, void *va, __u64 iova, size_t len)
+{
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uintptr_t)va, .iova = iova, .size = len,
+	};
+
+	return ioctl(b->fd, VFIO_IOMMU_MAP_DMA, &map) ? -errno : 0;
+}
+
+static int type1_unmap(struct bench *b, __u64 iova, size_t len)
+{
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap), .iova = iova, .size = len,
+	};
+
+	return ioctl(b->fd, VFIO_IOMMU_UNMAP_DMA, &unmap) ? -errno : 0;
+}
+
+#ifdef BENCH_IOMMUFD
+
+static int iommufd_floor_open(struct bench *b, const struct bench_dev *d)
+{
+	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+
+	(void)d;
+	b->fd = open("/dev/iommu", O_RDWR);
+	if (b->fd < 0)
+		return -errno;
+	if (ioctl(b->fd, IOMMU_IOAS_ALLOC, &alloc))
+		return -errno;
+	b->ioas = alloc.out_ioas_id;
+	return 0;
+}
+
+/* An IOAS, and edu bound through its cdev and attached to the IOAS */
+static int iommufd_open(struct bench *b, const struct bench_dev *d)
+{
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach),
+	};
+	char path[PATH_MAX];
+	int ret, dev_fd;
+
+	ret = iommufd_floor_open(b, d);
+	if (ret)
+		return ret;
+	ret = pci_vfio_cdev_path(d->bdf, path, sizeof(path));
+	if (ret)
+		return ret;
+	dev_fd = open(path, O_RDWR);
+	if (dev_fd < 0)
+		return -errno;
+	/* edu_close() closes the device fd from here on */
+	b->edu.device_fd = dev_fd;
+	b->has_edu = true;
+	bind.iommufd = b->fd;
+	if (ioctl(dev_fd, VFIO_DEVICE_BIND_IOMMUFD, &bind))
+		return -errno;
+	attach.pt_id = b->ioas;
+	if (ioctl(dev_fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach))
 		return -errno;
 	return edu_open_from_device_fd(&b->edu, dev_fd);
 }
 
+static int iommufd_map(struct bench *b, void *va, __u64 iova, size_t len)
+{
+	struct iommu_ioas_map map = {
+		.size = sizeof(map),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = b->ioas,
+		.user_va = (uintptr_t)va, .length = len, .iova = iova,
+	};
+
+	return ioctl(b->fd, IOMMU_IOAS_MAP, &map) ? -errno : 0;
+}
+
+static int iommufd_unmap(struct bench *b, __u64 iova, size_t len)
+{
+	struct iommu_ioas_unmap unmap = {
+		.size = sizeof(unmap), .ioas_id = b->ioas,
+		.iova = iova, .length = len,
+	};
+
+	return ioctl(b->fd, IOMMU_IOAS_UNMAP, &unmap) ? -errno : 0;
+}
+
+static const struct bench_path paths[] = {
+	{ "type1", "VFIO type1 v2 container", true,
+	  type1_open, type1_map, type1_unmap },
+	{ "iommufd", "iommufd IOAS map/unmap, edu bound through its cdev", true,
+	  iommufd_open, iommufd_map, iommufd_unmap },
+	{ "floor", "iommufd IOAS without a device (which pins nothing)", false,
+	  iommufd_floor_open, iommufd_map, iommufd_unmap },
+};
+
+#else /* the series' /dev/ioasid */
+
+static int compat_open(struct bench *b, const struct bench_dev *d)
+{
+	/* set up exactly like the type1 path */
+	return group_open(b, d, ioasid_open(), true);
+}
+
+/* The group path: the file's VFIO IOAS */
+static int ioasid_open_path(struct bench *b, const struct bench_dev *d)
+{
+	int ret = group_open(b, d, ioasid_open(), false);
+
+	return ret ? ret : vfio_ioas(b->fd, IOASID_VFIO_IOAS_QUERY, &b->ioas);
+}
+
+static int floor_open(struct bench *b, const struct bench_dev *d)
+{
+	(void)d;
+	b->fd = ioasid_open();
+	if (b->fd < 0)
+		return b->fd;
+	return ioas_alloc(b->fd, &b->ioas);
+}
+
+static int ioasid_map(struct bench *b, void *va, __u64 iova, size_t len)
+{
+	return ioas_map_fixed(b->fd, b->ioas, va, len, iova, MAP_RW);
+}
+
+static int ioasid_unmap(struct bench *b, __u64 iova, size_t len)
+{
+	return ioas_unmap(b->fd, b->ioas, iova, len, NULL);
+}
+
+static const struct bench_path paths[] = {
+	{ "type1", "VFIO type1 v2 container", true,
+	  type1_open, type1_map, type1_unmap },
+	{ "compat", "/dev/ioasid as a type1 v2 container", true,
+	  compat_open, type1_map, type1_unmap },
+	{ "ioasid", "IOAS map/unmap, edu through the VFIO group", true,
+	  ioasid_open_path, ioasid_map, ioasid_unmap },
+	{ "floor", "IOAS without a device: the pinning alone", false,
+	  floor_open, ioasid_map, ioasid_unmap },
+};
+
+#endif
+
+#define NPATHS	ARRAY_SIZE(paths)
+
+static int bench_open(struct bench *b, const struct bench_path *p,
+		      const struct bench_dev *d)
+{
+	memset(b, 0, sizeof(*b));
+	b->path = p;
+	b->fd = -1;
+	b->group_fd = -1;
+	b->edu.device_fd = -1;
+	return p->open(b, d);
+}
+
 static void bench_close(struct bench *b)
 {
-	edu_close(&b->edu);
+	if (b->has_edu)
+		edu_close(&b->edu);
 	if (b->group_fd >= 0)
 		close(b->group_fd);
 	if (b->fd >= 0)
 		close(b->fd);
 }
 
-static int bench_map(struct bench *b, void *buf, size_t len)
+/*
+ * The device copies the last CHECK_LEN bytes of the mapping [@iova, @iova +
+ * @len) of @va over its first ones; 0 when they arrived, else -ETIMEDOUT
+ * or -EIO. Nothing to check without a device.
+ */
+static int dma_check(struct bench *b, char *va, __u64 iova, size_t len,
+		     unsigned int seed)
 {
-	struct vfio_iommu_type1_dma_map map = {
-		.argsz = sizeof(map),
-		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-		.vaddr = (uintptr_t)buf, .iova = BENCH_IOVA, .size = len,
-	};
-
-	if (b->path == PATH_IOASID)
-		return ioas_map_fixed(b->fd, b->ioas, buf, len, BENCH_IOVA,
-				      MAP_RW);
-	return ioctl(b->fd, VFIO_IOMMU_MAP_DMA, &map) ? -errno : 0;
-}
-
-static int bench_unmap(struct bench *b, size_t len)
-{
-	struct vfio_iommu_type1_dma_unmap unmap = {
-		.argsz = sizeof(unmap), .iova = BENCH_IOVA, .size = len,
-	};
-
-	if (b->path == PATH_IOASID)
-		return ioas_unmap(b->fd, b->ioas, BENCH_IOVA, len, NULL);
-	return ioctl(b->fd, VFIO_IOMMU_UNMAP_DMA, &unmap) ? -errno : 0;
-}
-
-/* The device copies the buffer's last bytes over its first ones. */
-static int bench_check(struct bench *b, char *buf, size_t len)
-{
-	char expect[CHECK_LEN];
-
-	fill_pattern(buf + len - CHECK_LEN, CHECK_LEN, b->path + 7);
-	memcpy(expect, buf + len - CHECK_LEN, CHECK_LEN);
-	memset(buf, 0, CHECK_LEN);
-	if (edu_dma(&b->edu, BENCH_IOVA + len - CHECK_LEN, EDU_BUF_ADDR,
-		    CHECK_LEN, false) ||
-	    edu_dma(&b->edu, EDU_BUF_ADDR, BENCH_IOVA, CHECK_LEN, true))
+	if (!b->has_edu)
+		return 0;
+	fill_pattern(va + len - CHECK_LEN, CHECK_LEN, seed);
+	memset(va, 0, CHECK_LEN);
+	if (edu_dma(&b->edu, iova + len - CHECK_LEN, EDU_BUF_ADDR, CHECK_LEN,
+		    false) ||
+	    edu_dma(&b->edu, EDU_BUF_ADDR, iova, CHECK_LEN, true))
 		return -ETIMEDOUT;
-	return memcmp(buf, expect, CHECK_LEN) ? -EIO : 0;
+	return check_pattern(va, CHECK_LEN, seed) == -1 ? 0 : -EIO;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -156,57 +334,333 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/*
- * Median map and unmap times of RUNS rounds; 0 or a negative errno. The
- * type1 and compat paths run the same VFIO_IOMMU_MAP_DMA/UNMAP_DMA code.
- */
-static int bench_one(struct bench *b, char *buf, size_t len, double *map_ms,
-		     double *unmap_ms)
-{
-	double m[RUNS], u[RUNS], t;
-	int i, rc;
+/* Median and spread of RUNS figures */
+struct stat3 {
+	double med, lo, hi;
+};
 
-	for (i = 0; i < RUNS; i++) {
-		t = now_ms();
-		rc = bench_map(b, buf, len);
-		m[i] = now_ms() - t;
-		if (rc)
-			return rc;
-		rc = bench_check(b, buf, len);
-		if (rc)
-			return rc;
-		t = now_ms();
-		rc = bench_unmap(b, len);
-		u[i] = now_ms() - t;
-		if (rc)
-			return rc;
+static struct stat3 stat3_of(const double *v)
+{
+	double s[RUNS];
+
+	memcpy(s, v, sizeof(s));
+	qsort(s, RUNS, sizeof(s[0]), cmp_double);
+	return (struct stat3){ s[RUNS / 2], s[0], s[RUNS - 1] };
+}
+
+/* "result KEY PATH MEDIAN MIN MAX", for the harness */
+static void put_result(const char *key, const char *path, struct stat3 s)
+{
+	printf("result %s %s %.3f %.3f %.3f\n", key, path, s.med, s.lo, s.hi);
+}
+
+/* Large maps, and the kernel memory they take -------------------------- */
+
+struct meminfo {
+	long free, slab, vmalloc, pagetables, secpagetables;	/* kB */
+};
+
+/*
+ * Free pages held in the per-CPU lists, in kB: MemFree leaves them out, and
+ * they come and go in batches of dozens of pages, as much as the IOMMU page
+ * tables of a map of huge pages.
+ */
+static long pcp_kb(void)
+{
+	char line[128];
+	long v, kb = 0;
+	FILE *f;
+
+	f = fopen("/proc/zoneinfo", "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, " count: %ld", &v) == 1)
+			kb += v * (SZ_4K / 1024);
+	fclose(f);
+	return kb;
+}
+
+static int meminfo_read(struct meminfo *m)
+{
+	char line[128];
+	FILE *f;
+	long v;
+
+	memset(m, 0, sizeof(*m));
+	m->free = pcp_kb();
+	f = fopen("/proc/meminfo", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "MemFree: %ld kB", &v) == 1)
+			m->free += v;
+		else if (sscanf(line, "Slab: %ld kB", &v) == 1)
+			m->slab = v;
+		else if (sscanf(line, "VmallocUsed: %ld kB", &v) == 1)
+			m->vmalloc = v;
+		else if (sscanf(line, "PageTables: %ld kB", &v) == 1)
+			m->pagetables = v;
+		else if (sscanf(line, "SecPageTables: %ld kB", &v) == 1)
+			m->secpagetables = v;
 	}
-	qsort(m, RUNS, sizeof(m[0]), cmp_double);
-	qsort(u, RUNS, sizeof(u[0]), cmp_double);
-	*map_ms = m[RUNS / 2];
-	*unmap_ms = u[RUNS / 2];
+	fclose(f);
 	return 0;
 }
 
-/* Time one path over @buf; prints its line, 0 or a negative errno */
-static int bench_run_path(enum bench_path p, enum buf_kind kind,
-			  const char *bdf, int group, char *buf, size_t len,
-			  double *map_ms, double *unmap_ms)
+struct large_figs {
+	double map[RUNS], unmap[RUNS];	/* ms */
+	double meta[RUNS];		/* Slab + VmallocUsed, KiB per GiB */
+	double pages[RUNS];		/* the rest of free memory's drop */
+	double sec[RUNS];		/* SecPageTables (IOMMU tables on 6.12) */
+};
+
+static int large_runs(struct bench *b, char *buf, size_t len,
+		      struct large_figs *f)
 {
+	double per_gib = (double)SZ_1G / len, t;
+	struct meminfo before, after;
+	int i, rc;
+
+	for (i = 0; i < RUNS; i++) {
+		meminfo_read(&before);
+		t = now_ms();
+		rc = b->path->map(b, buf, BENCH_IOVA, len);
+		f->map[i] = now_ms() - t;
+		meminfo_read(&after);
+		if (rc)
+			return rc;
+		f->meta[i] = per_gib * (after.slab - before.slab +
+					after.vmalloc - before.vmalloc);
+		f->pages[i] = per_gib * (before.free - after.free) -
+			      f->meta[i] -
+			      per_gib * (after.pagetables - before.pagetables);
+		f->sec[i] = per_gib * (after.secpagetables -
+				       before.secpagetables);
+		rc = dma_check(b, buf, BENCH_IOVA, len, i + 7);
+		if (rc)
+			return rc;
+		t = now_ms();
+		rc = b->path->unmap(b, BENCH_IOVA, len);
+		f->unmap[i] = now_ms() - t;
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static bool large_path(const struct bench_path *p, enum buf_kind kind,
+		       const struct bench_dev *d, char *buf, size_t len,
+		       struct stat3 *map_ms, struct stat3 *unmap_ms)
+{
+	struct stat3 m, u, meta, pages, sec;
+	struct large_figs f;
 	struct bench b;
+	char key[64];
 	int rc;
 
-	rc = bench_open(&b, p, bdf, group);
+	rc = bench_open(&b, p, d);
 	if (!rc)
-		rc = bench_one(&b, buf, len, map_ms, unmap_ms);
+		rc = large_runs(&b, buf, len, &f);
 	bench_close(&b);
-	if (rc)
-		printf("%-8s %-7s failed: %s\n", kind_name[kind], path_name[p],
+	if (rc) {
+		printf("%-8s %-7s failed: %s\n", kind_name[kind], p->name,
 		       strerror(-rc));
-	else
-		printf("%-8s %-7s %10.1f %10.1f\n", kind_name[kind],
-		       path_name[p], *map_ms, *unmap_ms);
+		return false;
+	}
+	m = stat3_of(f.map);
+	u = stat3_of(f.unmap);
+	meta = stat3_of(f.meta);
+	pages = stat3_of(f.pages);
+	sec = stat3_of(f.sec);
+	printf("%-8s %-7s %10.1f %10.1f   spread %.1f / %.1f   %8.0f %8.0f   %s\n",
+	       kind_name[kind], p->name, m.med, u.med, m.hi - m.lo,
+	       u.hi - u.lo, meta.med, pages.med,
+	       p->device ? "DMA ok" : "no device");
+	snprintf(key, sizeof(key), "large.%s.map", kind_name[kind]);
+	put_result(key, p->name, m);
+	snprintf(key, sizeof(key), "large.%s.unmap", kind_name[kind]);
+	put_result(key, p->name, u);
+	snprintf(key, sizeof(key), "kmem.%s.meta", kind_name[kind]);
+	put_result(key, p->name, meta);
+	snprintf(key, sizeof(key), "kmem.%s.pages", kind_name[kind]);
+	put_result(key, p->name, pages);
+	if (sec.hi > 0) {
+		snprintf(key, sizeof(key), "kmem.%s.secpt", kind_name[kind]);
+		put_result(key, p->name, sec);
+	}
+	*map_ms = m;
+	*unmap_ms = u;
+	return true;
+}
+
+static int large_maps(const struct bench_dev *d, size_t len)
+{
+	struct stat3 ms[NPATHS], us[NPATHS];
+	bool ok[NPATHS], failed = false;
+	enum buf_kind kind;
+	unsigned int p;
+	char *buf;
+
+	printf("large maps: %zu MiB, populated, edu %s, median of %d (spread = max - min)\n",
+	       len >> 20, d->bdf, RUNS);
+	for (p = 0; p < NPATHS; p++)
+		printf("  %-8s %s\n", paths[p].name, paths[p].what);
+	printf("  kernel memory per GiB mapped, KiB: meta = Slab + VmallocUsed,\n"
+	       "  pages = the rest of the drop of free memory (IOMMU page tables)\n");
+	printf("%-8s %-7s %10s %10s   %-21s %8s %8s\n", "memory", "path",
+	       "map ms", "unmap ms", "spread ms", "meta", "pages");
+	for (kind = BUF_SMALL_PAGES; kind <= BUF_HUGETLB; kind++) {
+		buf = buf_map(len, SZ_2M, kind);
+		if (!buf) {
+			printf("%-8s (no memory of this kind)\n", kind_name[kind]);
+			continue;
+		}
+		if (kind == BUF_THP && !thp_backed(buf, len))
+			printf("THP      (not all of the buffer is THP-backed)\n");
+		for (p = 0; p < NPATHS; p++) {
+			ok[p] = large_path(&paths[p], kind, d, buf, len, &ms[p],
+					   &us[p]);
+			failed |= !ok[p];
+		}
+		for (p = 1; p < NPATHS; p++) {
+			if (!ok[0] || !ok[p] || !paths[p].device)
+				continue;
+			/* type1 time over this path's: > 1 means faster */
+			printf("%-8s %s vs type1 (type1 ms / %s ms): map %.2fx, unmap %.2fx\n",
+			       kind_name[kind], paths[p].name, paths[p].name,
+			       ms[0].med / ms[p].med, us[0].med / us[p].med);
+		}
+		munmap(buf, len);
+	}
+	return failed;
+}
+
+/* Scale: map and unmap among many live mappings ------------------------ */
+
+#define SCALE_BASE	0x1000000000ULL	/* 64 GiB, below VT-d's 39 bits */
+#define SCALE_STRIDE	(2 * SZ_4K)	/* a hole after each live mapping */
+#define SCALE_MAX	100000
+#define SCALE_PROBES	1000
+/* The core's container refuses more mappings than type1's default limit */
+#define SCALE_LIMIT	65535
+
+static const unsigned int scale_levels[] = { 1000, 10000, SCALE_MAX };
+
+/* The hole of live mapping (@k * golden ratio) mod @live: scattered */
+static __u64 scale_probe_iova(unsigned int k, unsigned int live)
+{
+	return SCALE_BASE + ((k * 2654435761ULL) % live) * SCALE_STRIDE +
+	       SZ_4K;
+}
+
+/* One probe round at @live mappings: us per map and per unmap */
+static int scale_probe(struct bench *b, char *probe, unsigned int live,
+		       unsigned int run, double *map_us, double *unmap_us)
+{
+	unsigned int k;
+	double t;
+	int rc = 0;
+
+	t = now_ms();
+	for (k = 0; k < SCALE_PROBES && !rc; k++)
+		rc = b->path->map(b, probe + k * SZ_4K,
+				  scale_probe_iova(k, live), SZ_4K);
+	*map_us = (now_ms() - t) * 1e3 / SCALE_PROBES;
+	if (rc)
+		return rc;
+	if (run == 0)
+		rc = dma_check(b, probe, scale_probe_iova(0, live), SZ_4K, 11);
+	t = now_ms();
+	for (k = 0; k < SCALE_PROBES && !rc; k++)
+		rc = b->path->unmap(b, scale_probe_iova(k, live), SZ_4K);
+	*unmap_us = (now_ms() - t) * 1e3 / SCALE_PROBES;
 	return rc;
+}
+
+static bool scale_path(const struct bench_path *p, const struct bench_dev *d,
+		       char *mem)
+{
+	char *probe = mem + (size_t)SCALE_MAX * SZ_4K;
+	double mu[RUNS], uu[RUNS], t, fill_us;
+	unsigned int live = 0, l, r;
+	struct stat3 m, u;
+	struct bench b;
+	char key[64];
+	int rc;
+
+	rc = bench_open(&b, p, d);
+	for (l = 0; l < ARRAY_SIZE(scale_levels) && !rc; l++) {
+		unsigned int want = scale_levels[l], from = live;
+
+		t = now_ms();
+		while (live < want && !rc) {
+			rc = p->map(&b, mem + (size_t)live * SZ_4K,
+				    SCALE_BASE + (__u64)live * SCALE_STRIDE,
+				    SZ_4K);
+			live += !rc;
+		}
+		fill_us = (now_ms() - t) * 1e3 / (live - from ? live - from : 1);
+		if (rc == -ENOSPC && live == SCALE_LIMIT) {
+			printf("scale    %-7s %6u live: ENOSPC at %u, type1's limit\n",
+			       p->name, want, live);
+			snprintf(key, sizeof(key), "scale.%u.map", want);
+			printf("result %s %s limit\n", key, p->name);
+			snprintf(key, sizeof(key), "scale.%u.unmap", want);
+			printf("result %s %s limit\n", key, p->name);
+			rc = 0;
+			break;
+		}
+		if (rc)
+			break;
+		rc = dma_check(&b, mem + (size_t)(live - 1) * SZ_4K,
+			       SCALE_BASE + (__u64)(live - 1) * SCALE_STRIDE,
+			       SZ_4K, 13);
+		for (r = 0; r < RUNS && !rc; r++)
+			rc = scale_probe(&b, probe, live, r, &mu[r], &uu[r]);
+		if (rc)
+			break;
+		m = stat3_of(mu);
+		u = stat3_of(uu);
+		printf("scale    %-7s %6u live: map %7.2f (%.2f) unmap %7.2f (%.2f), fill %.2f\n",
+		       p->name, live, m.med, m.hi - m.lo, u.med, u.hi - u.lo,
+		       fill_us);
+		snprintf(key, sizeof(key), "scale.%u.map", want);
+		put_result(key, p->name, m);
+		snprintf(key, sizeof(key), "scale.%u.unmap", want);
+		put_result(key, p->name, u);
+	}
+	bench_close(&b);
+	if (rc) {
+		printf("scale    %-7s failed at %u live mappings: %s\n", p->name,
+		       live, strerror(-rc));
+		return false;
+	}
+	return true;
+}
+
+static int scale_maps(const struct bench_dev *d)
+{
+	size_t len = (size_t)(SCALE_MAX + SCALE_PROBES) * SZ_4K;
+	bool failed = false;
+	unsigned int p;
+	char *mem;
+
+	printf("scale: 4K maps with 1k, 10k and 100k live 4K mappings, edu attached:\n"
+	       "%d maps at scattered IOVAs among them, then their unmaps, us per call,\n"
+	       "median of %d (spread); the first probe and the last live mapping checked\n"
+	       "by DMA; fill: us per map while adding the live ones\n",
+	       SCALE_PROBES, RUNS);
+	mem = buf_map(len, SZ_4K, BUF_SMALL_PAGES);
+	if (!mem) {
+		printf("scale    no memory for %zu MiB\n", len >> 20);
+		return 1;
+	}
+	for (p = 0; p < NPATHS; p++)
+		if (paths[p].device)
+			failed |= !scale_path(&paths[p], d, mem);
+	munmap(mem, len);
+	return failed;
 }
 
 /* Small maps: the vIOMMU pattern --------------------------------------- */
@@ -223,16 +677,9 @@ static int bench_run_path(enum bench_path p, enum buf_kind kind,
 #define SMALL_REGION	0x400000000ULL	/* per thread, 16 GiB */
 #define SMALL_STRIDE	(SZ_2M + SZ_4K)	/* one IOPTE table each, or close */
 
-enum small_mode { SM_TYPE1, SM_COMPAT, SM_IOASID, SM_VEC, SM_NUM };
-
-static const char *const small_name[SM_NUM] = {
-	[SM_TYPE1] = "type1", [SM_COMPAT] = "compat",
-	[SM_IOASID] = "ioasid", [SM_VEC] = "ioasid x64",
-};
-
 struct small_thread {
 	struct bench *b;
-	enum small_mode mode;
+	bool vec;		/* SMALL_VEC ranges per call (/dev/ioasid) */
 	unsigned int idx, cycles;
 	char *pages;		/* SMALL_VEC populated pages */
 	int ret;
@@ -244,22 +691,7 @@ static __u64 small_iova(const struct small_thread *t, unsigned int k)
 	       (__u64)((k * 2654435761U) % SMALL_SLOTS) * SMALL_STRIDE;
 }
 
-static int small_type1(struct bench *b, char *va, __u64 iova, bool map)
-{
-	struct vfio_iommu_type1_dma_map m = {
-		.argsz = sizeof(m),
-		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-		.vaddr = (uintptr_t)va, .iova = iova, .size = SZ_4K,
-	};
-	struct vfio_iommu_type1_dma_unmap u = {
-		.argsz = sizeof(u), .iova = iova, .size = SZ_4K,
-	};
-
-	if (map)
-		return ioctl(b->fd, VFIO_IOMMU_MAP_DMA, &m) ? -errno : 0;
-	return ioctl(b->fd, VFIO_IOMMU_UNMAP_DMA, &u) ? -errno : 0;
-}
-
+#ifndef BENCH_IOMMUFD
 /* SMALL_VEC cycles of @t from @k on, 64 ranges per map and unmap call */
 static int small_vec(struct small_thread *t, unsigned int k)
 {
@@ -278,6 +710,14 @@ static int small_vec(struct small_thread *t, unsigned int k)
 	return ret ? ret : ioas_unmap_vec(t->b->fd, t->b->ioas, u, SMALL_VEC,
 					  NULL, NULL);
 }
+#else
+static int small_vec(struct small_thread *t, unsigned int k)
+{
+	(void)t;
+	(void)k;
+	return -EOPNOTSUPP;
+}
+#endif
 
 static void *small_run(void *arg)
 {
@@ -289,24 +729,16 @@ static void *small_run(void *arg)
 	int ret = 0;
 
 	for (k = 0; k < t->cycles && !ret; k++) {
-		if (t->mode == SM_VEC) {
+		if (t->vec) {
 			ret = small_vec(t, k);
 			k += SMALL_VEC - 1;
 			continue;
 		}
 		va = t->pages + (k % SMALL_VEC) * SZ_4K;
 		iova = small_iova(t, k);
-		if (t->mode == SM_IOASID) {
-			ret = ioas_map_fixed(b->fd, b->ioas, va, SZ_4K, iova,
-					     MAP_RW);
-			if (!ret)
-				ret = ioas_unmap(b->fd, b->ioas, iova, SZ_4K,
-						 NULL);
-		} else {
-			ret = small_type1(b, va, iova, true);
-			if (!ret)
-				ret = small_type1(b, va, iova, false);
-		}
+		ret = b->path->map(b, va, iova, SZ_4K);
+		if (!ret)
+			ret = b->path->unmap(b, iova, SZ_4K);
 	}
 	t->ret = ret;
 	return NULL;
@@ -315,33 +747,20 @@ static void *small_run(void *arg)
 /* One small mapping of thread @t, checked by edu at both of its ends */
 static int small_check(struct small_thread *t)
 {
-	char *page = t->pages;
 	__u64 iova = small_iova(t, 0);
 	int ret;
 
-	ret = t->mode >= SM_IOASID ?
-	      ioas_map_fixed(t->b->fd, t->b->ioas, page, SZ_4K, iova, MAP_RW) :
-	      small_type1(t->b, page, iova, true);
+	ret = t->b->path->map(t->b, t->pages, iova, SZ_4K);
 	if (ret)
 		return ret;
-	fill_pattern(page + SZ_4K - CHECK_LEN, CHECK_LEN, t->idx + 3);
-	memset(page, 0, CHECK_LEN);
-	if (edu_dma(&t->b->edu, iova + SZ_4K - CHECK_LEN, EDU_BUF_ADDR,
-		    CHECK_LEN, false) ||
-	    edu_dma(&t->b->edu, EDU_BUF_ADDR, iova, CHECK_LEN, true))
-		ret = -ETIMEDOUT;
-	else if (check_pattern(page, CHECK_LEN, t->idx + 3) != -1)
-		ret = -EIO;
-	if (t->mode >= SM_IOASID)
-		ioas_unmap(t->b->fd, t->b->ioas, iova, SZ_4K, NULL);
-	else
-		small_type1(t->b, page, iova, false);
+	ret = dma_check(t->b, t->pages, iova, SZ_4K, t->idx + 3);
+	t->b->path->unmap(t->b, iova, SZ_4K);
 	return ret;
 }
 
-/* Cycles per second of @mode with @nthreads; 0 when it failed */
-static double small_bench(enum small_mode mode, unsigned int nthreads,
-			  const char *bdf, int group)
+/* Cycles per second of path @p with @nthreads; 0 when it failed */
+static double small_bench(const struct bench_path *p, bool vec,
+			  unsigned int nthreads, const struct bench_dev *d)
 {
 	struct small_thread t[4];
 	pthread_t th[4];
@@ -350,12 +769,10 @@ static double small_bench(enum small_mode mode, unsigned int nthreads,
 	unsigned int i;
 	int ret;
 
-	ret = bench_open(&b, mode == SM_TYPE1 ? PATH_TYPE1 :
-			 mode == SM_COMPAT ? PATH_COMPAT : PATH_IOASID,
-			 bdf, group);
+	ret = bench_open(&b, p, d);
 	for (i = 0; i < nthreads; i++) {
 		t[i] = (struct small_thread){
-			.b = &b, .mode = mode, .idx = i,
+			.b = &b, .vec = vec, .idx = i,
 			.cycles = SMALL_CYCLES / nthreads,
 		};
 		t[i].pages = buf_map(SMALL_VEC * SZ_4K, SZ_4K, BUF_SMALL_PAGES);
@@ -369,8 +786,8 @@ static double small_bench(enum small_mode mode, unsigned int nthreads,
 
 			pthread_create(&th[i], NULL, small_run, &t[i]);
 			/* So that a profile tells the paths apart */
-			snprintf(name, sizeof(name), "sm-%s", small_name[mode]);
-			name[strcspn(name, " ")] = 0;
+			snprintf(name, sizeof(name), "sm-%s%s", p->name,
+				 vec ? "-x64" : "");
 			pthread_setname_np(th[i], name);
 		}
 		for (i = 0; i < nthreads; i++) {
@@ -387,42 +804,76 @@ static double small_bench(enum small_mode mode, unsigned int nthreads,
 	}
 	bench_close(&b);
 	if (ret) {
-		printf("small    %-10s %u thread(s) failed: %s\n",
-		       small_name[mode], nthreads, strerror(-ret));
+		printf("small    %s%s %u thread(s) failed: %s\n", p->name,
+		       vec ? " x64" : "", nthreads, strerror(-ret));
 		return 0;
 	}
 	return SMALL_CYCLES / secs;
 }
 
-static int small_maps(const char *bdf, int group)
+static int small_maps(const struct bench_dev *d)
 {
 	static const unsigned int threads[] = { 1, 4 };
-	double ops[SM_NUM];
-	unsigned int i, m;
-	int failed = 0;
+	unsigned int i, p, r, nmodes = 0;
+	struct {
+		const struct bench_path *p;
+		bool vec;
+		struct stat3 s;
+	} mode[NPATHS + 1];
+	double ops[RUNS];
+	bool failed = false;
+	char key[64], name[32];
 
-	printf("small maps: %d cycles of 4K map + unmap at scattered IOVAs, edu attached,\n"
-	       "one mapping per thread checked by DMA afterwards; cycles/s\n",
-	       SMALL_CYCLES);
-	for (i = 0; i < ARRAY_SIZE(threads); i++) {
-		for (m = 0; m < SM_NUM; m++) {
-			ops[m] = small_bench(m, threads[i], bdf, group);
-			failed |= !ops[m];
+	for (p = 0; p < NPATHS; p++) {
+		if (!paths[p].device)
+			continue;
+		mode[nmodes].p = &paths[p];
+		mode[nmodes++].vec = false;
+#ifndef BENCH_IOMMUFD
+		if (paths[p].open == ioasid_open_path) {
+			mode[nmodes].p = &paths[p];
+			mode[nmodes++].vec = true;
 		}
-		printf("small    %u thread(s): type1 %.0f, compat %.0f, ioasid %.0f, x64 %.0f\n",
-		       threads[i], ops[SM_TYPE1], ops[SM_COMPAT], ops[SM_IOASID],
-		       ops[SM_VEC]);
-		if (ops[SM_TYPE1] > 0)
-			printf("small    %u thread(s) / type1: %s %.2fx, %s %.2fx, %s %.2fx\n",
-			       threads[i],
-			       "compat", ops[SM_COMPAT] / ops[SM_TYPE1],
-			       "ioasid", ops[SM_IOASID] / ops[SM_TYPE1],
-			       "x64", ops[SM_VEC] / ops[SM_TYPE1]);
+#endif
+	}
+	printf("small maps: %d cycles of 4K map + unmap at scattered IOVAs, edu attached,\n"
+	       "one mapping per thread checked by DMA afterwards; cycles/s, median of %d\n",
+	       SMALL_CYCLES, RUNS);
+	for (i = 0; i < ARRAY_SIZE(threads); i++) {
+		printf("small    %u thread(s):", threads[i]);
+		for (p = 0; p < nmodes; p++) {
+			for (r = 0; r < RUNS; r++) {
+				ops[r] = small_bench(mode[p].p, mode[p].vec,
+						     threads[i], d);
+				failed |= !ops[r];
+			}
+			mode[p].s = stat3_of(ops);
+			printf("%s %s%s %.0f (spread %.0f)", p ? "," : "",
+			       mode[p].p->name, mode[p].vec ? " x64" : "",
+			       mode[p].s.med, mode[p].s.hi - mode[p].s.lo);
+		}
+		printf("\n");
+		for (p = 0; p < nmodes; p++) {
+			snprintf(key, sizeof(key), "small.%u", threads[i]);
+			snprintf(name, sizeof(name), "%s%s", mode[p].p->name,
+				 mode[p].vec ? "-x64" : "");
+			put_result(key, name, mode[p].s);
+		}
+		if (mode[0].s.med <= 0)
+			continue;
+		printf("small    %u thread(s) / type1:", threads[i]);
+		for (p = 1; p < nmodes; p++)
+			printf("%s %s%s %.2fx", p > 1 ? "," : "",
+			       mode[p].p->name, mode[p].vec ? " x64" : "",
+			       mode[p].s.med / mode[0].s.med);
+		printf("\n");
 	}
 	return failed;
 }
 
 /* Page request round trips --------------------------------------------- */
+
+#ifndef BENCH_IOMMUFD
 
 #define PRI_CYCLES	200
 #define PRI_IOVA	0x10000000ULL
@@ -547,50 +998,49 @@ out:
 	return rc;
 }
 
+#else
+static int pri_bench(void)
+{
+	return 0;
+}
+#endif
+
+/* Whether $BENCH_WORKLOADS (comma-separated names; unset: all) has @w */
+static bool want(const char *w)
+{
+	const char *list = getenv("BENCH_WORKLOADS"), *p;
+	size_t n = strlen(w);
+
+	if (!list || !*list)
+		return true;
+	for (p = list; (p = strstr(p, w)); p += n)
+		if ((p == list || p[-1] == ',') && (p[n] == ',' || !p[n]))
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mib = argc > 1 ? argv[1] : getenv("harness_bench_mib");
 	size_t len = (mib ? strtoul(mib, NULL, 0) : 1024) << 20;
-	double map_ms[3][PATH_NUM], unmap_ms[3][PATH_NUM];
-	bool ok[PATH_NUM], failed = false;
-	enum buf_kind kind;
-	char bdf[32];
-	int group, p;
-	char *buf;
+	struct bench_dev d;
+	int failed = 0;
 
-	if (edu_find(bdf, sizeof(bdf))) {
+	/* Figures reach a serial console: no buffering across workloads */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (edu_find(d.bdf, sizeof(d.bdf))) {
 		printf("ioasid_bench: no edu device\n");
 		return 1;
 	}
-	group = edu_iommu_group(bdf);
-	printf("map/unmap of %zu MiB, populated, edu %s, median of %d\n",
-	       len >> 20, bdf, RUNS);
-	printf("paths: type1 = VFIO type1 v2 container, ioasid = IOAS map/unmap,\n"
-	       "       compat = /dev/ioasid as a type1 v2 container\n");
-	printf("%-8s %-7s %10s %10s\n", "memory", "path", "map ms", "unmap ms");
-	for (kind = BUF_SMALL_PAGES; kind <= BUF_HUGETLB; kind++) {
-		buf = buf_map(len, SZ_2M, kind);
-		if (!buf) {
-			printf("%-8s (no memory of this kind)\n", kind_name[kind]);
-			continue;
-		}
-		for (p = 0; p < PATH_NUM; p++) {
-			ok[p] = !bench_run_path(p, kind, bdf, group, buf, len,
-					    &map_ms[kind][p], &unmap_ms[kind][p]);
-			failed |= !ok[p];
-		}
-		for (p = PATH_IOASID; p < PATH_NUM; p++) {
-			if (!ok[PATH_TYPE1] || !ok[p])
-				continue;
-			/* type1 time over this path's: > 1 means faster */
-			printf("%-8s %s vs type1 (type1 ms / %s ms): map %.2fx, unmap %.2fx\n",
-			       kind_name[kind], path_name[p], path_name[p],
-			       map_ms[kind][PATH_TYPE1] / map_ms[kind][p],
-			       unmap_ms[kind][PATH_TYPE1] / unmap_ms[kind][p]);
-		}
-		munmap(buf, len);
-	}
-	failed |= small_maps(bdf, group);
-	failed |= pri_bench();
+	d.group = edu_iommu_group(d.bdf);
+	if (want("large"))
+		failed |= large_maps(&d, len);
+	if (want("scale"))
+		failed |= scale_maps(&d);
+	if (want("small"))
+		failed |= small_maps(&d);
+	if (want("pri"))
+		failed |= pri_bench();
+	printf("result done %s\n", failed ? "failed" : "ok");
 	return failed;
 }

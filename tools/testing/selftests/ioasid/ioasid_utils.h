@@ -32,19 +32,13 @@
 #include <linux/capability.h>
 #include <linux/ioasid.h>
 #include "../../../../drivers/iommu/ioasid/ioasid_test.h"
+#include "buf_utils.h"
 
 /* The 6.1 harness leaves handler parameters unused; keep -Wextra quiet */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "../kselftest_harness.h"
 #pragma GCC diagnostic pop
-
-#define SZ_4K			0x1000UL
-#define SZ_64K			0x10000UL
-#define SZ_1M			0x100000UL
-#define SZ_2M			0x200000UL
-#define SZ_4M			0x400000UL
-#define SZ_1G			0x40000000UL
 
 /* The mock IOMMU: 4K granule, 4K/2M/1G IOPTEs, 48-bit aperture */
 #define MOCK_IOVA_ALIGN		SZ_4K
@@ -64,13 +58,6 @@
 #define MAP_READ		IOASID_PROT_READ
 #define MAP_WRITE		IOASID_PROT_WRITE
 #define MAP_RW			(MAP_READ | MAP_WRITE)
-
-#ifndef MAP_HUGE_SHIFT
-#define MAP_HUGE_SHIFT		26
-#endif
-#ifndef MAP_HUGE_2MB
-#define MAP_HUGE_2MB		(21 << MAP_HUGE_SHIFT)
-#endif
 
 /* Where the kernel's fault_attr "fail_ioasid" lives */
 #define DEBUGFS_MNT		"/sys/kernel/debug"
@@ -1103,85 +1090,6 @@ static inline const char *ioasid_unusable(void)
 	return NULL;
 }
 
-/* Buffers */
-
-enum buf_kind {
-	BUF_SMALL_PAGES,	/* anonymous, order-0 pages only */
-	BUF_THP,		/* anonymous, MADV_HUGEPAGE */
-	BUF_HUGETLB,		/* MAP_HUGETLB, 2M pages */
-};
-
-/*
- * mmap() exactly @length bytes aligned to @align (a power of two), of the
- * given kind, and fault every page in. Returns NULL on failure.
- */
-static inline void *buf_map(size_t length, size_t align, enum buf_kind kind)
-{
-	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
-	size_t span = length + align;
-	uintptr_t raw, start;
-	void *p;
-
-	if (kind == BUF_HUGETLB) {
-		/* hugetlb mappings come 2M aligned */
-		p = mmap(NULL, length, PROT_READ | PROT_WRITE,
-			 flags | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
-		if (p == MAP_FAILED)
-			return NULL;
-		memset(p, 0, length);
-		return p;
-	}
-
-	p = mmap(NULL, span, PROT_READ | PROT_WRITE, flags, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	raw = (uintptr_t)p;
-	start = (raw + align - 1) & ~(uintptr_t)(align - 1);
-	/* trim so that the VMA is exactly the aligned buffer */
-	if (start != raw)
-		munmap(p, start - raw);
-	if (raw + span != start + length)
-		munmap((void *)(start + length), raw + span - start - length);
-	p = (void *)start;
-
-	if (madvise(p, length, kind == BUF_THP ? MADV_HUGEPAGE :
-		    MADV_NOHUGEPAGE)) {
-		munmap(p, length);
-		return NULL;
-	}
-	memset(p, 0, length);
-	return p;
-}
-
-/* Write a recognisable byte pattern that depends on @seed */
-/* Byte @i of the test pattern @seed */
-static inline unsigned char pattern_byte(unsigned int seed, size_t i)
-{
-	return (unsigned char)(seed * 29 + i * 7 + (i >> 12) * 3 + 1);
-}
-
-static inline void fill_pattern(void *p, size_t length, unsigned int seed)
-{
-	unsigned char *c = p;
-	size_t i;
-
-	for (i = 0; i < length; i++)
-		c[i] = pattern_byte(seed, i);
-}
-
-/* Index of the first byte that differs from the pattern, or -1 */
-static inline long check_pattern(const void *p, size_t length,
-				 unsigned int seed)
-{
-	const unsigned char *c = p;
-	size_t i;
-
-	for (i = 0; i < length; i++)
-		if (c[i] != pattern_byte(seed, i))
-			return i;
-	return -1;
-}
-
 /* Does [start, start + len) fit in one usable range of the IOAS? */
 static inline bool iova_usable(const struct ioasid_iova_range *r, __u32 n,
 			       __u64 start, __u64 len)
@@ -1327,52 +1235,6 @@ static inline int fail_nth_disarm(int nth_fd)
 	if (!fail_nth_arm(nth_fd, 0))
 		return 0;
 	return fail_nth_arm(nth_fd, 0);
-}
-
-/* THP is usable with MADV_HUGEPAGE: "[always]" or "[madvise]" selected */
-static inline bool thp_enabled(void)
-{
-	char buf[128] = {};
-	int fd, n;
-
-	fd = open("/sys/kernel/mm/transparent_hugepage/enabled",
-		  O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	return strstr(buf, "[always]") || strstr(buf, "[madvise]");
-}
-
-/*
- * Whether the whole VMA holding [@p, @p + @length) is backed by THPs,
- * according to AnonHugePages in /proc/self/smaps.
- */
-static inline bool thp_backed(const void *p, size_t length)
-{
-	unsigned long start, end, kb;
-	bool in_vma = false, ok = false;
-	char line[256];
-	FILE *f;
-
-	f = fopen("/proc/self/smaps", "re");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		/* only a VMA header line starts with "start-end" in hex */
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
-			in_vma = start <= (uintptr_t)p && (uintptr_t)p < end;
-			continue;
-		}
-		if (in_vma && sscanf(line, "AnonHugePages: %lu kB", &kb) == 1) {
-			ok = kb * 1024 >= length;
-			break;
-		}
-	}
-	fclose(f);
-	return ok;
 }
 
 #define NR_HUGEPAGES_PATH	"/proc/sys/vm/nr_hugepages"

@@ -2,7 +2,8 @@
 /*
  * VFIO's device-centric path for the selftests: find a device's cdev,
  * /dev/vfio/devices/vfioN, and bind, attach and detach it through
- * /dev/ioasid. Like ioasid_utils.h, every call returns 0 or -errno.
+ * /dev/ioasid. The first also serves ioasid_bench built against other
+ * kernels' headers. Like ioasid_utils.h, every call returns 0 or -errno.
  */
 #ifndef __SELFTESTS_IOASID_VFIO_CDEV_H
 #define __SELFTESTS_IOASID_VFIO_CDEV_H
@@ -15,6 +16,8 @@
 #include <sys/ioctl.h>
 #include <linux/vfio.h>
 
+/* The wrappers need the series' uAPI; pci_vfio_cdev_path() needs none. */
+#ifdef VFIO_DEVICE_BIND_IOASID
 /* @dev_id may be NULL */
 static inline int cdev_bind(int dev_fd, int ioasid_fd, __u32 *dev_id)
 {
@@ -47,6 +50,7 @@ static inline int cdev_detach(int dev_fd)
 
 	return ioctl(dev_fd, VFIO_DEVICE_DETACH_IOASID_PT, &detach) ? -errno : 0;
 }
+#endif
 
 /*
  * The cdev of the VFIO device on PCI device @bdf, named after its vfio-dev
