@@ -357,7 +357,7 @@ static void put_result(const char *key, const char *path, struct stat3 s)
 /* Large maps, and the kernel memory they take -------------------------- */
 
 struct meminfo {
-	long free, slab, vmalloc, pagetables, secpagetables;	/* kB */
+	long free, slab, sunreclaim, vmalloc, pagetables, secpagetables; /* kB */
 };
 
 /*
@@ -397,6 +397,8 @@ static int meminfo_read(struct meminfo *m)
 			m->free += v;
 		else if (sscanf(line, "Slab: %ld kB", &v) == 1)
 			m->slab = v;
+		else if (sscanf(line, "SUnreclaim: %ld kB", &v) == 1)
+			m->sunreclaim = v;
 		else if (sscanf(line, "VmallocUsed: %ld kB", &v) == 1)
 			m->vmalloc = v;
 		else if (sscanf(line, "PageTables: %ld kB", &v) == 1)
@@ -413,6 +415,7 @@ struct large_figs {
 	double meta[RUNS];		/* Slab + VmallocUsed, KiB per GiB */
 	double pages[RUNS];		/* the rest of free memory's drop */
 	double sec[RUNS];		/* SecPageTables (IOMMU tables on 6.12) */
+	double slab[RUNS], sunreclaim[RUNS], vmalloc[RUNS];	/* meta's parts */
 };
 
 static int large_runs(struct bench *b, char *buf, size_t len,
@@ -437,6 +440,10 @@ static int large_runs(struct bench *b, char *buf, size_t len,
 			      per_gib * (after.pagetables - before.pagetables);
 		f->sec[i] = per_gib * (after.secpagetables -
 				       before.secpagetables);
+		f->slab[i] = per_gib * (after.slab - before.slab);
+		f->sunreclaim[i] = per_gib * (after.sunreclaim -
+					      before.sunreclaim);
+		f->vmalloc[i] = per_gib * (after.vmalloc - before.vmalloc);
 		rc = dma_check(b, buf, BENCH_IOVA, len, i + 7);
 		if (rc)
 			return rc;
@@ -489,6 +496,12 @@ static bool large_path(const struct bench_path *p, enum buf_kind kind,
 		snprintf(key, sizeof(key), "kmem.%s.secpt", kind_name[kind]);
 		put_result(key, p->name, sec);
 	}
+	snprintf(key, sizeof(key), "kmem.%s.slab", kind_name[kind]);
+	put_result(key, p->name, stat3_of(f.slab));
+	snprintf(key, sizeof(key), "kmem.%s.sunreclaim", kind_name[kind]);
+	put_result(key, p->name, stat3_of(f.sunreclaim));
+	snprintf(key, sizeof(key), "kmem.%s.vmalloc", kind_name[kind]);
+	put_result(key, p->name, stat3_of(f.vmalloc));
 	*map_ms = m;
 	*unmap_ms = u;
 	return true;
