@@ -16,10 +16,10 @@ note() { echo "harness: $*" >&2; }
 
 # The kernel command line of the benchmark boots (make bench and make
 # bench-anchor alike): 2M pages for hugetlbfs, the buffer size, and room
-# for the 100k live mappings of the scale workload in type1, whose default
-# limit is 65535 mappings.
+# for the 100k live mappings of the scale workload in type1 and in the
+# core's container, whose default limit is 65535 mappings.
 bench_append() {
 	local mib=${BENCH_MIB:-1024}
 	echo "hugepages=$((mib / 2 + 8)) harness_bench_mib=$mib" \
-	     "vfio_iommu_type1.dma_entry_limit=200000"
+	     "vfio_iommu_type1.dma_entry_limit=200000 ioasid.dma_entry_limit=200000"
 }

@@ -555,7 +555,7 @@ static int large_maps(const struct bench_dev *d, size_t len)
 #define SCALE_STRIDE	(2 * SZ_4K)	/* a hole after each live mapping */
 #define SCALE_MAX	100000
 #define SCALE_PROBES	1000
-/* The core's container refuses more mappings than type1's default limit */
+/* A container's default limit (type1's and the core's dma_entry_limit) */
 #define SCALE_LIMIT	65535
 
 static const unsigned int scale_levels[] = { 1000, 10000, SCALE_MAX };

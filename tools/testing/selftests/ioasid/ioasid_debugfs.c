@@ -405,7 +405,7 @@ TEST_F(dbg, page_meta_contiguous)
 	}
 	ASSERT_EQ(0, ioas_map_fixed(self->fd, self->ioas, thp, len, iova,
 				    MAP_RW));
-	ASSERT_EQ(len / PAGE_SZ, counter(self->dir, "pinned_pages"));
+	ASSERT_EQ((long long)(len / PAGE_SZ), counter(self->dir, "pinned_pages"));
 	ASSERT_EQ(0, counter(self->dir, "page_meta_bytes"));
 
 	/* a copy of the first 1 MiB keeps a part of the first piece */
@@ -415,8 +415,9 @@ TEST_F(dbg, page_meta_contiguous)
 	ASSERT_EQ(0, counter(self->dir, "page_meta_bytes"));
 	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas, iova, len, &unmapped));
 	ASSERT_EQ(len, unmapped);
-	ASSERT_EQ(SZ_1M / PAGE_SZ, counter(self->dir, "pinned_pages"));
-	ASSERT_EQ(SZ_2M / PAGE_SZ * 8, counter(self->dir, "page_meta_bytes"));
+	ASSERT_EQ((long long)(SZ_1M / PAGE_SZ), counter(self->dir, "pinned_pages"));
+	ASSERT_EQ((long long)(SZ_2M / PAGE_SZ * 8),
+		  counter(self->dir, "page_meta_bytes"));
 
 	ASSERT_EQ(0, ioas_unmap(self->fd, ioas2, iova, SZ_1M, &unmapped));
 	ASSERT_EQ(0, counter(self->dir, "pinned_pages"));
