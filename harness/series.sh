@@ -98,16 +98,17 @@ declare -A intro
 for i in $(seq "$n"); do
 	for file in ${f[i]}; do intro[$file]=$i; done
 done
-ls harness/series.d/*.diff 2>/dev/null | sed 's|^harness/series.d/||' > "$tmp/diffs.all" || true
+find harness/series.d -name '*.diff' -printf '%f\n' > "$tmp/diffs.all" 2>/dev/null || true
 for i in $(seq "$n"); do
 	for dd in ${d[i]}; do
 		echo "$dd" >> "$tmp/diffs"
 		[ -f "harness/series.d/$dd" ] || die "manifest: patch $i grows by $dd, not in harness/series.d/"
-		for file in $(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "harness/series.d/$dd"); do
-			[ -n "${intro[$file]:-}" ] && [ "${intro[$file]}" -lt "$i" ] ||
+		while read -r file; do
+			if [ -z "${intro[$file]:-}" ] || [ "${intro[$file]}" -ge "$i" ]; then
 				die "series.d/$dd: $file is not an overlay file of a patch before $i"
+			fi
 			echo "$file" >> "$tmp/varying"
-		done
+		done < <(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "harness/series.d/$dd")
 	done
 done
 touch "$tmp/diffs" "$tmp/varying"
@@ -119,12 +120,13 @@ while read -r file; do
 done < "$tmp/varying"
 for k in $(seq "$n" -1 1); do
 	mkdir -p "$tmp/snap/$k"
-	[ ! -s "$tmp/varying" ] || (cd "$stage" && cp --parents $(cat "$tmp/varying") "$tmp/snap/$k/")
-	for dd in $(echo ${d[k]} | tr ' ' '\n' | tac); do
-		(cd "$stage" && patch -R -p1 -F0 -s -f --no-backup-if-mismatch -r - ) \
-			< "harness/series.d/$dd" > "$tmp/patch.log" 2>&1 || {
+	(cd "$stage" && xargs -r cp --parents -t "$tmp/snap/$k/") < "$tmp/varying"
+	read -ra ds <<< "${d[k]}"
+	for ((j = ${#ds[@]} - 1; j >= 0; j--)); do
+		(cd "$stage" && patch -R -p1 -F0 -s -f --no-backup-if-mismatch -r -) \
+			< "harness/series.d/${ds[j]}" > "$tmp/patch.log" 2>&1 || {
 			cat "$tmp/patch.log" >&2
-			die "series.d/$dd (patch $k) no longer matches the files: remake it"
+			die "series.d/${ds[j]} (patch $k) no longer matches the files: remake it"
 		}
 	done
 done
