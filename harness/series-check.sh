@@ -5,26 +5,36 @@
 # scratch git tree of the pristine base, git am each patch, run
 # checkpatch.pl --strict on it, and build the kernel incrementally in one
 # O= directory. Fails naming the first patch that does not apply, has a
-# checkpatch ERROR, or does not build. Log: $OUT/series-check/log.
+# checkpatch ERROR, does not build or would not link. Log:
+# $OUT/series-check/log.
 #
-# The base is built whole (bzImage). After each patch, only what the patch
-# can change is rebuilt, in one make of the kbuild directories:
-#   - the directory of each source file or Makefile the patch touches;
-#   - for each header it touches, the directories of the objects whose
-#     dependency files (.*.cmd, written by fixdep) name that header;
-#   - for each config symbol whose value changes, the directories of the
-#     objects that depend on it and of the Makefiles that test it.
-# Then every symbol the objects of vmlinux use must be defined by one of
-# them, and none defined twice, beyond what the base leaves so: what the
-# final link would refuse. The full bzImage (link, objtool on vmlinux.o,
-# modpost) is built every SERIES_LINK_EVERY patches (default 16) and at
-# the last. Patches that touch tools/testing/selftests/ioasid build the
-# selftests against the uAPI headers of that step.
+# What is built where, so that it costs about one kernel build:
+#   - The scope: the kbuild directories the series touches, each taken at
+#     its top (drivers/iommu, drivers/vfio, samples, ...).
+#   - At the base and after each patch: one make of the scope directories
+#     the patch can change: those holding a source or Makefile it touches,
+#     objects whose dependency files (fixdep's .*.cmd) name a header it
+#     touches, and objects that depend on, or Makefiles that test, a config
+#     symbol whose value it changes. Then the symbols the scope's objects
+#     use and do not define are recorded, and none may be defined twice.
+#   - At the last patch (and every SERIES_LINK_EVERY patches, if set): the
+#     whole bzImage, which rebuilds everything the series changed outside
+#     the scope too (users of the headers it touches) and links.
+#   - After the last: each patch's record is checked against the symbols
+#     the whole kernel defines: a symbol that a patch uses and nothing
+#     defines at that patch is what its link would refuse. A run after one
+#     that got that far also checks each patch at once, against what the
+#     last run's kernel defined outside the scope.
+# So a patch that breaks code outside the scope (an include/ header's other
+# users) is caught by the full build, which names the first file that does
+# not build, not the patch. Patches that touch the ioasid selftests build
+# them against the uAPI headers of that step.
 #
 # The config is the lean one plus harness/configs/series.config (vDPA, the
 # mdev sample, KUnit), made on the end of the series; each step takes what
 # of it exists there (olddefconfig). With ccache (deps.sh installs it),
 # compiles go through a cache in CCACHE_DIR (default $OUT/ccache).
+# SERIES_DIR= checks another series than $OUT/series.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -33,7 +43,7 @@ work=$OUT/series-check
 tree=$work/linux
 obj=$work/obj
 log=$work/log
-every=${SERIES_LINK_EVERY:-16}
+every=${SERIES_LINK_EVERY:-0}
 [ -f "$series/0000-cover-letter.patch" ] || die "no $series; run make series first"
 [ -d "$OUT/series-git/.git" ] || die "no $OUT/series-git; run make series first"
 mkdir -p "$work"
@@ -69,10 +79,24 @@ fi
 kmake() { make -C "$tree" O="$obj" CC="$cc" "$@"; }
 # CPU seconds (user + sys) of what the script ran so far: unlike the time
 # taken, it does not depend on what else the machine runs.
+# cpu sets $cpu; it must run in this shell, not in a $(...) subshell.
 cpu() {
-	times | awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] } }
-		     END { printf "%d", s }'
+	times > "$work/times"
+	cpu=$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] } }
+		   END { printf "%d", s }' "$work/times")
 }
+
+patches=$(find "$series" -name '0*.patch' ! -name '0000-cover-letter.patch' | sort)
+total=$(echo "$patches" | wc -l)
+
+# The scope: the top two levels of each kbuild directory the series
+# touches (drivers/iommu for drivers/iommu/intel), none inside another.
+# shellcheck disable=SC2086
+sed -n 's|^+++ b/\(.*\)/[^/]*$|\1|p' $patches | sort -u |
+	grep -v '^\(include\|tools\|scripts\|usr\|Documentation\)\(/\|$\)' |
+	cut -d/ -f1-2 | sort -u |
+	awk 'NR == 1 || index($0 "/", last "/") != 1 { print; last = $0 }' > "$work/scope"
+say "scope: $(paste -sd' ' "$work/scope")"
 
 # The config of this step; prints the symbols whose value changed.
 config() {
@@ -88,71 +112,69 @@ config() {
 	fi
 }
 
-# The objects linked into vmlinux, and the symbols they leave undefined or
-# define twice; 1 (and $work/why) when that is more than the base's.
-symbols() {
-	local dir
-	{
-		ar t "$obj/vmlinux.a"
-		for dir in "$@"; do
-			[ ! -f "$obj/$dir/built-in.a" ] || ar t "$obj/$dir/built-in.a"
-		done
-		echo lib/lib.a arch/x86/lib/lib.a
-	} | sort -u | (cd "$obj" && xargs -r ls -d 2>/dev/null) > "$work/objects"
+# The scope directories that this commit may change: see the top.
+dirs_of() {	# dirs_of CHANGED-SYMBOLS...
+	local f sym
+	: > "$work/dirs"
+	: > "$work/pat"
+	while read -r f; do
+		case $f in
+		Documentation/* | tools/* | MAINTAINERS | */Kconfig*) ;;
+		*.h) echo "/$f" >> "$work/pat" ;;
+		*) dirname "$f" >> "$work/dirs" ;;
+		esac
+	done < "$work/changed"
+	for sym in "$@"; do
+		echo "wildcard include/config/$sym)" >> "$work/pat"
+		(cd "$tree" && git grep -l -w "CONFIG_$sym" -- '*Makefile' '*Kbuild' 2>/dev/null |
+			xargs -r -n1 dirname) >> "$work/dirs" || true
+	done
+	# fixdep names a source header by its path under the source tree, a
+	# config symbol by $(wildcard include/config/SYMBOL).
+	if [ -s "$work/pat" ]; then
+		# shellcheck disable=SC2046
+		(cd "$obj" && find $(cat "$work/scope") -name '.*.o.cmd' -print0 2>/dev/null |
+			xargs -0 -r grep -l -F -f "$work/pat" | xargs -r -n1 dirname) >> "$work/dirs" || true
+	fi
+	# Each scope directory holding one of them, once.
+	while read -r f; do
+		grep -x -F -e "$f" -e "$(echo "$f" | cut -d/ -f1-2)" -e "${f%%/*}" "$work/scope" || true
+	done < "$work/dirs" | sort -u | sed 's|$|/|'
+}
+
+# The symbols the scope's objects use and define now, in $work/sym/NAME.
+symbols() {	# symbols NAME
+	local d
+	mkdir -p "$work/sym"
+	while read -r d; do
+		[ ! -f "$obj/$d/built-in.a" ] || ar t "$obj/$d/built-in.a"
+	done < "$work/scope" | sort -u > "$work/objects"
 	(cd "$obj" && xargs -r nm < "$work/objects") 2>/dev/null |
 		awk '/:$/ { next }
-		     NF == 2 && $1 == "U" { u[$2] = 1 }
-		     NF == 3 && $2 ~ /^[TDBRGSAC]$/ { d[$3]++ }
-		     NF == 3 && $2 !~ /^[TDBRGSAC]$/ { d[$3] += 0 }
-		     END {
-			for (s in u) if (!(s in d)) print "undefined " s
-			for (s in d) if (d[s] > 1) print "defined twice " s
-		     }' | sort > "$work/symbols"
-	if [ "$1" = base ]; then
-		cp "$work/symbols" "$work/symbols.base"
-	elif comm -23 "$work/symbols" "$work/symbols.base" | grep -q .; then
-		comm -23 "$work/symbols" "$work/symbols.base" | head | tee -a "$log" >&2
-		echo "would not link: $(comm -23 "$work/symbols" "$work/symbols.base" |
-			head -3 | paste -sd, | sed 's/,/, /g')" > "$work/why"
+		     NF == 2 && $1 == "U" { print "U " $2 }
+		     NF == 3 && $2 ~ /^[TDBRGSAC]$/ { print "D " $3 }
+		     NF == 3 && $2 ~ /^[WVvw]$/ { print "W " $3 }' | sort > "$work/sym/$1"
+	# Two objects defining one symbol: what the link refuses, beyond the base.
+	awk '$1 == "D" { print $2 }' "$work/sym/$1" | uniq -d > "$work/dups"
+	[ "$1" != 0000-base ] || cp "$work/dups" "$work/dups.base"
+	if comm -23 "$work/dups" "$work/dups.base" | grep -q .; then
+		echo "defines twice: $(comm -23 "$work/dups" "$work/dups.base" | head -3 | paste -sd' ')" > "$work/why"
 		return 1
 	fi
 }
 
-# The kbuild directories that may change with this commit: see the top.
-dirs_of() {	# dirs_of CHANGED-SYMBOLS...
-	local f d sym
-	: > "$work/dirs"
-	: > "$work/headers"
-	: > "$work/configs"
-	while read -r f; do
-		case $f in
-		Documentation/* | tools/* | MAINTAINERS | */Kconfig*) continue ;;
-		*.h) echo "$f" >> "$work/headers" ;;
-		esac
-		d=$(dirname "$f")
-		while [ "$d" != . ] && [ ! -f "$tree/$d/Makefile" ] && [ ! -f "$tree/$d/Kbuild" ]; do
-			d=$(dirname "$d")
-		done
-		case $f in *.h) ;; *) [ "$d" = . ] || echo "$d" >> "$work/dirs" ;; esac
-	done < "$work/changed"
-	for sym in "$@"; do
-		echo "wildcard include/config/$sym)" >> "$work/configs"
-		(cd "$tree" && git grep -l -w "CONFIG_$sym" -- '*Makefile' '*Kbuild' 2>/dev/null |
-			xargs -r -n1 dirname) >> "$work/dirs" || true
-	done
-	if [ -s "$work/headers" ] || [ -s "$work/configs" ]; then
-		# fixdep names a source header by its path under the source tree,
-		# a config symbol by $(wildcard include/config/SYMBOL).
-		{ sed 's|^|/|' "$work/headers"; cat "$work/configs"; } > "$work/headers.pat"
-		find "$obj" -name '.*.o.cmd' -print0 |
-			xargs -0 -r grep -l -F -f "$work/headers.pat" |
-			xargs -r -n1 dirname | sed "s|^$obj/\?||" >> "$work/dirs" || true
-	fi
-	# Only directories kbuild builds from the top, each once, no child of
-	# another (make dir/ builds its subdirectories).
-	grep -v '^\(\.\|scripts\|tools\|usr\|Documentation\)\(/\|$\)' "$work/dirs" | sort -u |
-		awk 'NR == 1 || index($0 "/", last "/") != 1 { print; last = $0 }' |
-		while read -r d; do [ -d "$obj/$d" ] || [ -f "$tree/$d/Makefile" ] && echo "$d/"; done
+# Would the link at step NAME find every symbol the scope used? DEFS: what
+# the kernel outside the scope defines, and what it leaves undefined.
+links() {	# links NAME DEFS; 1 (and $work/why) if not
+	awk 'FNR == NR { d[$2] = 1; next }
+	     $1 != "U" { d[$2] = 1; next }
+	     { u[$2] = 1 }
+	     END { for (s in u) if (!(s in d)) print s }' \
+		"$2" "$work/sym/$1" | sort > "$work/undef"
+	[ ! -s "$work/undef" ] || {
+		echo "$1 would not link: nothing defines $(head -3 "$work/undef" | paste -sd' ')" > "$work/why"
+		return 1
+	}
 }
 
 build() {	# build NAME TARGET...: make TARGETs; 1 (and $work/why) if it fails
@@ -181,13 +203,17 @@ selftests() {	# build the selftests against this step's uAPI headers
 }
 
 : > "$work/build.log"
+rm -rf "$work/sym"
+# What the last run found outside the scope, to check each step's link at
+# once; the check after the full build below is the one that counts.
+prev=$work/outside.defs
 config > /dev/null
-build base bzImage || fail "the base $(cat "$work/why")"
-symbols base
-say "base built (bzImage) in ${btime}s, $(cpu)s of CPU"
+# shellcheck disable=SC2046
+build base $(sed 's|$|/|' "$work/scope") || fail "the base $(cat "$work/why")"
+symbols 0000-base || fail "the base $(cat "$work/why")"
+cpu
+say "base built (the scope) in ${btime}s, ${cpu}s of CPU"
 
-patches=$(find "$series" -name '0*.patch' ! -name '0000-cover-letter.patch' | sort)
-total=$(echo "$patches" | wc -l)
 i=0
 for p in $patches; do
 	i=$((i + 1))
@@ -202,12 +228,14 @@ for p in $patches; do
 	# shellcheck disable=SC2046
 	mapfile -t dirs < <(dirs_of $(config))
 	built=0 what="nothing to build" btime=0
-	if [ $((i % every)) = 0 ] || [ "$i" = "$total" ]; then
+	if [ "$i" = "$total" ] || { [ "$every" -gt 0 ] && [ $((i % every)) = 0 ]; }; then
 		what=bzImage
 		build "$name" bzImage && symbols "$name" || built=1
 	elif [ "${#dirs[@]}" -gt 0 ]; then
 		what="${dirs[*]}"
-		build "$name" "${dirs[@]}" && symbols "$name" "${dirs[@]%/}" || built=1
+		build "$name" "${dirs[@]}" && symbols "$name" || built=1
+	else
+		cp "$work/sym/$(find "$work/sym" -type f -printf '%f\n' | sort | tail -1)" "$work/sym/$name"
 	fi
 	if [ "$built" = 0 ] && grep -q '^tools/testing/selftests/ioasid/' "$work/changed"; then
 		what="$what; selftests"
@@ -223,9 +251,29 @@ for p in $patches; do
 		fail "$name has $errors checkpatch errors"
 	}
 	[ "$built" = 0 ] || fail "$name $(cat "$work/why")"
+	[ ! -f "$prev" ] || links "$name" "$prev" || fail "$(cat "$work/why") (against the last run's kernel)"
+	cpu
 	say "$i/$total $name: checkpatch $(cat "$work/checkpatch.time")s" \
-	    "($warnings warnings, $checks checks); built ${btime}s: $what; CPU so far $(cpu)s"
+	    "($warnings warnings, $checks checks); built ${btime}s: $what; CPU so far ${cpu}s"
 done
+
+# Each step's link: the symbols the scope used then, against what the scope
+# defined then and what the rest of the kernel defines (the same at every
+# step: the series touches no source outside the scope). What the whole
+# kernel leaves undefined (the linker script's symbols) is allowed.
+nm "$obj/vmlinux.a" "$obj"/lib/lib.a "$obj"/arch/x86/lib/lib.a 2>/dev/null |
+	awk 'NF == 2 && $1 == "U" { u[$2] = 1 }
+	     NF == 3 && $2 != "U" { d[$3] = 1; print "D " $3 }
+	     END { for (s in u) if (!(s in d)) print "D " s }' | sort -u > "$work/kernel.defs"
+last=$(find "$work/sym" -type f -printf '%f\n' | sort | tail -1)
+awk '$1 != "U" { print "D " $2 }' "$work/sym/$last" | sort -u > "$work/scope.defs"
+comm -23 "$work/kernel.defs" "$work/scope.defs" > "$work/outside.defs"
+: > "$work/unlinked"
+for s in $(find "$work/sym" -type f -printf '%f\n' | sort); do
+	links "$s" "$work/outside.defs" || cat "$work/why" | tee -a "$work/unlinked" "$log" >&2
+done
+[ ! -s "$work/unlinked" ] || fail "$(head -1 "$work/unlinked")"
 [ "$cc" = gcc ] || ccache -s | grep -Ei 'hits|misses' | sed 's/^/    ccache: /' | tee -a "$log" >&2
+cpu
 say "OK: $total patches apply, build and have no checkpatch errors;" \
-    "$(( $(date +%s) - t0 ))s, $(cpu)s of CPU"
+    "$(( $(date +%s) - t0 ))s, ${cpu}s of CPU"
