@@ -180,11 +180,14 @@ links() {	# links NAME DEFS; 1 (and $work/why) if not
 build() {	# build NAME TARGET...: make TARGETs; 1 (and $work/why) if it fails
 	local t
 	t=$(date +%s)
-	if ! kmake -j"$JOBS" "${@:2}" >> "$work/build.log" 2>&1; then
+	: > "$work/step.log"
+	if ! kmake -j"$JOBS" "${@:2}" > "$work/step.log" 2>&1; then
+		cat "$work/step.log" >> "$work/build.log"
 		grep -E 'error|Error|undefined' "$work/build.log" | tail -20 | tee -a "$log" >&2
 		echo "does not build (${*:2})" > "$work/why"
 		return 1
 	fi
+	cat "$work/step.log" >> "$work/build.log"
 	btime=$(( $(date +%s) - t ))
 }
 
@@ -225,8 +228,11 @@ for p in $patches; do
 		> "$work/checkpatch.out" 2>&1 || true; echo $(( $(date +%s) - t )) > "$work/checkpatch.time") &
 	cp_pid=$!
 	g diff --name-only HEAD~1 HEAD > "$work/changed"
-	# shellcheck disable=SC2046
-	mapfile -t dirs < <(dirs_of $(config))
+	# Only a Kconfig file changes what olddefconfig makes of the fragments.
+	changed_syms=
+	! grep -q 'Kconfig' "$work/changed" || changed_syms=$(config)
+	# shellcheck disable=SC2086
+	mapfile -t dirs < <(dirs_of $changed_syms)
 	built=0 what="nothing to build" btime=0
 	if [ "$i" = "$total" ] || { [ "$every" -gt 0 ] && [ $((i % every)) = 0 ]; }; then
 		what=bzImage
@@ -252,9 +258,18 @@ for p in $patches; do
 	}
 	[ "$built" = 0 ] || fail "$name $(cat "$work/why")"
 	[ ! -f "$prev" ] || links "$name" "$prev" || fail "$(cat "$work/why") (against the last run's kernel)"
+	# Compiler warnings in the files this patch touches.
+	cwarn=0
+	if [ -s "$work/step.log" ]; then
+		grep -F -f <(sed 's|$|:|' "$work/changed") "$work/step.log" | grep 'warning:' |
+			sed "s|^|    $name: |" | tee -a "$log" | grep -c . > "$work/cwarn" || true
+		cwarn=$(cat "$work/cwarn")
+		: > "$work/step.log"
+	fi
 	cpu
 	say "$i/$total $name: checkpatch $(cat "$work/checkpatch.time")s" \
-	    "($warnings warnings, $checks checks); built ${btime}s: $what; CPU so far ${cpu}s"
+	    "($warnings warnings, $checks checks); built ${btime}s ($cwarn compiler warnings): $what;" \
+	    "CPU so far ${cpu}s"
 done
 
 # Each step's link: the symbols the scope used then, against what the scope
