@@ -222,11 +222,20 @@ for p in $patches; do
 	i=$((i + 1))
 	name=$(basename "$p")
 	g am -q "$p" >> "$log" 2>&1 || fail "$name does not apply"
-	# checkpatch (one CPU, a minute on the big patches) runs beside the build.
+	# checkpatch (one CPU, up to a minute a patch) runs beside the build;
+	# its verdict on a patch it saw before is kept.
 	t=$(date +%s)
-	(cd "$tree" && scripts/checkpatch.pl --strict --quiet --no-summary --show-types "$p" \
-		> "$work/checkpatch.out" 2>&1 || true; echo $(( $(date +%s) - t )) > "$work/checkpatch.time") &
-	cp_pid=$!
+	verdict=$work/checkpatch.cache/$(cat "$p" "$tree/scripts/checkpatch.pl" | sha256sum | cut -c1-64)
+	mkdir -p "$work/checkpatch.cache"
+	if [ -f "$verdict" ]; then
+		cp "$verdict" "$work/checkpatch.out"
+		echo 0 > "$work/checkpatch.time"
+		cp_pid=
+	else
+		(cd "$tree" && scripts/checkpatch.pl --strict --quiet --no-summary --show-types "$p" \
+			> "$work/checkpatch.out" 2>&1 || true; echo $(( $(date +%s) - t )) > "$work/checkpatch.time") &
+		cp_pid=$!
+	fi
 	g diff --name-only HEAD~1 HEAD > "$work/changed"
 	# Only a Kconfig file changes what olddefconfig makes of the fragments.
 	changed_syms=
@@ -247,7 +256,7 @@ for p in $patches; do
 		what="$what; selftests"
 		selftests || built=1
 	fi
-	wait "$cp_pid" || true
+	[ -z "$cp_pid" ] || { wait "$cp_pid" || true; cp "$work/checkpatch.out" "$verdict"; }
 	errors=$(grep -c '^ERROR:' "$work/checkpatch.out" || true)
 	warnings=$(grep -c '^WARNING:' "$work/checkpatch.out" || true)
 	checks=$(grep -c '^CHECK:' "$work/checkpatch.out" || true)
