@@ -107,7 +107,7 @@ config() {
 	if ! cmp -s "$obj/.config.new" "$obj/.config"; then
 		[ ! -f "$obj/.config" ] ||
 			diff <(sort "$obj/.config") <(sort "$obj/.config.new") |
-			sed -n 's/^[<>] \(# \)\?CONFIG_\([A-Za-z0-9_]*\)[= ].*/\2/p' | sort -u
+			sed -n 's/^[<>] \(# \)\?CONFIG_\([A-Za-z0-9_]*\)[= ].*/\2/p' | sort -u || true
 		cp "$obj/.config.new" "$obj/.config"
 	fi
 }
