@@ -206,7 +206,7 @@ selftests() {	# build the selftests against this step's uAPI headers
 }
 
 : > "$work/build.log"
-rm -rf "$work/sym"
+rm -rf "$work/sym" "$work/selftests"
 # What the last run found outside the scope, to check each step's link at
 # once; the check after the full build below is the one that counts.
 prev=$work/outside.defs
