@@ -35,18 +35,20 @@ export GIT_AUTHOR_DATE GIT_COMMITTER_DATE=$GIT_AUTHOR_DATE
 sob="Signed-off-by: $GIT_AUTHOR_NAME <$GIT_AUTHOR_EMAIL>"
 
 # --- Read the manifest ------------------------------------------------------
-# Step i: q[i] quilt patches, f[i] files, s[i] subject, x[i] Fixes, m[i] text.
-declare -a q f s x m
+# Step i: q[i] quilt patches, f[i] files, s[i] subject, x[i] Fixes, m[i] text,
+# d[i] the diffs of series.d/ by which it grows files of earlier steps.
+declare -a q f s x m d
 n=0
 while IFS= read -r line || [ -n "$line" ]; do
 	case $line in
 	'#'* | '') continue ;;
-	patch) n=$((n + 1)); q[n]="" f[n]="" s[n]="" x[n]="" m[n]="" ;;
-	quilt\ * | files\ * | subject\ * | fixes\ * | '|'*)
+	patch) n=$((n + 1)); q[n]="" f[n]="" s[n]="" x[n]="" m[n]="" d[n]="" ;;
+	quilt\ * | files\ * | grows\ * | subject\ * | fixes\ * | '|'*)
 		[ "$n" -gt 0 ] || die "manifest: '$line' before the first 'patch'"
 		case $line in
 		quilt\ *) q[n]+="${line#quilt } " ;;
 		files\ *) f[n]+="${line#files } " ;;
+		grows\ *) d[n]+="${line#grows } " ;;
 		subject\ *) s[n]=${line#subject } ;;
 		fixes\ *) x[n]+="Fixes: ${line#fixes }"$'\n' ;;
 		*) m[n]+="${line#|}"$'\n' ;;
@@ -77,12 +79,57 @@ for i in $(seq "$n"); do
 	printf '%s\n' ${f[i]} >> "$tmp/files"
 	# shellcheck disable=SC2086
 	printf '%s\n' ${q[i]} >> "$tmp/quilts"
-	[ -n "${q[i]}${f[i]}" ] || die "manifest: patch $i is empty"
+	[ -n "${q[i]}${f[i]}${d[i]}" ] || die "manifest: patch $i is empty"
 	[ -n "${q[i]}" ] || [ -n "${s[i]}" ] || die "manifest: patch $i has no subject"
 done
 sed -i '/^$/d' "$tmp/files" "$tmp/quilts"
 check_once "overlay files" "$tmp/overlay" "$tmp/files"
 check_once "quilt patches" "$tmp/quilt" "$tmp/quilts"
+
+# --- The files as each step leaves them ---------------------------------------
+# An overlay file ends the series as it is in the repo. A step that grows
+# files of earlier steps names diffs of harness/series.d/ ("grows"), made
+# with diff -u from the files before that step to the files after it; so
+# the files before step k are the repo's with the diffs of k and of every
+# later step taken out (patch -R, the last step first, no fuzz), and the
+# intermediate versions cannot drift from the tree. A diff that no longer
+# comes out exactly stops here: remake it (see the manifest's top).
+declare -A intro
+for i in $(seq "$n"); do
+	for file in ${f[i]}; do intro[$file]=$i; done
+done
+find harness/series.d -name '*.diff' -printf '%f\n' > "$tmp/diffs.all" 2>/dev/null || true
+for i in $(seq "$n"); do
+	for dd in ${d[i]}; do
+		echo "$dd" >> "$tmp/diffs"
+		[ -f "harness/series.d/$dd" ] || die "manifest: patch $i grows by $dd, not in harness/series.d/"
+		while read -r file; do
+			if [ -z "${intro[$file]:-}" ] || [ "${intro[$file]}" -ge "$i" ]; then
+				die "series.d/$dd: $file is not an overlay file of a patch before $i"
+			fi
+			echo "$file" >> "$tmp/varying"
+		done < <(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "harness/series.d/$dd")
+	done
+done
+touch "$tmp/diffs" "$tmp/varying"
+check_once "diffs of harness/series.d" "$tmp/diffs.all" "$tmp/diffs"
+sort -u -o "$tmp/varying" "$tmp/varying"
+stage=$tmp/stage
+while read -r file; do
+	mkdir -p "$(dirname "$stage/$file")" && cp "$file" "$stage/$file"
+done < "$tmp/varying"
+for k in $(seq "$n" -1 1); do
+	mkdir -p "$tmp/snap/$k"
+	(cd "$stage" && xargs -r cp --parents -t "$tmp/snap/$k/") < "$tmp/varying"
+	read -ra ds <<< "${d[k]}"
+	for ((j = ${#ds[@]} - 1; j >= 0; j--)); do
+		(cd "$stage" && patch -R -p1 -F0 -s -f --no-backup-if-mismatch -r -) \
+			< "harness/series.d/${ds[j]}" > "$tmp/patch.log" 2>&1 || {
+			cat "$tmp/patch.log" >&2
+			die "series.d/${ds[j]} (patch $k) no longer matches the files: remake it"
+		}
+	done
+done
 
 # --- The base commit, made once per base version ---------------------------
 g() { git -C "$git_dir" "$@"; }
@@ -91,6 +138,7 @@ if [ "$(cat "$git_dir/.git/base.stamp" 2>/dev/null)" = "$base" ]; then
 	g clean -q -f -d -x
 else
 	note "committing linux-source-6.1 $base as the series' base (takes a minute)"
+	mkdir -p "$OUT"
 	rm -rf "$git_dir" "$OUT/linux-source-6.1"
 	tar -xJf "$tarball" -C "$OUT"
 	mv "$OUT/linux-source-6.1" "$git_dir"
@@ -133,6 +181,11 @@ for i in $(seq "$n"); do
 		mkdir -p "$(dirname "$git_dir/$file")"
 		cp "$file" "$git_dir/$file"
 	done
+	# The files that grow later, as this step leaves them.
+	while read -r file; do
+		[ "${intro[$file]}" -le "$i" ] || continue
+		cp "$tmp/snap/$i/$file" "$git_dir/$file"
+	done < "$tmp/varying"
 	{
 		echo "$subject"
 		echo
