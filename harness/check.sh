@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # check.sh: every test. Build the debug (test) kernel and the selftests,
-# lint, boot each machine of the matrix, judge each boot, and end with the
-# line "N passed, N failed, N skipped". Exits non-zero on any failure.
+# check the series patch by patch, lint, boot each machine of the matrix,
+# judge each boot, and end with the line "N passed, N failed, N skipped".
+# Exits non-zero on any failure.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -29,6 +30,12 @@ step "pack the initramfs" "$REPO/harness/mkinitramfs.sh" "$OUT/initramfs-test.gz
 step "build the kernel with INTEL_IOMMU_SVM and without the core" "$REPO/harness/build.sh" nocore
 step "pack its initramfs" "$REPO/harness/mkinitramfs.sh" "$OUT/initramfs-nocore.gz" "$OUT/selftests-nocore"
 echo "harness: build ready in $(( $(date +%s) - t0 ))s"
+# The series as maintainers take it: git am, checkpatch and a build at
+# every patch (make series, make series-check).
+t1=$(date +%s)
+step "write the series (make series)" "$REPO/harness/series.sh"
+step "check the series patch by patch (make series-check)" "$REPO/harness/series-check.sh"
+echo "harness: series checked in $(( $(date +%s) - t1 ))s"
 
 "$REPO/harness/lint.sh"
 read -r p f s < "$OUT/lint.counts"
