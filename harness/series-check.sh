@@ -19,12 +19,18 @@
 #     use and do not define are recorded, and none may be defined twice.
 #   - At the last patch (and every SERIES_LINK_EVERY patches, if set): the
 #     whole bzImage, which rebuilds everything the series changed outside
-#     the scope too (users of the headers it touches) and links.
+#     the scope too (users of the headers it touches) and links. With
+#     SERIES_KERNEL_OBJ=DIR, an O= directory where the end of the series
+#     (the tree prepare-tree.sh makes, which series.sh checks it is) is
+#     already built whole, the last patch builds its scope directories
+#     like the others and that build stands for the whole one: make check
+#     passes its test kernel, which has every option of this config and
+#     the debug ones, and so saves a second full build of the same tree.
 #   - After the last: each patch's record is checked against the symbols
-#     the whole kernel defines: a symbol that a patch uses and nothing
-#     defines at that patch is what its link would refuse. A run after one
-#     that got that far also checks each patch at once, against what the
-#     last run's kernel defined outside the scope.
+#     the whole kernel defines outside the scope: a symbol that a patch
+#     uses and nothing defines at that patch is what its link would refuse.
+#     A run after one that got that far also checks each patch at once,
+#     against what the last run's kernel defined outside the scope.
 # So a patch that breaks code outside the scope (an include/ header's other
 # users) is caught by the full build, which names the first file that does
 # not build, not the patch. Patches that touch the ioasid selftests build
@@ -44,6 +50,8 @@ tree=$work/linux
 obj=$work/obj
 log=$work/log
 every=${SERIES_LINK_EVERY:-0}
+kobj=${SERIES_KERNEL_OBJ:-}
+[ -z "$kobj" ] || [ -f "$kobj/vmlinux.a" ] || die "SERIES_KERNEL_OBJ=$kobj holds no built kernel"
 [ -f "$series/0000-cover-letter.patch" ] || die "no $series; run make series first"
 [ -d "$OUT/series-git/.git" ] || die "no $OUT/series-git; run make series first"
 mkdir -p "$work"
@@ -243,7 +251,8 @@ for p in $patches; do
 	# shellcheck disable=SC2086
 	mapfile -t dirs < <(dirs_of $changed_syms)
 	built=0 what="nothing to build" btime=0
-	if [ "$i" = "$total" ] || { [ "$every" -gt 0 ] && [ $((i % every)) = 0 ]; }; then
+	if { [ "$i" = "$total" ] && [ -z "$kobj" ]; } ||
+	   { [ "$every" -gt 0 ] && [ $((i % every)) = 0 ]; }; then
 		what=bzImage
 		build "$name" bzImage && symbols "$name" || built=1
 	elif [ "${#dirs[@]}" -gt 0 ]; then
@@ -284,13 +293,22 @@ done
 # Each step's link: the symbols the scope used then, against what the scope
 # defined then and what the rest of the kernel defines (the same at every
 # step: the series touches no source outside the scope). What the whole
-# kernel leaves undefined (the linker script's symbols) is allowed.
-nm "$obj/vmlinux.a" "$obj"/lib/lib.a "$obj"/arch/x86/lib/lib.a 2>/dev/null |
+# kernel leaves undefined (the linker script's symbols) is allowed. The
+# whole kernel is the one built at the last patch, or SERIES_KERNEL_OBJ's.
+kdir=${kobj:-$obj}
+nm "$kdir/vmlinux.a" "$kdir"/lib/lib.a "$kdir"/arch/x86/lib/lib.a 2>/dev/null |
 	awk 'NF == 2 && $1 == "U" { u[$2] = 1 }
 	     NF == 3 && $2 != "U" { d[$3] = 1; print "D " $3 }
 	     END { for (s in u) if (!(s in d)) print "D " s }' | sort -u > "$work/kernel.defs"
-last=$(find "$work/sym" -type f -printf '%f\n' | sort | tail -1)
-awk '$1 != "U" { print "D " $2 }' "$work/sym/$last" | sort -u > "$work/scope.defs"
+if [ -n "$kobj" ]; then
+	while read -r d; do
+		[ ! -f "$kobj/$d/built-in.a" ] || ar t "$kobj/$d/built-in.a"
+	done < "$work/scope" | sort -u | (cd "$kobj" && xargs -r nm 2>/dev/null) |
+		awk 'NF == 3 && $2 ~ /^[TDBRGSACWVvw]$/ { print "D " $3 }' | sort -u > "$work/scope.defs"
+else
+	last=$(find "$work/sym" -type f -printf '%f\n' | sort | tail -1)
+	awk '$1 != "U" { print "D " $2 }' "$work/sym/$last" | sort -u > "$work/scope.defs"
+fi
 comm -23 "$work/kernel.defs" "$work/scope.defs" > "$work/outside.defs"
 : > "$work/unlinked"
 for s in $(find "$work/sym" -type f -printf '%f\n' | sort); do
