@@ -32,12 +32,28 @@ rm -rf "$demo" && mkdir -p "$demo"
 cp "$OUT/selftests-lean/ioasid_bench" "$demo/"
 "$REPO/harness/mkinitramfs.sh" "$OUT/initramfs-bench.gz" /dev/null "$demo"
 mkdir -p "$OUT/logs-bench"
+# BENCH_BOOTS=N boots each machine N times, one after the other, and then
+# prints each figure's median per boot and its spread over the boots.
+boots=${BENCH_BOOTS:-1}
 for m in ${MACHINES:-vtd}; do
-	# The console goes to logs-bench/MACHINE.out too; its "result" lines
-	# (the figures again, for `make bench-anchor`) are not shown.
-	QEMU_MEM=4G QEMU_APPEND="$(bench_append)" \
-		"$REPO/harness/qemu-run.sh" "$m" \
-		"$OUT/obj-lean/arch/x86/boot/bzImage" "$OUT/initramfs-bench.gz" \
-		"$OUT/logs-bench" run 1800 | tee "$OUT/logs-bench/$m.out" |
-		grep -v '^\[\|^result ' || true
+	outs=()
+	for b in $(seq "$boots"); do
+		out=$OUT/logs-bench/$m.out
+		[ "$boots" = 1 ] || out=$OUT/logs-bench/$m.boot$b.out
+		[ "$boots" = 1 ] || note "$m: boot $b of $boots"
+		# The console goes to $out too; its "result" lines (the figures
+		# again, for the spread and `make bench-anchor`) are not shown.
+		QEMU_MEM=4G QEMU_APPEND="$(bench_append)" \
+			"$REPO/harness/qemu-run.sh" "$m" \
+			"$OUT/obj-lean/arch/x86/boot/bzImage" "$OUT/initramfs-bench.gz" \
+			"$OUT/logs-bench" run 1800 | tee "$out" |
+			grep -v '^\[\|^result ' || true
+		grep -q '^result done' "$out" || die "$m boot $b did not finish; see $out"
+		outs+=("$out")
+	done
+	[ "$boots" = 1 ] || {
+		echo "== $m: $boots boots, each figure's median per boot"
+		awk -f "$REPO/harness/bench-spread.awk" "${outs[@]}" | tee "$OUT/logs-bench/$m.spread"
+		cp "${outs[0]}" "$OUT/logs-bench/$m.out"
+	}
 done

@@ -29,8 +29,9 @@
 #   - After the last: each patch's record is checked against the symbols
 #     the whole kernel defines outside the scope: a symbol that a patch
 #     uses and nothing defines at that patch is what its link would refuse.
-#     A run after one that got that far also checks each patch at once,
-#     against what the last run's kernel defined outside the scope.
+#     With SERIES_KERNEL_OBJ, whose symbols are taken at the start, and in
+#     a run after one that got that far, each patch is also checked at
+#     once, against what that kernel defines outside the scope.
 # So a patch that breaks code outside the scope (an include/ header's other
 # users) is caught by the full build, which names the first file that does
 # not build, not the patch. Patches that touch the ioasid selftests build
@@ -213,11 +214,41 @@ selftests() {	# build the selftests against this step's uAPI headers
 	btime=$(( $(date +%s) - t ))
 }
 
+# What the whole kernel in O= directory $1 defines outside the scope, and
+# what it leaves undefined (the linker script's symbols), in
+# $work/outside.defs. The scope's own definitions come from $1 too
+# (SERIES_KERNEL_OBJ), or from the last step's record (our own build).
+outside() {	# outside DIR
+	local d last
+	nm "$1/vmlinux.a" "$1"/lib/lib.a "$1"/arch/x86/lib/lib.a 2>/dev/null |
+		awk 'NF == 2 && $1 == "U" { u[$2] = 1 }
+		     NF == 3 && $2 != "U" { d[$3] = 1; print "D " $3 }
+		     END { for (s in u) if (!(s in d)) print "D " s }' | sort -u > "$work/kernel.defs"
+	if [ "$1" = "$kobj" ]; then
+		while read -r d; do
+			[ ! -f "$1/$d/built-in.a" ] || ar t "$1/$d/built-in.a"
+		done < "$work/scope" | sort -u | (cd "$1" && xargs -r nm 2>/dev/null) |
+			awk 'NF == 3 && $2 ~ /^[TDBRGSACWVvw]$/ { print "D " $3 }' |
+			sort -u > "$work/scope.defs"
+	else
+		last=$(find "$work/sym" -type f -printf '%f\n' | sort | tail -1)
+		awk '$1 != "U" { print "D " $2 }' "$work/sym/$last" | sort -u > "$work/scope.defs"
+	fi
+	comm -23 "$work/kernel.defs" "$work/scope.defs" > "$work/outside.defs"
+}
+
 : > "$work/build.log"
 rm -rf "$work/sym" "$work/selftests"
-# What the last run found outside the scope, to check each step's link at
-# once; the check after the full build below is the one that counts.
+# What the kernel outside the scope defines, to check each step's link at
+# once: SERIES_KERNEL_OBJ's, taken now (make check may rebuild some of its
+# objects beside this run), or what the last run found; with neither, the
+# check after the full build below is the one that counts.
 prev=$work/outside.defs
+if [ -n "$kobj" ]; then
+	outside "$kobj"
+	cp "$work/outside.defs" "$work/outside.kobj"
+	prev=$work/outside.kobj
+fi
 config > /dev/null
 # shellcheck disable=SC2046
 build base $(sed 's|$|/|' "$work/scope") || fail "the base $(cat "$work/why")"
@@ -293,23 +324,8 @@ done
 # Each step's link: the symbols the scope used then, against what the scope
 # defined then and what the rest of the kernel defines (the same at every
 # step: the series touches no source outside the scope). What the whole
-# kernel leaves undefined (the linker script's symbols) is allowed. The
-# whole kernel is the one built at the last patch, or SERIES_KERNEL_OBJ's.
-kdir=${kobj:-$obj}
-nm "$kdir/vmlinux.a" "$kdir"/lib/lib.a "$kdir"/arch/x86/lib/lib.a 2>/dev/null |
-	awk 'NF == 2 && $1 == "U" { u[$2] = 1 }
-	     NF == 3 && $2 != "U" { d[$3] = 1; print "D " $3 }
-	     END { for (s in u) if (!(s in d)) print "D " s }' | sort -u > "$work/kernel.defs"
-if [ -n "$kobj" ]; then
-	while read -r d; do
-		[ ! -f "$kobj/$d/built-in.a" ] || ar t "$kobj/$d/built-in.a"
-	done < "$work/scope" | sort -u | (cd "$kobj" && xargs -r nm 2>/dev/null) |
-		awk 'NF == 3 && $2 ~ /^[TDBRGSACWVvw]$/ { print "D " $3 }' | sort -u > "$work/scope.defs"
-else
-	last=$(find "$work/sym" -type f -printf '%f\n' | sort | tail -1)
-	awk '$1 != "U" { print "D " $2 }' "$work/sym/$last" | sort -u > "$work/scope.defs"
-fi
-comm -23 "$work/kernel.defs" "$work/scope.defs" > "$work/outside.defs"
+# kernel leaves undefined (the linker script's symbols) is allowed.
+[ -n "$kobj" ] || outside "$obj"
 : > "$work/unlinked"
 for s in $(find "$work/sym" -type f -printf '%f\n' | sort); do
 	links "$s" "$work/outside.defs" || cat "$work/why" | tee -a "$work/unlinked" "$log" >&2
