@@ -37,9 +37,12 @@
 # not build, not the patch. Patches that touch the ioasid selftests build
 # them against the uAPI headers of that step.
 #
-# The config is the lean one plus harness/configs/series.config (vDPA, the
-# mdev sample, KUnit), made on the end of the series; each step takes what
-# of it exists there (olddefconfig). With ccache (deps.sh installs it),
+# The config is the test kernel's (every option the series adds, vDPA, the
+# mdev sample, KUnit, and the debug ones: KASAN, lockdep), made on the end
+# of the series; each step takes what of it exists there (olddefconfig).
+# A kernel built with another config defines other symbols (lockdep's
+# mutex_lock_nested() for mutex_lock()), so SERIES_KERNEL_OBJ must be built
+# with this one. With ccache (deps.sh installs it),
 # compiles go through a cache in CCACHE_DIR (default $OUT/ccache).
 # SERIES_DIR= checks another series than $OUT/series.
 set -euo pipefail
