@@ -11,7 +11,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-"$REPO/harness/deps.sh"
+"$REPO/harness/deps.sh" linux-perf
 "$REPO/harness/prepare-tree.sh"
 "$REPO/harness/build.sh" lean
 command -v perf >/dev/null || die "no perf: apt-get install linux-perf"

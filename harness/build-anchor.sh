@@ -11,6 +11,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 tarball=/usr/src/linux-source-6.12.tar.xz
+[ -f "$tarball" ] || "$REPO/harness/deps.sh" linux-source-6.12
 [ -f "$tarball" ] || die "$tarball missing: apt-get install linux-source-6.12"
 ver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
 mkdir -p "$OUT"

@@ -7,8 +7,10 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+# Arguments name more packages, for one job (linux-source-6.12 for make
+# bench-anchor, linux-perf for make bench-profile).
 PKGS="flex bison bc libelf-dev libssl-dev cpio qemu-system-x86 seabios ipxe-qemu busybox-static
-      sparse quilt kmod python3 xz-utils ccache"
+      sparse quilt kmod python3 xz-utils ccache $*"
 pin=$(cat "$REPO/harness/base-version")
 
 missing=""

@@ -348,16 +348,22 @@ static int iopt_alloc_iova(struct ioasid_iopt *iopt, unsigned long *iova,
 }
 
 /*
- * Insert a new area for @pages[@page_index...] at *@iova (or a chosen IOVA)
- * and map it into every domain. Consumes the caller's reference on @pages
- * on success only.
+ * Insert @area, allocated and zeroed by the caller, for
+ * @pages[@page_index...] at *@iova (or a chosen IOVA) and map it into
+ * every domain. Consumes the caller's reference on @pages and @area on
+ * success only. The errors come in type1's order: an overlap (-EEXIST),
+ * then the limit on mappings (-ENOSPC), then a reserved or disallowed
+ * range (-EADDRINUSE).
  */
-static int iopt_insert_area(struct ioasid_iopt *iopt, struct ioasid_pages *pages,
-			    unsigned long page_index, unsigned long *iova,
-			    unsigned long length, unsigned long uptr, int prot,
-			    bool fixed)
+static int iopt_insert_prealloc(struct ioasid_iopt *iopt,
+				struct ioasid_area *area,
+				struct ioasid_pages *pages,
+				unsigned long page_index, unsigned long *iova,
+				unsigned long length, unsigned long uptr,
+				int prot, bool fixed)
 {
-	struct ioasid_area *area;
+	/* A limit on mappings holds however many maps run at once. */
+	bool full = iopt->max_areas && iopt->num_areas >= iopt->max_areas;
 	int rc;
 
 	lockdep_assert_held_write(&iopt->rwsem);
@@ -368,33 +374,46 @@ static int iopt_insert_area(struct ioasid_iopt *iopt, struct ioasid_pages *pages
 	} else {
 		if (length % iopt->iova_alignment)
 			return -EINVAL;
-		rc = iopt_alloc_iova(iopt, iova, uptr, length);
+		rc = full ? 0 : iopt_alloc_iova(iopt, iova, uptr, length);
 	}
+	if (rc != -EEXIST && full)
+		return -ENOSPC;
 	if (rc)
 		return rc;
-	/* A limit on mappings holds however many maps run at once. */
-	if (iopt->max_areas && iopt->num_areas >= iopt->max_areas)
-		return -ENOSPC;
 
-	area = kzalloc(sizeof(*area), GFP_KERNEL_ACCOUNT);
-	if (!area)
-		return -ENOMEM;
 	area->node.start = *iova;
 	area->node.last = *iova + length - 1;
 	area->pages = pages;
 	area->page_index = page_index;
 	area->prot = prot;
 	rc = iopt_fill_domains(iopt, area);
-	if (rc) {
-		kfree(area);
+	if (rc)
 		return rc;
-	}
 	area->pages_node.start = page_index;
 	area->pages_node.last = page_index + (length >> PAGE_SHIFT) - 1;
 	ioasid_pages_use(pages, &area->pages_node);
 	interval_tree_insert(&area->node, &iopt->area_itree);
 	iopt->num_areas++;
 	return 0;
+}
+
+/* iopt_insert_prealloc(), allocating the area here. */
+static int iopt_insert_area(struct ioasid_iopt *iopt, struct ioasid_pages *pages,
+			    unsigned long page_index, unsigned long *iova,
+			    unsigned long length, unsigned long uptr, int prot,
+			    bool fixed)
+{
+	struct ioasid_area *area;
+	int rc;
+
+	area = kzalloc(sizeof(*area), GFP_KERNEL_ACCOUNT);
+	if (!area)
+		return -ENOMEM;
+	rc = iopt_insert_prealloc(iopt, area, pages, page_index, iova, length,
+				  uptr, prot, fixed);
+	if (rc)
+		kfree(area);
+	return rc;
 }
 
 /* Drop removed areas and their page references, with no lock held. */
@@ -411,11 +430,23 @@ static void iopt_free_areas(struct list_head *free_list)
 	}
 }
 
+/* Does an area cross either end of [first, last]? */
+static bool iopt_crosses(struct ioasid_iopt *iopt, unsigned long first,
+			 unsigned long last)
+{
+	struct ioasid_area *area = ioasid_iopt_area_first(iopt, first, first);
+
+	if (area && area->node.start < first)
+		return true;
+	area = ioasid_iopt_area_first(iopt, last, last);
+	return area && area->node.last > last;
+}
+
 /*
  * Put every area inside [first, last] on @doomed, once, adding its length
- * to *@bytes. An area crossing either end is -ENOENT; one that an access
- * still pins pages of is -EBUSY. Nothing is changed yet: on error the
- * caller gives the list back with iopt_spare().
+ * to *@bytes. An area crossing either end is -ENOENT, before any other
+ * error; one that an access still pins pages of is -EBUSY. Nothing is
+ * changed yet: on error the caller gives the list back with iopt_spare().
  */
 static int iopt_doom(struct ioasid_iopt *iopt, unsigned long first,
 		     unsigned long last, struct list_head *doomed,
@@ -424,10 +455,10 @@ static int iopt_doom(struct ioasid_iopt *iopt, unsigned long first,
 	struct ioasid_area *area;
 
 	lockdep_assert_held_write(&iopt->rwsem);
+	if (iopt_crosses(iopt, first, last))
+		return -ENOENT;
 	for (area = ioasid_iopt_area_first(iopt, first, last); area;
 	     area = ioasid_iopt_area_next(area, first, last)) {
-		if (area->node.start < first || area->node.last > last)
-			return -ENOENT;
 		if (atomic_long_read(&area->num_access_pins))
 			return -EBUSY;
 		if (area->doomed)
@@ -508,9 +539,9 @@ static void iopt_unmap_reqs(struct ioasid_iopt *iopt,
  * @acct_mode: enum ioasid_acct_mode to charge the pages with
  * @failed: out, on failure, the index of the range that failed
  *
- * Every range is pinned first, with no lock held; then all are inserted
- * and mapped into every domain under one hold of the lock, with one IOTLB
- * sync per domain at the end. Each request's @uptr and @length are page
+ * Every range is pinned, and its area allocated, first, with no lock held;
+ * then all are inserted and mapped into every domain under one hold of
+ * the lock, with one IOTLB sync per domain at the end. Each request's @uptr and @length are page
  * aligned and do not wrap; the caller checked.
  *
  * Context: process context; takes iopt.rwsem.
@@ -526,7 +557,14 @@ int ioasid_iopt_map_vec(struct ioasid_ctx *ictx, struct ioasid_iopt *iopt,
 	unsigned int i, done;
 	int rc = 0;
 
+	/* Pin, and allocate the areas, before taking the lock. */
 	for (i = 0; i < num; i++) {
+		reqs[i].area = kzalloc(sizeof(*reqs[i].area), GFP_KERNEL_ACCOUNT);
+		if (!reqs[i].area) {
+			rc = -ENOMEM;
+			*failed = i;
+			goto out_put;
+		}
 		reqs[i].pages = ioasid_pages_pin(ictx, reqs[i].uptr,
 						 reqs[i].length >> PAGE_SHIFT,
 						 reqs[i].prot & IOMMU_WRITE,
@@ -535,6 +573,7 @@ int ioasid_iopt_map_vec(struct ioasid_ctx *ictx, struct ioasid_iopt *iopt,
 			rc = PTR_ERR(reqs[i].pages);
 			reqs[i].pages = NULL;
 			*failed = i;
+			i++;
 			goto out_put;
 		}
 	}
@@ -543,12 +582,14 @@ int ioasid_iopt_map_vec(struct ioasid_ctx *ictx, struct ioasid_iopt *iopt,
 	for (done = 0; done < num; done++) {
 		struct ioasid_map_req *req = &reqs[done];
 
-		rc = iopt_insert_area(iopt, req->pages, 0, &req->iova,
-				      req->length, req->uptr, req->prot,
-				      req->fixed);
+		rc = iopt_insert_prealloc(iopt, req->area, req->pages, 0,
+					  &req->iova, req->length, req->uptr,
+					  req->prot, req->fixed);
 		if (rc)
 			break;
-		req->pages = NULL;	/* the area owns the reference now */
+		/* The tree owns the area, and the area the reference. */
+		req->area = NULL;
+		req->pages = NULL;
 		lo = min(lo, req->iova);
 		hi = max(hi, req->iova + req->length - 1);
 	}
@@ -564,6 +605,8 @@ int ioasid_iopt_map_vec(struct ioasid_ctx *ictx, struct ioasid_iopt *iopt,
 	i = num;
 out_put:
 	while (i--) {
+		kfree(reqs[i].area);
+		reqs[i].area = NULL;
 		if (reqs[i].pages)
 			ioasid_pages_put(reqs[i].pages);
 	}

@@ -364,6 +364,7 @@ struct ioasid_area {
  * @prot: IOMMU_READ and/or IOMMU_WRITE
  * @fixed: map at @iova rather than picking
  * @pages: the pinned pages while the map is under way
+ * @area: the area allocated for it while the map is under way
  */
 struct ioasid_map_req {
 	unsigned long uptr;
@@ -372,6 +373,7 @@ struct ioasid_map_req {
 	int prot;
 	bool fixed;
 	struct ioasid_pages *pages;
+	struct ioasid_area *area;
 };
 
 void ioasid_iopt_init(struct ioasid_iopt *iopt);

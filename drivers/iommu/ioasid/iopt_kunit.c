@@ -346,6 +346,67 @@ static void iopt_test_cut(struct kunit *test)
 	__free_pages(block, 3);
 }
 
+/*
+ * The errors of a map come in type1's order: overlap, the limit on
+ * mappings, then a reserved range. An unmap that bisects an area fails so
+ * before one that an access pins.
+ */
+static void iopt_test_errno_order(struct kunit *test)
+{
+	const unsigned long base = SZ_1M;
+	unsigned long unmapped, iova = base;
+	struct ioasid_pages *pages;
+	struct ioasid_area *area;
+	struct ioasid_iopt iopt;
+	struct page *block;
+
+	block = alloc_pages(GFP_KERNEL, 1);
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	pages = iopt_kunit_pages(test, block, 2);
+	ioasid_iopt_init(&iopt);
+	KUNIT_ASSERT_EQ(test, ioasid_iopt_reserve_range(&iopt, SZ_2M,
+							SZ_2M + SZ_4K - 1,
+							test), 0);
+	down_write(&iopt.rwsem);
+	KUNIT_ASSERT_EQ(test, iopt_insert_area(&iopt, pages, 0, &iova,
+					       2 * PAGE_SIZE, 0, IOMMU_READ,
+					       true), 0);
+	iopt.max_areas = 1;
+	iova = base + PAGE_SIZE;
+	KUNIT_EXPECT_EQ(test, iopt_insert_area(&iopt, pages, 0, &iova,
+					       PAGE_SIZE, 0, IOMMU_READ, true),
+			-EEXIST);
+	iova = SZ_2M;
+	KUNIT_EXPECT_EQ(test, iopt_insert_area(&iopt, pages, 0, &iova,
+					       PAGE_SIZE, 0, IOMMU_READ, true),
+			-ENOSPC);
+	KUNIT_EXPECT_EQ(test, iopt_insert_area(&iopt, pages, 0, &iova,
+					       PAGE_SIZE, 0, IOMMU_READ, false),
+			-ENOSPC);
+	iopt.max_areas = 0;
+	KUNIT_EXPECT_EQ(test, iopt_insert_area(&iopt, pages, 0, &iova,
+					       PAGE_SIZE, 0, IOMMU_READ, true),
+			-EADDRINUSE);
+	KUNIT_EXPECT_EQ(test, iopt.num_areas, 1);
+	area = ioasid_iopt_area_first(&iopt, base, base);
+	atomic_long_set(&area->num_access_pins, 1);
+	up_write(&iopt.rwsem);
+
+	KUNIT_EXPECT_EQ(test, ioasid_iopt_unmap(&iopt, base, PAGE_SIZE,
+						&unmapped), -ENOENT);
+	KUNIT_EXPECT_EQ(test, ioasid_iopt_unmap(&iopt, base - PAGE_SIZE,
+						2 * PAGE_SIZE, &unmapped),
+			-ENOENT);
+	KUNIT_EXPECT_EQ(test, ioasid_iopt_unmap(&iopt, base, 2 * PAGE_SIZE,
+						&unmapped), -EBUSY);
+	KUNIT_EXPECT_EQ(test, iopt.num_areas, 1);
+	atomic_long_set(&area->num_access_pins, 0);
+
+	iopt_kunit_free_areas(&iopt);
+	ioasid_iopt_destroy(&iopt);
+	__free_pages(block, 1);
+}
+
 static struct kunit_case iopt_test_cases[] = {
 	KUNIT_CASE(iopt_test_hole_empty),
 	KUNIT_CASE(iopt_test_hole_skips),
@@ -357,6 +418,7 @@ static struct kunit_case iopt_test_cases[] = {
 	KUNIT_CASE(iopt_test_runs),
 	KUNIT_CASE(iopt_test_acct_user),
 	KUNIT_CASE(iopt_test_cut),
+	KUNIT_CASE(iopt_test_errno_order),
 	{}
 };
 

@@ -303,6 +303,66 @@ static void pages_compact_chunk(struct ioasid_pages *pages, unsigned long c,
 	atomic_long_sub(n * sizeof(unsigned long), &pages->ictx->page_meta_bytes);
 }
 
+/* Pin up to @n pages from @va into @out; the number pinned, or an errno. */
+static long pages_pin_some(unsigned long va, unsigned long n,
+			   unsigned int gup_flags, struct page **out)
+{
+	long rc = ioasid_inject_fault();
+
+	if (rc)
+		return rc;
+	rc = pin_user_pages_fast(va, n, gup_flags, out);
+	return rc ? rc : -EFAULT;
+}
+
+/* A chunk this short is pinned on the stack first (a vIOMMU's 4K maps). */
+#define IOASID_PIN_SMALL 16
+
+/*
+ * Pin chunk @c, of @n <= IOASID_PIN_SMALL pages, into an array on the
+ * stack, and store it as a value entry when contiguous (as a single page
+ * always is), with no allocation, else as a new array. On error nothing
+ * stays pinned.
+ */
+static int pages_pin_small(struct ioasid_pages *pages, unsigned long c,
+			   unsigned long n, unsigned long uptr,
+			   unsigned int gup_flags)
+{
+	unsigned long va = uptr + c * IOASID_CHUNK_PAGES * PAGE_SIZE;
+	struct page *local[IOASID_PIN_SMALL], **chunk;
+	unsigned long i, done = 0;
+	long rc = 0;
+
+	while (done < n) {
+		rc = pages_pin_some(va + done * PAGE_SIZE, n - done, gup_flags,
+				    local + done);
+		if (rc < 0)
+			goto err_unpin;
+		done += rc;
+	}
+	for (i = 1; i < n && page_to_pfn(local[i]) == page_to_pfn(local[0]) + i;)
+		i++;
+	if (i == n) {
+		rc = xa_err(xa_store(&pages->chunks, c,
+				     xa_mk_value(page_to_pfn(local[0])),
+				     GFP_KERNEL_ACCOUNT));
+	} else {
+		chunk = pages_new_chunk(pages, c, n);
+		rc = PTR_ERR_OR_ZERO(chunk);
+		if (!rc)
+			memcpy(chunk, local, n * sizeof(*local));
+	}
+	if (rc)
+		goto err_unpin;
+	pages->npinned += n;
+	atomic_long_add(n, &pages->ictx->pinned_pages);
+	return 0;
+
+err_unpin:
+	unpin_user_pages(local, done);
+	return rc;
+}
+
 /* Pin the pages of chunk @c from @uptr; the chunk is allocated here. */
 static int pages_pin_chunk(struct ioasid_pages *pages, unsigned long c,
 			   unsigned long uptr, unsigned int gup_flags)
@@ -313,21 +373,19 @@ static int pages_pin_chunk(struct ioasid_pages *pages, unsigned long c,
 	struct page **chunk;
 	int rc;
 
+	if (n <= IOASID_PIN_SMALL)
+		return pages_pin_small(pages, c, n, uptr, gup_flags);
 	chunk = pages_new_chunk(pages, c, n);
 	if (IS_ERR(chunk))
 		return PTR_ERR(chunk);
 	while (done < n) {
-		rc = ioasid_inject_fault();
+		long got = pages_pin_some(uptr + (first + done) * PAGE_SIZE,
+					  n - done, gup_flags, chunk + done);
+
+		rc = got < 0 ? got : 0;
 		if (rc)
 			break;
-		rc = pin_user_pages_fast(uptr + (first + done) * PAGE_SIZE,
-					 n - done, gup_flags, chunk + done);
-		if (rc <= 0) {
-			rc = rc ? rc : -EFAULT;
-			break;
-		}
-		done += rc;
-		rc = 0;
+		done += got;
 	}
 	pages->npinned += done;
 	atomic_long_add(done, &pages->ictx->pinned_pages);

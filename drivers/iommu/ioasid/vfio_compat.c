@@ -655,6 +655,19 @@ static int vfio_compat_set_vaddr(struct ioasid_ioas *ioas, unsigned long iova,
 	return rc;
 }
 
+/* What type1 would have refused before pinning, in its order. */
+static int vfio_compat_check_map(struct ioasid_ioas *ioas, unsigned long iova,
+				 unsigned long last)
+{
+	int rc = ioasid_iopt_check_map(&ioas->iopt, iova, last);
+
+	if (rc == -EEXIST)
+		return rc;
+	if (READ_ONCE(ioas->iopt.num_areas) >= READ_ONCE(ioas->iopt.max_areas))
+		return -ENOSPC;
+	return rc ? -EINVAL : 0;
+}
+
 static long vfio_compat_map_dma(struct ioasid_ctx *ictx,
 				struct ioasid_ioas *ioas, void __user *arg)
 {
@@ -690,16 +703,16 @@ static long vfio_compat_map_dma(struct ioasid_ctx *ictx,
 	if (set_vaddr)
 		return vfio_compat_set_vaddr(ioas, iova, last);
 
-	/* type1's order: overlap, then the mapping limit, then the range. */
-	rc = ioasid_iopt_check_map(&ioas->iopt, iova, last);
-	if (rc == -EEXIST)
-		return rc;
-	if (READ_ONCE(ioas->iopt.num_areas) >= READ_ONCE(ioas->iopt.max_areas))
-		return -ENOSPC;
-	if (rc)
-		return -EINVAL;
+	/*
+	 * The map checks overlap, the mapping limit and the range in type1's
+	 * order under the one hold of the lock it takes (a small map is one
+	 * hold per call, as in type1). type1 checks them before it pins, so
+	 * a pin that fails is reported as they would have been.
+	 */
 	rc = ioasid_iopt_map_user(ictx, &ioas->iopt, &iova, map.vaddr,
 				  map.size, prot, true, IOASID_ACCT_MM);
+	if (rc == -EFAULT || rc == -ENOMEM || rc == -EINTR)
+		rc = vfio_compat_check_map(ioas, iova, last) ?: rc;
 	return rc == -EADDRINUSE ? -EINVAL : rc;
 }
 
@@ -952,7 +965,13 @@ static int vfio_compat_do_unmap(struct ioasid_ctx *ictx,
 			  bitmap->pgsize != pgsize))
 		return -EINVAL;
 
-	if (v2 && !all) {
+	/*
+	 * v2 refuses a range that bisects a mapping. The unmap itself refuses
+	 * it under its own hold of the lock; the address and dirty-bitmap
+	 * variants act before it, so they check first.
+	 */
+	if (v2 && !all &&
+	    (unmap->flags & VFIO_DMA_UNMAP_FLAG_VADDR || get_dirty)) {
 		down_read(&ioas->iopt.rwsem);
 		rc = vfio_compat_bisects(&ioas->iopt, iova, last) ? -EINVAL : 0;
 		up_read(&ioas->iopt.rwsem);

@@ -712,6 +712,10 @@ static const struct compat_case compat_cases[] = {
 	{ CASE(SEC_MAP_DMA, "MAP_DMA unbacked, reserved IOVA", S_V2D, OP_MAP),
 	  .flags = RW, .isel = IV_RESV, .vsel = VA_UNBACKED, .size = PG,
 	  .err = EINVAL },
+	/* the core pins first: a pin that fails still says what type1 says */
+	{ CASE(SEC_MAP_DMA, "MAP_DMA unbacked, over a mapping", S_V2M, OP_MAP),
+	  .flags = RW, .ioff = PG, .vsel = VA_UNBACKED, .size = PG,
+	  .err = EEXIST },
 	/* the pin fails part way: the whole mapping is undone */
 	{ CASE(SEC_MAP_DMA, "MAP_DMA only 1st page backed", S_V2D,
 	       OP_MAP_PARTIAL),
