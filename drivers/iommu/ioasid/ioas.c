@@ -321,10 +321,19 @@ static int ioas_map_report(struct ioasid_call *call, struct ioasid_ioas *ioas,
 	return rc;
 }
 
+/*
+ * Calls of up to this many ranges keep their arrays on the stack: a
+ * vIOMMU maps and unmaps one range at a time, and an allocation per call
+ * is a good part of such a call.
+ */
+#define IOAS_STACK_RANGES 4
+
 int ioasid_ioas_map_ioctl(struct ioasid_call *call)
 {
-	struct ioasid_map_range *ranges = NULL;
-	struct ioasid_map_req *reqs = NULL;
+	struct ioasid_map_range stack_ranges[IOAS_STACK_RANGES];
+	struct ioasid_map_req stack_reqs[IOAS_STACK_RANGES] = {};
+	struct ioasid_map_range *ranges = stack_ranges;
+	struct ioasid_map_req *reqs = stack_reqs;
 	struct ioasid_ioas_map args;
 	struct ioasid_ioas *ioas;
 	unsigned int failed;
@@ -339,11 +348,15 @@ int ioasid_ioas_map_ioctl(struct ioasid_call *call)
 		return -EINVAL;
 	static_assert(sizeof(struct ioasid_map_range) >=
 		      sizeof(struct ioasid_iova_range));
-	ranges = kvcalloc(args.nr_ranges, sizeof(*ranges), GFP_KERNEL_ACCOUNT);
-	reqs = kvcalloc(args.nr_ranges, sizeof(*reqs), GFP_KERNEL_ACCOUNT);
-	if (!ranges || !reqs) {
-		rc = -ENOMEM;
-		goto out_free;
+	if (args.nr_ranges > IOAS_STACK_RANGES) {
+		ranges = kvcalloc(args.nr_ranges, sizeof(*ranges),
+				  GFP_KERNEL_ACCOUNT);
+		reqs = kvcalloc(args.nr_ranges, sizeof(*reqs),
+				GFP_KERNEL_ACCOUNT);
+		if (!ranges || !reqs) {
+			rc = -ENOMEM;
+			goto out_free;
+		}
 	}
 	args.out_failed = args.nr_ranges;
 	rc = ioas_map_read(&args, ranges, reqs);
@@ -368,8 +381,10 @@ out_fail:
 	if (rc != -EFAULT)
 		ioasid_call_reply(call, &args, sizeof(args));
 out_free:
-	kvfree(reqs);
-	kvfree(ranges);
+	if (reqs != stack_reqs) {
+		kvfree(reqs);
+		kvfree(ranges);
+	}
 	return rc;
 }
 
@@ -422,8 +437,10 @@ static int ioas_unmap(struct ioasid_ioas *ioas,
 
 int ioasid_ioas_unmap_ioctl(struct ioasid_call *call)
 {
-	struct ioasid_iova_range everything = { .first = 0, .last = ULONG_MAX };
-	struct ioasid_iova_range *ranges = &everything;
+	struct ioasid_iova_range stack[IOAS_STACK_RANGES] = {
+		{ .first = 0, .last = ULONG_MAX },
+	};
+	struct ioasid_iova_range *ranges = stack;
 	struct ioasid_ioas_unmap args;
 	struct ioasid_ioas *ioas;
 	u32 num = 1;
@@ -443,8 +460,9 @@ int ioasid_ioas_unmap_ioctl(struct ioasid_call *call)
 		if (args.nr_ranges > IOASID_MAP_MAX_RANGES)
 			return -EINVAL;
 		num = args.nr_ranges;
-		ranges = kvcalloc(max(num, 1U), sizeof(*ranges),
-				  GFP_KERNEL_ACCOUNT);
+		if (num > IOAS_STACK_RANGES)
+			ranges = kvcalloc(num, sizeof(*ranges),
+					  GFP_KERNEL_ACCOUNT);
 		if (!ranges)
 			return -ENOMEM;
 		args.out_failed = num;
@@ -466,7 +484,7 @@ out_reply:
 
 		rc = rc ? rc : rc2;
 	}
-	if (ranges != &everything)
+	if (ranges != stack)
 		kvfree(ranges);
 	return rc;
 }
