@@ -4,7 +4,8 @@
 # over boots (BENCH_BOOTS=N). ioasid_bench prints "result KEY PATH MEDIAN
 # MIN MAX" for each figure, the median of its runs in that boot; this
 # prints, for each figure, each boot's median, the median of those, and
-# their spread (largest less smallest) as a share of it.
+# their spread (largest less smallest) as a share of it. Figures that are
+# 0 in every boot are left out, but for the metadata (kmem.*.meta).
 FNR == 1 { boot++ }
 { sub(/\r$/, "") }
 $1 == "result" && NF >= 4 && $2 != "done" {
@@ -36,6 +37,8 @@ END {
 		id = order[r]
 		split(id, f, " ")
 		m = median(id)
+		if (lo == 0 && hi == 0 && f[1] !~ /\.meta$/)
+			continue
 		printf "%-28s %-14s", f[1], f[2]
 		for (i = 1; i <= boot; i++)
 			printf " %11s", ((id, i) in v) ? sprintf("%.2f", v[id, i]) : "-"
