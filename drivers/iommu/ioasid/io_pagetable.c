@@ -430,8 +430,16 @@ static void iopt_free_areas(struct list_head *free_list)
 	}
 }
 
-/* Does an area cross either end of [first, last]? */
-static bool iopt_crosses(struct ioasid_iopt *iopt, unsigned long first,
+/**
+ * ioasid_iopt_crosses() - does an area cross either end of a range?
+ * @iopt: the map, its lock held
+ * @first: first IOVA of the range
+ * @last: last IOVA of the range, inclusive
+ *
+ * Return: true when an area starts before @first and covers it, or covers
+ * @last and ends after it: unmapping the range would bisect it.
+ */
+bool ioasid_iopt_crosses(struct ioasid_iopt *iopt, unsigned long first,
 			 unsigned long last)
 {
 	struct ioasid_area *area = ioasid_iopt_area_first(iopt, first, first);
@@ -455,7 +463,7 @@ static int iopt_doom(struct ioasid_iopt *iopt, unsigned long first,
 	struct ioasid_area *area;
 
 	lockdep_assert_held_write(&iopt->rwsem);
-	if (iopt_crosses(iopt, first, last))
+	if (ioasid_iopt_crosses(iopt, first, last))
 		return -ENOENT;
 	for (area = ioasid_iopt_area_first(iopt, first, last); area;
 	     area = ioasid_iopt_area_next(area, first, last)) {
@@ -541,8 +549,8 @@ static void iopt_unmap_reqs(struct ioasid_iopt *iopt,
  *
  * Every range is pinned, and its area allocated, first, with no lock held;
  * then all are inserted and mapped into every domain under one hold of
- * the lock, with one IOTLB sync per domain at the end. Each request's @uptr and @length are page
- * aligned and do not wrap; the caller checked.
+ * the lock, with one IOTLB sync per domain at the end. Each request's
+ * @uptr and @length are page aligned and do not wrap; the caller checked.
  *
  * Context: process context; takes iopt.rwsem.
  * Return: 0, or an errno with nothing pinned, charged or mapped: -ENOMEM,

@@ -412,6 +412,8 @@ int ioasid_iopt_usable_array(struct ioasid_iopt *iopt,
 			     struct ioasid_iova_range **out, u32 *num);
 int ioasid_iopt_check_map(struct ioasid_iopt *iopt, unsigned long iova,
 			  unsigned long last);
+bool ioasid_iopt_crosses(struct ioasid_iopt *iopt, unsigned long first,
+			 unsigned long last);
 int ioasid_iopt_cut(struct ioasid_iopt *iopt, const unsigned long *iovas,
 		    unsigned int num);
 int ioasid_iopt_usable_ranges(struct ioasid_iopt *iopt,

@@ -284,6 +284,18 @@ static void *pages_new_chunk(struct ioasid_pages *pages, unsigned long c,
 	return chunk;
 }
 
+/* Do the @n entries of array @chunk, all set, follow each other? */
+static bool chunk_contiguous(struct ioasid_pages *pages, void *chunk,
+			     unsigned long n)
+{
+	unsigned long i, pfn = chunk_pfn(pages, chunk, 0);
+
+	for (i = 1; i < n; i++)
+		if (chunk_pfn(pages, chunk, i) != pfn + i)
+			return false;
+	return true;
+}
+
 /*
  * Store chunk @c, all of whose entries are set, as the PFN of its first
  * page when its pages are physically contiguous, and free its array.
@@ -291,12 +303,11 @@ static void *pages_new_chunk(struct ioasid_pages *pages, unsigned long c,
 static void pages_compact_chunk(struct ioasid_pages *pages, unsigned long c,
 				void *chunk)
 {
-	unsigned long i, n = chunk_len(pages, c);
+	unsigned long n = chunk_len(pages, c);
 	unsigned long pfn = chunk_pfn(pages, chunk, 0);
 
-	for (i = 1; i < n; i++)
-		if (chunk_pfn(pages, chunk, i) != pfn + i)
-			return;
+	if (!chunk_contiguous(pages, chunk, n))
+		return;
 	/* Replacing an entry allocates nothing: this can't fail. */
 	xa_store(&pages->chunks, c, xa_mk_value(pfn), GFP_KERNEL_ACCOUNT);
 	kfree(chunk);
@@ -330,7 +341,7 @@ static int pages_pin_small(struct ioasid_pages *pages, unsigned long c,
 {
 	unsigned long va = uptr + c * IOASID_CHUNK_PAGES * PAGE_SIZE;
 	struct page *local[IOASID_PIN_SMALL], **chunk;
-	unsigned long i, done = 0;
+	unsigned long done = 0;
 	long rc = 0;
 
 	while (done < n) {
@@ -340,9 +351,7 @@ static int pages_pin_small(struct ioasid_pages *pages, unsigned long c,
 			goto err_unpin;
 		done += rc;
 	}
-	for (i = 1; i < n && page_to_pfn(local[i]) == page_to_pfn(local[0]) + i;)
-		i++;
-	if (i == n) {
+	if (chunk_contiguous(pages, local, n)) {
 		rc = xa_err(xa_store(&pages->chunks, c,
 				     xa_mk_value(page_to_pfn(local[0])),
 				     GFP_KERNEL_ACCOUNT));

@@ -823,19 +823,6 @@ static int vfio_compat_report_dirty(struct ioasid_ioas *ioas,
 	return 0;
 }
 
-/* Does a mapping cross either end of [iova, last]? Caller holds rwsem. */
-static bool vfio_compat_bisects(struct ioasid_iopt *iopt, unsigned long iova,
-				unsigned long last)
-{
-	struct ioasid_area *area;
-
-	area = ioasid_iopt_area_first(iopt, iova, iova);
-	if (area && area->node.start != iova)
-		return true;
-	area = ioasid_iopt_area_first(iopt, last, last);
-	return area && area->node.last != last;
-}
-
 static int vfio_compat_check_bitmap(u64 size, struct vfio_bitmap *bitmap)
 {
 	u64 npages;
@@ -973,7 +960,7 @@ static int vfio_compat_do_unmap(struct ioasid_ctx *ictx,
 	if (v2 && !all &&
 	    (unmap->flags & VFIO_DMA_UNMAP_FLAG_VADDR || get_dirty)) {
 		down_read(&ioas->iopt.rwsem);
-		rc = vfio_compat_bisects(&ioas->iopt, iova, last) ? -EINVAL : 0;
+		rc = ioasid_iopt_crosses(&ioas->iopt, iova, last) ? -EINVAL : 0;
 		up_read(&ioas->iopt.rwsem);
 		if (rc)
 			return rc;
@@ -1063,7 +1050,7 @@ static long vfio_compat_get_dirty(struct ioasid_ctx *ictx,
 
 	mutex_lock(&ioas->mutex);
 	down_read(&ioas->iopt.rwsem);
-	rc = vfio_compat_bisects(&ioas->iopt, range.iova, last) ? -EINVAL :
+	rc = ioasid_iopt_crosses(&ioas->iopt, range.iova, last) ? -EINVAL :
 	     vfio_compat_report_dirty(ioas, range.iova, last, pgsize,
 				      range.bitmap.data);
 	up_read(&ioas->iopt.rwsem);
