@@ -9,18 +9,34 @@
  * leave with it. Allowed ranges, when userspace set any, bound where
  * mappings and reserved regions may go.
  *
- * Every domain in @domains holds exactly the areas, always: a map is
- * inserted only after it went into every domain, an unmap leaves the tree
+ * Every domain in @domains holds exactly the LIVE areas: a map's area is
+ * LIVE only after it went into every domain, an unmap's leaves the tree
  * only after it left every domain, and a new domain is filled from all
  * areas before it is added. Unmap gathers IOTLB invalidations across all
  * the areas it removes and syncs once per domain.
  *
- * Pinning, the slow part of a map, happens before iopt.rwsem is taken.
+ * Maps and unmaps on one IOAS run side by side. Pinning, the slow part of
+ * a map, happens with no lock held. Each call then holds
+ * iopt.domains_rwsem for reading throughout, so that the domains stay,
+ * and takes iopt.rwsem for writing twice, briefly:
+ *
+ * - a map inserts its areas as FILLING (their IOVAs are taken), writes
+ *   their IOPTEs and syncs with iopt.rwsem dropped, then makes them LIVE;
+ * - an unmap marks its areas REMOVING (their IOVAs stay taken, so that no
+ *   map reuses an IOVA the IOTLB may still hold), clears their IOPTEs and
+ *   syncs with iopt.rwsem dropped, then takes them out of the tree.
+ *
+ * Everyone else sees LIVE areas only. A call that needs an IOVA another
+ * call holds in transit waits for it to settle (iopt_wait_transit()); a
+ * call never waits while areas of its own are in transit, so waits do not
+ * chain into a cycle. Adding or removing a domain takes
+ * iopt.domains_rwsem for writing, and so never meets an area in transit.
  */
 #include <linux/interval_tree.h>
 #include <linux/iommu.h>
 #include <linux/overflow.h>
 #include <linux/slab.h>
+#include <linux/wait_bit.h>
 #include <uapi/linux/ioasid.h>
 
 #include "ioasid_private.h"
@@ -45,11 +61,48 @@ static struct ioasid_area *to_area(struct interval_tree_node *node)
 	return node ? container_of(node, struct ioasid_area, node) : NULL;
 }
 
+/* Every area intersecting [start, last], in transit or not. */
+static struct ioasid_area *iopt_any_first(struct ioasid_iopt *iopt,
+					  unsigned long start,
+					  unsigned long last)
+{
+	return to_area(interval_tree_iter_first(&iopt->area_itree, start, last));
+}
+
+static struct ioasid_area *iopt_any_next(struct ioasid_area *area,
+					 unsigned long start,
+					 unsigned long last)
+{
+	return to_area(interval_tree_iter_next(&area->node, start, last));
+}
+
+/*
+ * Does @area count for the call whose list is @mover? LIVE areas count for
+ * everyone, areas in transit only for the call moving them.
+ */
+static bool iopt_area_counts(struct ioasid_area *area,
+			     const struct list_head *mover)
+{
+	return area->state == IOASID_AREA_LIVE || (mover && area->mover == mover);
+}
+
+static struct ioasid_area *iopt_live_from(struct ioasid_area *area,
+					  unsigned long start,
+					  unsigned long last)
+{
+	while (area && area->state != IOASID_AREA_LIVE)
+		area = iopt_any_next(area, start, last);
+	return area;
+}
+
 /**
- * ioasid_iopt_area_first() - first area intersecting [start, last]
+ * ioasid_iopt_area_first() - first LIVE area intersecting [start, last]
  * @iopt: the IOVA map, rwsem held
  * @start: first IOVA
  * @last: last IOVA, inclusive
+ *
+ * Areas a map or an unmap has in transit are skipped: to everyone but
+ * that call, a FILLING area is not mapped yet and a REMOVING one is gone.
  *
  * Return: the area, or NULL.
  */
@@ -58,11 +111,11 @@ struct ioasid_area *ioasid_iopt_area_first(struct ioasid_iopt *iopt,
 					   unsigned long last)
 {
 	lockdep_assert_held(&iopt->rwsem);
-	return to_area(interval_tree_iter_first(&iopt->area_itree, start, last));
+	return iopt_live_from(iopt_any_first(iopt, start, last), start, last);
 }
 
 /**
- * ioasid_iopt_area_next() - next area intersecting [start, last]
+ * ioasid_iopt_area_next() - next LIVE area intersecting [start, last]
  * @area: the current area
  * @start: first IOVA
  * @last: last IOVA, inclusive
@@ -73,7 +126,7 @@ struct ioasid_area *ioasid_iopt_area_next(struct ioasid_area *area,
 					  unsigned long start,
 					  unsigned long last)
 {
-	return to_area(interval_tree_iter_next(&area->node, start, last));
+	return iopt_live_from(iopt_any_next(area, start, last), start, last);
 }
 
 static unsigned long area_length(struct ioasid_area *area)
@@ -87,6 +140,7 @@ static unsigned long area_length(struct ioasid_area *area)
  */
 void ioasid_iopt_init(struct ioasid_iopt *iopt)
 {
+	init_rwsem(&iopt->domains_rwsem);
 	init_rwsem(&iopt->rwsem);
 	iopt->area_itree = RB_ROOT_CACHED;
 	iopt->reserved_itree = RB_ROOT_CACHED;
@@ -162,7 +216,7 @@ static int iopt_fill_domains(struct ioasid_iopt *iopt, struct ioasid_area *area)
 	unsigned long index, i;
 	int rc;
 
-	lockdep_assert_held_write(&iopt->rwsem);
+	lockdep_assert_held(&iopt->domains_rwsem);
 	xa_for_each(&iopt->domains, index, domain) {
 		rc = iopt_fill_area(iopt, area, domain);
 		if (rc)
@@ -186,7 +240,7 @@ static void iopt_sync_span(struct ioasid_iopt *iopt, unsigned long first,
 	struct iommu_domain *domain;
 	unsigned long index;
 
-	lockdep_assert_held(&iopt->rwsem);
+	lockdep_assert_held(&iopt->domains_rwsem);
 	if (first > last)
 		return;
 	xa_for_each(&iopt->domains, index, domain) {
@@ -220,15 +274,60 @@ static bool iopt_allowed(struct ioasid_iopt *iopt, unsigned long start,
 	return false;
 }
 
+/*
+ * May the call whose list is @mover map [iova, last]? An area that counts
+ * for it is -EEXIST; one only in another call's transit is -EAGAIN, to
+ * wait for and check again; then a reserved or disallowed range is
+ * -EADDRINUSE.
+ */
 static int iopt_check_fixed(struct ioasid_iopt *iopt, unsigned long iova,
-			    unsigned long last)
+			    unsigned long last, const struct list_head *mover)
 {
-	if (interval_tree_iter_first(&iopt->area_itree, iova, last))
-		return -EEXIST;
+	struct ioasid_area *area;
+	int rc = 0;
+
+	for (area = iopt_any_first(iopt, iova, last); area;
+	     area = iopt_any_next(area, iova, last)) {
+		if (iopt_area_counts(area, mover))
+			return -EEXIST;
+		rc = -EAGAIN;
+	}
+	if (rc)
+		return rc;
 	if (iopt_reserved_hit(iopt, iova, last) ||
 	    !iopt_allowed(iopt, iova, last))
 		return -EADDRINUSE;
 	return 0;
+}
+
+/*
+ * Wait until some area in transit settles. A call waits only with no area
+ * of its own in transit; iopt.domains_rwsem stays held for reading, as it
+ * is by the call that will settle it, which needs only iopt.rwsem.
+ */
+static void iopt_wait_transit(struct ioasid_iopt *iopt)
+{
+	unsigned long gen = iopt->transit_gen;
+
+	lockdep_assert_held_write(&iopt->rwsem);
+	lockdep_assert_held(&iopt->domains_rwsem);
+	iopt->transit_waiters++;
+	up_write(&iopt->rwsem);
+	wait_var_event(&iopt->transit_gen, READ_ONCE(iopt->transit_gen) != gen);
+	down_write(&iopt->rwsem);
+	iopt->transit_waiters--;
+}
+
+/* Areas left transit: wake whoever waits for that. */
+static void iopt_settled(struct ioasid_iopt *iopt)
+{
+	lockdep_assert_held_write(&iopt->rwsem);
+	if (!iopt->transit_waiters)
+		return;
+	WRITE_ONCE(iopt->transit_gen, iopt->transit_gen + 1);
+	/* Order the store before wake_up_var()'s look at the queue. */
+	smp_mb();
+	wake_up_var(&iopt->transit_gen);
 }
 
 /* Huge IOPTE sizes a placement aims for, largest first. */
@@ -348,19 +447,20 @@ static int iopt_alloc_iova(struct ioasid_iopt *iopt, unsigned long *iova,
 }
 
 /*
- * Insert @area, allocated and zeroed by the caller, for
- * @pages[@page_index...] at *@iova (or a chosen IOVA) and map it into
- * every domain. Consumes the caller's reference on @pages and @area on
- * success only. The errors come in type1's order: an overlap (-EEXIST),
- * then the limit on mappings (-ENOSPC), then a reserved or disallowed
- * range (-EADDRINUSE).
+ * Insert @area, allocated and zeroed by the caller, FILLING, for the call
+ * whose list is @batch, for @pages[@page_index...] at *@iova (or a chosen
+ * IOVA), and put it on @batch. Nothing is mapped and the pages are not
+ * used yet (iopt_publish() does both). The errors come in type1's order:
+ * an overlap (-EEXIST), then the limit on mappings (-ENOSPC), then a
+ * reserved or disallowed range (-EADDRINUSE); -EAGAIN when only another
+ * call's areas in transit are in the way.
  */
 static int iopt_insert_prealloc(struct ioasid_iopt *iopt,
 				struct ioasid_area *area,
 				struct ioasid_pages *pages,
 				unsigned long page_index, unsigned long *iova,
 				unsigned long length, unsigned long uptr,
-				int prot, bool fixed)
+				int prot, bool fixed, struct list_head *batch)
 {
 	/* A limit on mappings holds however many maps run at once. */
 	bool full = iopt->max_areas && iopt->num_areas >= iopt->max_areas;
@@ -370,13 +470,13 @@ static int iopt_insert_prealloc(struct ioasid_iopt *iopt,
 	if (fixed) {
 		if (*iova % iopt->iova_alignment || length % iopt->iova_alignment)
 			return -EINVAL;
-		rc = iopt_check_fixed(iopt, *iova, *iova + length - 1);
+		rc = iopt_check_fixed(iopt, *iova, *iova + length - 1, batch);
 	} else {
 		if (length % iopt->iova_alignment)
 			return -EINVAL;
 		rc = full ? 0 : iopt_alloc_iova(iopt, iova, uptr, length);
 	}
-	if (rc != -EEXIST && full)
+	if (rc != -EEXIST && rc != -EAGAIN && full)
 		return -ENOSPC;
 	if (rc)
 		return rc;
@@ -386,34 +486,114 @@ static int iopt_insert_prealloc(struct ioasid_iopt *iopt,
 	area->pages = pages;
 	area->page_index = page_index;
 	area->prot = prot;
-	rc = iopt_fill_domains(iopt, area);
-	if (rc)
-		return rc;
 	area->pages_node.start = page_index;
 	area->pages_node.last = page_index + (length >> PAGE_SHIFT) - 1;
-	ioasid_pages_use(pages, &area->pages_node);
+	area->state = IOASID_AREA_FILLING;
+	area->mover = batch;
 	interval_tree_insert(&area->node, &iopt->area_itree);
 	iopt->num_areas++;
+	list_add_tail(&area->free_item, batch);
 	return 0;
 }
 
-/* iopt_insert_prealloc(), allocating the area here. */
-static int iopt_insert_area(struct ioasid_iopt *iopt, struct ioasid_pages *pages,
-			    unsigned long page_index, unsigned long *iova,
-			    unsigned long length, unsigned long uptr, int prot,
-			    bool fixed)
+/*
+ * Take the FILLING areas of @batch out of the tree, mapped nowhere, and off
+ * the list: they go back to their owner (the map's requests, the copy's
+ * array) unused.
+ */
+static void iopt_withdraw(struct ioasid_iopt *iopt, struct list_head *batch)
+{
+	struct ioasid_area *area, *tmp;
+
+	lockdep_assert_held_write(&iopt->rwsem);
+	list_for_each_entry_safe(area, tmp, batch, free_item) {
+		interval_tree_remove(&area->node, &iopt->area_itree);
+		iopt->num_areas--;
+		list_del_init(&area->free_item);
+	}
+	iopt_settled(iopt);
+}
+
+/*
+ * Unmap the areas of @list, up to @stop (exclusive; NULL for all), from
+ * every domain, gathering their IOTLB invalidations and syncing once per
+ * domain.
+ */
+static void iopt_clear_list(struct ioasid_iopt *iopt, struct list_head *list,
+			    struct ioasid_area *stop)
+{
+	struct iommu_domain *domain;
+	struct ioasid_area *area;
+	unsigned long index;
+
+	lockdep_assert_held(&iopt->domains_rwsem);
+	if (list_empty(list) || list_first_entry(list, struct ioasid_area,
+						 free_item) == stop)
+		return;
+	xa_for_each(&iopt->domains, index, domain) {
+		struct iommu_iotlb_gather gather;
+
+		iommu_iotlb_gather_init(&gather);
+		list_for_each_entry(area, list, free_item) {
+			size_t len = area_length(area);
+			size_t done;
+
+			if (area == stop)
+				break;
+			done = iommu_unmap_fast(domain, area->node.start, len,
+						&gather);
+			IOASID_WARN_ON(done != len);
+			/* Tens of thousands of mappings may go at once. */
+			cond_resched();
+		}
+		iommu_iotlb_sync(domain, &gather);
+		ioasid_stat_add(iopt->stats, IOASID_STAT_IOTLB_SYNCS, 1);
+	}
+}
+
+/*
+ * Map every area of @batch into every domain. On failure, *@at is the
+ * position on @batch of the area that failed, and no area is mapped
+ * anywhere.
+ */
+static int iopt_fill_batch(struct ioasid_iopt *iopt, struct list_head *batch,
+			   unsigned int *at)
 {
 	struct ioasid_area *area;
-	int rc;
+	int rc = 0;
 
-	area = kzalloc(sizeof(*area), GFP_KERNEL_ACCOUNT);
-	if (!area)
-		return -ENOMEM;
-	rc = iopt_insert_prealloc(iopt, area, pages, page_index, iova, length,
-				  uptr, prot, fixed);
+	lockdep_assert_held(&iopt->domains_rwsem);
+	*at = 0;
+	list_for_each_entry(area, batch, free_item) {
+		rc = iopt_fill_domains(iopt, area);
+		if (rc)
+			break;
+		(*at)++;
+	}
 	if (rc)
-		kfree(area);
+		iopt_clear_list(iopt, batch, area);
 	return rc;
+}
+
+/*
+ * The areas of @batch, in every domain and synced, start using their
+ * pages and become LIVE; they leave the list, owned by the tree.
+ */
+static void iopt_publish(struct ioasid_iopt *iopt, struct list_head *batch)
+{
+	struct ioasid_area *area, *tmp;
+
+	/* FILLING: no one else touches them, so the pages.lock goes first. */
+	list_for_each_entry(area, batch, free_item)
+		ioasid_pages_use(area->pages, &area->pages_node);
+	down_write(&iopt->rwsem);
+	list_for_each_entry_safe(area, tmp, batch, free_item) {
+		area->state = IOASID_AREA_LIVE;
+		area->mover = NULL;
+		list_del_init(&area->free_item);
+	}
+	iopt_settled(iopt);
+	up_write(&iopt->rwsem);
 }
 
 /* Drop removed areas and their page references, with no lock held. */
@@ -430,31 +610,45 @@ static void iopt_free_areas(struct list_head *free_list)
 	}
 }
 
+/*
+ * Does an area that counts for @mover (iopt_area_counts()) cross either
+ * end of [first, last]?
+ */
+static bool iopt_crosses(struct ioasid_iopt *iopt, unsigned long first,
+			 unsigned long last, const struct list_head *mover)
+{
+	struct ioasid_area *area = iopt_any_first(iopt, first, first);
+
+	if (area && iopt_area_counts(area, mover) && area->node.start < first)
+		return true;
+	area = iopt_any_first(iopt, last, last);
+	return area && iopt_area_counts(area, mover) && area->node.last > last;
+}
+
 /**
  * ioasid_iopt_crosses() - does an area cross either end of a range?
  * @iopt: the map, its lock held
  * @first: first IOVA of the range
  * @last: last IOVA of the range, inclusive
  *
- * Return: true when an area starts before @first and covers it, or covers
- * @last and ends after it: unmapping the range would bisect it.
+ * Return: true when a LIVE area starts before @first and covers it, or
+ * covers @last and ends after it: unmapping the range would bisect it.
  */
 bool ioasid_iopt_crosses(struct ioasid_iopt *iopt, unsigned long first,
 			 unsigned long last)
 {
-	struct ioasid_area *area = ioasid_iopt_area_first(iopt, first, first);
-
-	if (area && area->node.start < first)
-		return true;
-	area = ioasid_iopt_area_first(iopt, last, last);
-	return area && area->node.last > last;
+	lockdep_assert_held(&iopt->rwsem);
+	return iopt_crosses(iopt, first, last, NULL);
 }
 
 /*
- * Put every area inside [first, last] on @doomed, once, adding its length
- * to *@bytes. An area crossing either end is -ENOENT, before any other
- * error; one that an access still pins pages of is -EBUSY. Nothing is
- * changed yet: on error the caller gives the list back with iopt_spare().
+ * Mark every area inside [first, last] REMOVING and put it on @doomed,
+ * once, adding its length to *@bytes. Another call's REMOVING area in the
+ * range is -EAGAIN, to wait for; another call's FILLING area is a map
+ * that comes after this unmap, and is left alone. An area crossing either
+ * end is -ENOENT, before any other error; one that an access still pins
+ * pages of is -EBUSY. On error the caller gives the list back with
+ * iopt_spare(); nobody saw the marks, iopt.rwsem being held throughout.
  */
 static int iopt_doom(struct ioasid_iopt *iopt, unsigned long first,
 		     unsigned long last, struct list_head *doomed,
@@ -463,15 +657,22 @@ static int iopt_doom(struct ioasid_iopt *iopt, unsigned long first,
 	struct ioasid_area *area;
 
 	lockdep_assert_held_write(&iopt->rwsem);
-	if (ioasid_iopt_crosses(iopt, first, last))
+	for (area = iopt_any_first(iopt, first, last); area;
+	     area = iopt_any_next(area, first, last))
+		if (area->state == IOASID_AREA_REMOVING && area->mover != doomed)
+			return -EAGAIN;
+	if (iopt_crosses(iopt, first, last, doomed))
 		return -ENOENT;
-	for (area = ioasid_iopt_area_first(iopt, first, last); area;
-	     area = ioasid_iopt_area_next(area, first, last)) {
+	for (area = iopt_any_first(iopt, first, last); area;
+	     area = iopt_any_next(area, first, last)) {
+		if (!iopt_area_counts(area, doomed))
+			continue;
 		if (atomic_long_read(&area->num_access_pins))
 			return -EBUSY;
-		if (area->doomed)
+		if (area->state == IOASID_AREA_REMOVING)
 			continue;
-		area->doomed = true;
+		area->state = IOASID_AREA_REMOVING;
+		area->mover = doomed;
 		list_add_tail(&area->free_item, doomed);
 		*bytes += area_length(area);
 	}
@@ -483,59 +684,101 @@ static void iopt_spare(struct list_head *doomed)
 	struct ioasid_area *area, *tmp;
 
 	list_for_each_entry_safe(area, tmp, doomed, free_item) {
-		area->doomed = false;
+		area->state = IOASID_AREA_LIVE;
+		area->mover = NULL;
 		list_del(&area->free_item);
 	}
 }
 
 /*
- * Unmap every doomed area from every domain, gathering the IOTLB
- * invalidations of all of them and syncing once per domain, then take the
- * areas out of the tree. They stay on @doomed for iopt_free_areas().
+ * Take the REMOVING areas of @doomed, cleared from every domain, out of
+ * the tree. They stay on @doomed for iopt_free_areas().
  */
 static void iopt_remove_doomed(struct ioasid_iopt *iopt,
 			       struct list_head *doomed)
 {
-	struct iommu_domain *domain;
 	struct ioasid_area *area;
-	unsigned long index;
 
 	lockdep_assert_held_write(&iopt->rwsem);
-	xa_for_each(&iopt->domains, index, domain) {
-		struct iommu_iotlb_gather gather;
-
-		iommu_iotlb_gather_init(&gather);
-		list_for_each_entry(area, doomed, free_item) {
-			size_t len = area_length(area);
-			size_t done;
-
-			done = iommu_unmap_fast(domain, area->node.start, len,
-						&gather);
-			IOASID_WARN_ON(done != len);
-			/* Tens of thousands of mappings may go at once. */
-			cond_resched();
-		}
-		iommu_iotlb_sync(domain, &gather);
-		ioasid_stat_add(iopt->stats, IOASID_STAT_IOTLB_SYNCS, 1);
-	}
 	list_for_each_entry(area, doomed, free_item) {
 		interval_tree_remove(&area->node, &iopt->area_itree);
 		iopt->num_areas--;
 	}
+	iopt_settled(iopt);
 }
 
-static void iopt_unmap_reqs(struct ioasid_iopt *iopt,
-			    struct ioasid_map_req *reqs, unsigned int num,
-			    struct list_head *free_list)
+/* Insert every request's area FILLING on @batch, or none. */
+static int iopt_insert_all(struct ioasid_iopt *iopt,
+			   struct ioasid_map_req *reqs, unsigned int num,
+			   struct list_head *batch, unsigned int *failed)
 {
-	unsigned long bytes = 0;
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < num; i++) {
+		struct ioasid_map_req *req = &reqs[i];
+
+		rc = iopt_insert_prealloc(iopt, req->area, req->pages, 0,
+					  &req->iova, req->length, req->uptr,
+					  req->prot, req->fixed, batch);
+		if (rc) {
+			*failed = i;
+			iopt_withdraw(iopt, batch);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Insert every request's area FILLING on @batch, or none: on failure
+ * *@failed is the request that failed and the requests keep their areas
+ * and pages. When only other calls' areas in transit are in the way, wait
+ * for them with nothing of this call inserted, and start again.
+ */
+static int iopt_insert_reqs(struct ioasid_iopt *iopt,
+			    struct ioasid_map_req *reqs, unsigned int num,
+			    struct list_head *batch, unsigned int *failed)
+{
+	int rc;
+
+	down_write(&iopt->rwsem);
+	while ((rc = iopt_insert_all(iopt, reqs, num, batch, failed)) ==
+	       -EAGAIN)
+		iopt_wait_transit(iopt);
+	up_write(&iopt->rwsem);
+	return rc;
+}
+
+/*
+ * Pin every range, and allocate its area, with no lock held. On failure
+ * *@failed is the range that failed; the ranges before it and it hold
+ * what they got, for the caller to free.
+ */
+static int iopt_pin_reqs(struct ioasid_ctx *ictx, struct ioasid_map_req *reqs,
+			 unsigned int num, u8 acct_mode, unsigned int *failed)
+{
+	struct ioasid_pages *pages;
 	unsigned int i;
 
-	for (i = 0; i < num; i++)
-		IOASID_WARN_ON(iopt_doom(iopt, reqs[i].iova,
-					 reqs[i].iova + reqs[i].length - 1,
-					 free_list, &bytes));
-	iopt_remove_doomed(iopt, free_list);
+	for (i = 0; i < num; i++) {
+		reqs[i].pages = NULL;
+		reqs[i].area = kzalloc(sizeof(*reqs[i].area), GFP_KERNEL_ACCOUNT);
+		if (!reqs[i].area) {
+			*failed = i;
+			return -ENOMEM;
+		}
+		INIT_LIST_HEAD(&reqs[i].area->free_item);
+		pages = ioasid_pages_pin(ictx, reqs[i].uptr,
+					 reqs[i].length >> PAGE_SHIFT,
+					 reqs[i].prot & IOMMU_WRITE, acct_mode);
+		if (IS_ERR(pages)) {
+			*failed = i;
+			return PTR_ERR(pages);
+		}
+		reqs[i].pages = pages;
+	}
+	return 0;
 }
 
 /**
@@ -547,12 +790,14 @@ static void iopt_unmap_reqs(struct ioasid_iopt *iopt,
  * @acct_mode: enum ioasid_acct_mode to charge the pages with
  * @failed: out, on failure, the index of the range that failed
  *
- * Every range is pinned, and its area allocated, first, with no lock held;
- * then all are inserted and mapped into every domain under one hold of
- * the lock, with one IOTLB sync per domain at the end. Each request's
- * @uptr and @length are page aligned and do not wrap; the caller checked.
+ * Every range is pinned, and its area allocated, first, with no lock held.
+ * All are inserted FILLING under one short hold of iopt.rwsem, mapped into
+ * every domain with it dropped, with one IOTLB sync per domain, and made
+ * LIVE under a second short hold. Each request's @uptr and @length are
+ * page aligned and do not wrap; the caller checked.
  *
- * Context: process context; takes iopt.rwsem.
+ * Context: process context; takes iopt.domains_rwsem and iopt.rwsem; may
+ * wait for other maps and unmaps of the same IOVAs.
  * Return: 0, or an errno with nothing pinned, charged or mapped: -ENOMEM,
  * -EFAULT (pin), -EINVAL (unaligned), -EEXIST, -EADDRINUSE, -ENOSPC.
  */
@@ -561,62 +806,51 @@ int ioasid_iopt_map_vec(struct ioasid_ctx *ictx, struct ioasid_iopt *iopt,
 			u8 acct_mode, unsigned int *failed)
 {
 	unsigned long lo = ULONG_MAX, hi = 0;
-	LIST_HEAD(free_list);
-	unsigned int i, done;
-	int rc = 0;
+	unsigned int i, held = num;
+	LIST_HEAD(batch);
+	int rc;
 
-	/* Pin, and allocate the areas, before taking the lock. */
-	for (i = 0; i < num; i++) {
-		reqs[i].area = kzalloc(sizeof(*reqs[i].area), GFP_KERNEL_ACCOUNT);
-		if (!reqs[i].area) {
-			rc = -ENOMEM;
-			*failed = i;
-			goto out_put;
-		}
-		reqs[i].pages = ioasid_pages_pin(ictx, reqs[i].uptr,
-						 reqs[i].length >> PAGE_SHIFT,
-						 reqs[i].prot & IOMMU_WRITE,
-						 acct_mode);
-		if (IS_ERR(reqs[i].pages)) {
-			rc = PTR_ERR(reqs[i].pages);
-			reqs[i].pages = NULL;
-			*failed = i;
-			i++;
-			goto out_put;
-		}
-	}
-
-	down_write(&iopt->rwsem);
-	for (done = 0; done < num; done++) {
-		struct ioasid_map_req *req = &reqs[done];
-
-		rc = iopt_insert_prealloc(iopt, req->area, req->pages, 0,
-					  &req->iova, req->length, req->uptr,
-					  req->prot, req->fixed);
-		if (rc)
-			break;
-		/* The tree owns the area, and the area the reference. */
-		req->area = NULL;
-		req->pages = NULL;
-		lo = min(lo, req->iova);
-		hi = max(hi, req->iova + req->length - 1);
-	}
+	rc = iopt_pin_reqs(ictx, reqs, num, acct_mode, failed);
 	if (rc) {
-		*failed = done;
-		iopt_unmap_reqs(iopt, reqs, done, &free_list);
-	} else {
-		iopt_sync_span(iopt, lo, hi);
-		ioasid_stat_add(iopt->stats, IOASID_STAT_MAPS, num);
+		held = *failed + 1;
+		goto out_put;
 	}
-	up_write(&iopt->rwsem);
-	iopt_free_areas(&free_list);
-	i = num;
+
+	down_read(&iopt->domains_rwsem);
+	rc = iopt_insert_reqs(iopt, reqs, num, &batch, failed);
+	if (!rc)
+		rc = iopt_fill_batch(iopt, &batch, failed);
+	if (rc) {
+		if (!list_empty(&batch)) {
+			down_write(&iopt->rwsem);
+			iopt_withdraw(iopt, &batch);
+			up_write(&iopt->rwsem);
+		}
+		up_read(&iopt->domains_rwsem);
+		goto out_put;
+	}
+	for (i = 0; i < num; i++) {
+		lo = min(lo, reqs[i].iova);
+		hi = max(hi, reqs[i].iova + reqs[i].length - 1);
+	}
+	iopt_sync_span(iopt, lo, hi);
+	iopt_publish(iopt, &batch);
+	up_read(&iopt->domains_rwsem);
+	ioasid_stat_add(iopt->stats, IOASID_STAT_MAPS, num);
+	/* The tree owns the areas, and the areas the references. */
+	for (i = 0; i < num; i++) {
+		reqs[i].area = NULL;
+		reqs[i].pages = NULL;
+	}
+	return 0;
+
 out_put:
-	while (i--) {
+	for (i = 0; i < held; i++) {
 		kfree(reqs[i].area);
 		reqs[i].area = NULL;
 		if (reqs[i].pages)
 			ioasid_pages_put(reqs[i].pages);
+		reqs[i].pages = NULL;
 	}
 	return rc;
 }
@@ -739,6 +973,103 @@ out_unlock:
 	return rc;
 }
 
+/*
+ * Insert an area FILLING on @batch for each piece, one after another from
+ * *@dst_iova (or a chosen IOVA), or none: waits out other calls' areas in
+ * transit in the way.
+ */
+static int iopt_insert_pieces(struct ioasid_iopt *dst,
+			      struct iopt_copy_piece *pieces,
+			      struct ioasid_area **areas, unsigned int num,
+			      unsigned long *dst_iova, unsigned long src_iova,
+			      unsigned long length, int prot, bool fixed,
+			      struct list_head *batch)
+{
+	unsigned long iova;
+	unsigned int i;
+	int rc;
+
+	lockdep_assert_held_write(&dst->rwsem);
+	for (;;) {
+		if (!fixed)
+			rc = iopt_alloc_iova(dst, dst_iova, src_iova, length);
+		else if (*dst_iova % dst->iova_alignment)
+			rc = -EINVAL;
+		else
+			rc = iopt_check_fixed(dst, *dst_iova,
+					      *dst_iova + length - 1, batch);
+		if (rc != -EAGAIN)
+			break;
+		iopt_wait_transit(dst);
+	}
+	if (rc)
+		return rc;
+	for (i = 0, iova = *dst_iova; i < num; i++) {
+		rc = iopt_insert_prealloc(dst, areas[i], pieces[i].pages,
+					  pieces[i].page_index, &iova,
+					  pieces[i].length, 0, prot, true,
+					  batch);
+		if (rc) {
+			iopt_withdraw(dst, batch);
+			return rc;
+		}
+		iova += pieces[i].length;
+	}
+	return 0;
+}
+
+static struct ioasid_area **iopt_alloc_areas(unsigned int num)
+{
+	struct ioasid_area **areas;
+	unsigned int i;
+
+	areas = kcalloc(num, sizeof(*areas), GFP_KERNEL_ACCOUNT);
+	for (i = 0; areas && i < num; i++) {
+		areas[i] = kzalloc(sizeof(*areas[i]), GFP_KERNEL_ACCOUNT);
+		if (!areas[i])
+			goto err;
+		INIT_LIST_HEAD(&areas[i]->free_item);
+	}
+	return areas;
+err:
+	while (i--)
+		kfree(areas[i]);
+	kfree(areas);
+	return NULL;
+}
+
+/* Map the pieces at *@dst_iova, as a map does its requests. */
+static int iopt_map_pieces(struct ioasid_iopt *dst,
+			   struct iopt_copy_piece *pieces,
+			   struct ioasid_area **areas, unsigned int num,
+			   unsigned long *dst_iova, unsigned long src_iova,
+			   unsigned long length, int prot, bool fixed)
+{
+	LIST_HEAD(batch);
+	unsigned int at;
+	int rc;
+
+	down_read(&dst->domains_rwsem);
+	down_write(&dst->rwsem);
+	rc = iopt_insert_pieces(dst, pieces, areas, num, dst_iova, src_iova,
+				length, prot, fixed, &batch);
+	up_write(&dst->rwsem);
+	if (!rc) {
+		rc = iopt_fill_batch(dst, &batch, &at);
+		if (rc) {
+			down_write(&dst->rwsem);
+			iopt_withdraw(dst, &batch);
+			up_write(&dst->rwsem);
+		}
+	}
+	if (!rc) {
+		iopt_sync_span(dst, *dst_iova, *dst_iova + length - 1);
+		iopt_publish(dst, &batch);
+	}
+	up_read(&dst->domains_rwsem);
+	return rc;
+}
+
 /**
  * ioasid_iopt_copy() - map, in @dst, the pages already mapped in @src
  * @dst: destination map
@@ -749,18 +1080,23 @@ out_unlock:
  * @prot: IOMMU_READ and/or IOMMU_WRITE; every source area must allow it
  * @fixed: use *@dst_iova rather than choosing
  *
- * No page is pinned or charged again: the new areas share the pages.
+ * No page is pinned or charged again: the new areas share the pages. The
+ * source's areas in transit are not mapped (-ENOENT); the destination's
+ * are waited for, as a map waits.
  *
- * Return: 0 or an errno, with @dst unchanged.
+ * Context: process context; takes each map's iopt.rwsem, and @dst's
+ * iopt.domains_rwsem.
+ * Return: 0 or an errno, with @dst unchanged: -EINVAL (unaligned),
+ * -ENOENT (a hole in the source), -EPERM (@prot not allowed there),
+ * -EEXIST, -EADDRINUSE, -ENOSPC, -ENOMEM.
  */
 int ioasid_iopt_copy(struct ioasid_iopt *dst, struct ioasid_iopt *src,
 		     unsigned long *dst_iova, unsigned long src_iova,
 		     unsigned long length, int prot, bool fixed)
 {
 	struct iopt_copy_piece *pieces;
-	unsigned long iova, first;
-	unsigned int num, i, done = 0;
-	LIST_HEAD(free_list);
+	struct ioasid_area **areas;
+	unsigned int num, i;
 	int rc;
 
 	if (src_iova % src->iova_alignment)
@@ -769,44 +1105,33 @@ int ioasid_iopt_copy(struct ioasid_iopt *dst, struct ioasid_iopt *src,
 			  &num);
 	if (rc)
 		return rc;
-
-	down_write(&dst->rwsem);
-	if (fixed) {
-		rc = (*dst_iova % dst->iova_alignment) ? -EINVAL :
-			iopt_check_fixed(dst, *dst_iova, *dst_iova + length - 1);
-	} else {
-		rc = iopt_alloc_iova(dst, dst_iova, src_iova, length);
+	areas = iopt_alloc_areas(num);
+	if (!areas) {
+		rc = -ENOMEM;
+		goto out_drop;
 	}
-	first = *dst_iova;
-	for (i = 0, iova = first; !rc && i < num; i++) {
-		rc = iopt_insert_area(dst, pieces[i].pages,
-				      pieces[i].page_index, &iova,
-				      pieces[i].length, 0, prot, true);
-		if (rc)
-			break;
-		iova += pieces[i].length;
-		done++;
+	rc = iopt_map_pieces(dst, pieces, areas, num, dst_iova, src_iova,
+			     length, prot, fixed);
+	if (rc) {
+		for (i = 0; i < num; i++)
+			kfree(areas[i]);
+		goto out_free;
 	}
-	if (rc && done) {
-		unsigned long bytes = 0;
-
-		IOASID_WARN_ON(iopt_doom(dst, first, iova - 1, &free_list,
-					 &bytes));
-		iopt_remove_doomed(dst, &free_list);
-	} else if (!rc) {
-		iopt_sync_span(dst, first, iova - 1);
-		ioasid_stat_add(dst->stats, IOASID_STAT_MAPS, done);
-	}
+	ioasid_stat_add(dst->stats, IOASID_STAT_MAPS, num);
 	/*
-	 * The areas use the pages now and own the pieces' references: end
-	 * the pieces' use while the areas surely exist.
+	 * The areas use the pages now, and own the pieces' references: end
+	 * only the pieces' use.
 	 */
-	for (i = 0; i < done; i++)
+	for (i = 0; i < num; i++)
 		ioasid_pages_unuse(pieces[i].pages, &pieces[i].node);
-	up_write(&dst->rwsem);
+	kfree(areas);
+	kfree(pieces);
+	return 0;
 
-	iopt_drop_pieces(pieces, done, num);
-	iopt_free_areas(&free_list);
+out_free:
+	kfree(areas);
+out_drop:
+	iopt_drop_pieces(pieces, 0, num);
 	kfree(pieces);
 	return rc;
 }
@@ -834,6 +1159,37 @@ bool ioasid_iopt_range_pinned(struct ioasid_iopt *iopt, unsigned long iova,
 	return pinned;
 }
 
+/*
+ * Mark the areas of every range REMOVING on @doomed, or none: on failure
+ * *@failed is the range that failed. Waits out other calls' REMOVING
+ * areas in the way with nothing of this call marked.
+ */
+static int iopt_doom_ranges(struct ioasid_iopt *iopt,
+			    const struct ioasid_iova_range *ranges,
+			    unsigned int num, struct list_head *doomed,
+			    unsigned long *bytes, unsigned int *failed)
+{
+	unsigned int i;
+	int rc = 0;
+
+	lockdep_assert_held_write(&iopt->rwsem);
+	for (i = 0; i < num; i++) {
+		if (ranges[i].first % iopt->iova_alignment ||
+		    (ranges[i].last + 1) % iopt->iova_alignment)
+			rc = -EINVAL;
+		else
+			rc = iopt_doom(iopt, ranges[i].first, ranges[i].last,
+				       doomed, bytes);
+		if (rc) {
+			*failed = i;
+			iopt_spare(doomed);
+			*bytes = 0;
+			return rc;
+		}
+	}
+	return 0;
+}
+
 /**
  * ioasid_iopt_unmap_vec() - unmap every area inside any of several ranges
  * @iopt: the map
@@ -843,10 +1199,15 @@ bool ioasid_iopt_range_pinned(struct ioasid_iopt *iopt, unsigned long iova,
  * @unmapped: out, bytes unmapped
  * @failed: out, on failure, the index of the range that failed
  *
- * All or nothing, under one hold of the lock, with one IOTLB sync per
- * domain for the whole call.
+ * All or nothing. The areas are marked REMOVING under one short hold of
+ * iopt.rwsem, cleared from every domain with it dropped, with one IOTLB
+ * sync per domain for the whole call, and taken out of the tree under a
+ * second short hold. A map still filling an area in a range comes after
+ * this unmap and is left alone; another unmap's areas in a range are
+ * waited for.
  *
- * Context: process context; takes iopt.rwsem.
+ * Context: process context; takes iopt.domains_rwsem and iopt.rwsem; may
+ * wait for other unmaps of the same IOVAs.
  * Return: 0; -EINVAL if a range is unaligned; -ENOENT if an area crosses
  * either end of a range; -EBUSY if an access still pins pages in one.
  * Nothing is unmapped on failure.
@@ -858,33 +1219,28 @@ int ioasid_iopt_unmap_vec(struct ioasid_iopt *iopt,
 {
 	struct ioasid_area *area;
 	unsigned long bytes = 0;
-	unsigned int i, n = 0;
+	unsigned int n = 0;
 	LIST_HEAD(doomed);
-	int rc = 0;
+	int rc;
 
+	down_read(&iopt->domains_rwsem);
 	down_write(&iopt->rwsem);
-	for (i = 0; i < num; i++) {
-		if (ranges[i].first % iopt->iova_alignment ||
-		    (ranges[i].last + 1) % iopt->iova_alignment)
-			rc = -EINVAL;
-		else
-			rc = iopt_doom(iopt, ranges[i].first, ranges[i].last,
-				       &doomed, &bytes);
-		if (rc) {
-			*failed = i;
-			iopt_spare(&doomed);
-			break;
-		}
-	}
-	if (!rc) {
-		iopt_remove_doomed(iopt, &doomed);
-		list_for_each_entry(area, &doomed, free_item)
-			n++;
-		ioasid_stat_add(iopt->stats, IOASID_STAT_UNMAPS, n);
-	}
+	while ((rc = iopt_doom_ranges(iopt, ranges, num, &doomed, &bytes,
+				      failed)) == -EAGAIN)
+		iopt_wait_transit(iopt);
 	up_write(&iopt->rwsem);
+	if (!rc && !list_empty(&doomed)) {
+		iopt_clear_list(iopt, &doomed, NULL);
+		down_write(&iopt->rwsem);
+		iopt_remove_doomed(iopt, &doomed);
+		up_write(&iopt->rwsem);
+	}
+	up_read(&iopt->domains_rwsem);
+	list_for_each_entry(area, &doomed, free_item)
+		n++;
+	ioasid_stat_add(iopt->stats, IOASID_STAT_UNMAPS, n);
 	iopt_free_areas(&doomed);
-	*unmapped = rc ? 0 : bytes;
+	*unmapped = bytes;
 	return rc;
 }
 
@@ -928,16 +1284,18 @@ int ioasid_iopt_unmap_all(struct ioasid_iopt *iopt, unsigned long *unmapped)
 
 /**
  * ioasid_iopt_destroy() - free an IOVA map with no domain attached
- * @iopt: the map
+ * @iopt: the map, which no call uses any more
  */
 void ioasid_iopt_destroy(struct ioasid_iopt *iopt)
 {
 	unsigned long bytes = 0;
 	LIST_HEAD(free_list);
 
+	down_read(&iopt->domains_rwsem);
 	down_write(&iopt->rwsem);
 	IOASID_WARN_ON(iopt->num_domains);
 	IOASID_WARN_ON(iopt_doom(iopt, 0, ULONG_MAX, &free_list, &bytes));
+	iopt_clear_list(iopt, &free_list, NULL);
 	iopt_remove_doomed(iopt, &free_list);
 	iopt_free_tree(&iopt->reserved_itree,
 		       offsetof(struct ioasid_reserved, node));
@@ -945,6 +1303,7 @@ void ioasid_iopt_destroy(struct ioasid_iopt *iopt)
 		       offsetof(struct ioasid_allowed, node));
 	xa_destroy(&iopt->access_dirty);
 	up_write(&iopt->rwsem);
+	up_read(&iopt->domains_rwsem);
 	iopt_free_areas(&free_list);
 	xa_destroy(&iopt->domains);
 }
@@ -1055,7 +1414,11 @@ static int iopt_queue_aperture(struct list_head *batch,
  * the pinned pages. The domain's aperture becomes reserved and its smallest
  * page size raises the IOVA alignment.
  *
- * Return: 0, or an errno with @domain empty and @iopt unchanged.
+ * Context: process context; takes iopt.domains_rwsem and iopt.rwsem for
+ * writing, after the maps and unmaps under way.
+ * Return: 0, or an errno with @domain empty and @iopt unchanged:
+ * -EADDRINUSE (an area the domain cannot map, or its aperture meets one),
+ * -ENOMEM, or the IOMMU driver's errno.
  */
 int ioasid_iopt_add_domain(struct ioasid_iopt *iopt,
 			   struct iommu_domain *domain)
@@ -1070,6 +1433,8 @@ int ioasid_iopt_add_domain(struct ioasid_iopt *iopt,
 	rc = iopt_queue_aperture(&batch, domain);
 	if (rc)
 		goto out_discard;
+	/* Exclusive: no area is in transit. */
+	down_write(&iopt->domains_rwsem);
 	down_write(&iopt->rwsem);
 	for (area = ioasid_iopt_area_first(iopt, 0, ULONG_MAX); area;
 	     area = ioasid_iopt_area_next(area, 0, ULONG_MAX)) {
@@ -1101,6 +1466,7 @@ int ioasid_iopt_add_domain(struct ioasid_iopt *iopt,
 	iopt->num_domains++;
 	iopt->iova_alignment = max(iopt->iova_alignment, align);
 	up_write(&iopt->rwsem);
+	up_write(&iopt->domains_rwsem);
 	return 0;
 
 err_unfill:
@@ -1110,6 +1476,7 @@ err_unfill:
 	iopt_resv_drop(iopt, domain);
 out_unlock:
 	up_write(&iopt->rwsem);
+	up_write(&iopt->domains_rwsem);
 out_discard:
 	iopt_resv_discard(&batch);
 	return rc;
@@ -1119,6 +1486,9 @@ out_discard:
  * ioasid_iopt_remove_domain() - stop mirroring into a domain and empty it
  * @iopt: the map
  * @domain: a domain added with ioasid_iopt_add_domain()
+ *
+ * Context: process context; takes iopt.domains_rwsem and iopt.rwsem for
+ * writing, after the maps and unmaps under way.
  */
 void ioasid_iopt_remove_domain(struct ioasid_iopt *iopt,
 			       struct iommu_domain *domain)
@@ -1128,6 +1498,7 @@ void ioasid_iopt_remove_domain(struct ioasid_iopt *iopt,
 	struct ioasid_area *area;
 	unsigned long index;
 
+	down_write(&iopt->domains_rwsem);
 	down_write(&iopt->rwsem);
 	xa_for_each(&iopt->domains, index, entry) {
 		if (entry == domain) {
@@ -1151,6 +1522,7 @@ void ioasid_iopt_remove_domain(struct ioasid_iopt *iopt,
 	iopt_resv_drop(iopt, domain);
 	iopt_recalc_alignment(iopt);
 	up_write(&iopt->rwsem);
+	up_write(&iopt->domains_rwsem);
 }
 
 /**
@@ -1168,8 +1540,8 @@ void ioasid_iopt_remove_domain(struct ioasid_iopt *iopt,
  * runs between this and ioasid_iopt_thaw_domains(): for a replace, both
  * the old and the new domain's. Readers (accesses, mock DMA) go on.
  *
- * Context: process context; takes iopt.rwsem of each for reading, the
- * lower address first.
+ * Context: process context; takes iopt.domains_rwsem of each for writing,
+ * the lower address first, after the maps and unmaps under way.
  */
 void ioasid_iopt_freeze_domains(struct ioasid_iopt *a, struct ioasid_iopt *b)
 {
@@ -1178,9 +1550,10 @@ void ioasid_iopt_freeze_domains(struct ioasid_iopt *a, struct ioasid_iopt *b)
 	else if (b && b < a)
 		swap(a, b);
 	if (a)
-		down_read(&a->rwsem);
+		down_write(&a->domains_rwsem);
 	if (b)
-		down_read_nested(&b->rwsem, a ? SINGLE_DEPTH_NESTING : 0);
+		down_write_nested(&b->domains_rwsem,
+				  a ? SINGLE_DEPTH_NESTING : 0);
 }
 
 /**
@@ -1194,9 +1567,9 @@ void ioasid_iopt_freeze_domains(struct ioasid_iopt *a, struct ioasid_iopt *b)
 void ioasid_iopt_thaw_domains(struct ioasid_iopt *a, struct ioasid_iopt *b)
 {
 	if (a && a != b)
-		up_read(&a->rwsem);
+		up_write(&a->domains_rwsem);
 	if (b)
-		up_read(&b->rwsem);
+		up_write(&b->domains_rwsem);
 }
 
 /**
@@ -1312,8 +1685,9 @@ int ioasid_iopt_set_allowed(struct ioasid_iopt *iopt,
 	}
 	old = iopt->allowed_itree;
 	iopt->allowed_itree = *allowed;
-	for (area = ioasid_iopt_area_first(iopt, 0, ULONG_MAX); area;
-	     area = ioasid_iopt_area_next(area, 0, ULONG_MAX)) {
+	/* Areas in transit too: a FILLING one is about to be LIVE. */
+	for (area = iopt_any_first(iopt, 0, ULONG_MAX); area;
+	     area = iopt_any_next(area, 0, ULONG_MAX)) {
 		if (!iopt_allowed(iopt, area->node.start, area->node.last)) {
 			iopt->allowed_itree = old;
 			rc = -EBUSY;
@@ -1445,8 +1819,9 @@ int ioasid_iopt_usable_ranges(struct ioasid_iopt *iopt,
  * @iova: first IOVA
  * @last: last IOVA, inclusive
  *
- * Return: 0; -EEXIST if a mapping overlaps; -EADDRINUSE if the range is
- * reserved or outside the allowed ranges.
+ * Return: 0; -EEXIST if a mapping overlaps, or one being mapped or
+ * unmapped; -EADDRINUSE if the range is reserved or outside the allowed
+ * ranges.
  */
 int ioasid_iopt_check_map(struct ioasid_iopt *iopt, unsigned long iova,
 			  unsigned long last)
@@ -1454,9 +1829,9 @@ int ioasid_iopt_check_map(struct ioasid_iopt *iopt, unsigned long iova,
 	int rc;
 
 	down_read(&iopt->rwsem);
-	rc = iopt_check_fixed(iopt, iova, last);
+	rc = iopt_check_fixed(iopt, iova, last, NULL);
 	up_read(&iopt->rwsem);
-	return rc;
+	return rc == -EAGAIN ? -EEXIST : rc;
 }
 
 /*

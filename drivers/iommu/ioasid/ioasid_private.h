@@ -31,14 +31,20 @@
  *     ioas.mutex               the IOAS's lists of HWPTs and accesses
  *       hwpt.lock              a paging HWPT's attach: mirror, coherency
  *                              (a nested HWPT's attach takes its parent's)
- *         iopt.rwsem           areas, reserved/allowed trees, domains;
- *                              held for reading across an attach or
- *                              detach of a mirrored domain (two IOASes'
- *                              for a replace: the lower address first)
+ *         iopt.domains_rwsem   the domains' IOPTEs: read across a map's or
+ *                              an unmap's IOPTE writes, several at once;
+ *                              written to add or remove a domain, and
+ *                              across an attach or detach of a mirrored
+ *                              domain (two IOASes' for a replace: the
+ *                              lower address first)
  *           iommu_group mutex  (6.1's IOMMU core, in attach and detach)
- *           pages.lock         which pages of a pinned range areas use
- *           access.lock        an access's pins, per IOVA page
- *           ctx.objects xa_lock  object table (spinlock, never sleeps)
+ *           iopt.rwsem         areas, reserved/allowed trees, domains;
+ *                              maps and unmaps write it briefly, to move
+ *                              areas in and out of transit
+ *             mirror.ops_lock  a mirror's driver callbacks, one at a time
+ *             pages.lock       which pages of a pinned range areas use
+ *             access.lock      an access's pins, per IOVA page
+ *             ctx.objects xa_lock  object table (spinlock, never sleeps)
  *   ioasid_pasid_users_lock    per-user PASID counts
  *
  * The IOMMU core calls the fault handler (fault.c) with the device's
@@ -301,7 +307,11 @@ void ioasid_pages_fake_free(struct ioasid_pages *pages);
 
 /**
  * struct ioasid_iopt - the IOVA map of an IOAS
- * @rwsem: protects everything below
+ * @domains_rwsem: held for reading while IOPTEs of @domains are written or
+ *		   cleared (maps and unmaps, several at once), for writing
+ *		   to change @domains or to attach or detach one of them
+ * @rwsem: protects everything below; maps and unmaps hold it for writing
+ *	   only to move areas in and out of @area_itree
  * @area_itree: struct ioasid_area by IOVA
  * @reserved_itree: struct ioasid_reserved by IOVA
  * @allowed_itree: struct ioasid_allowed by IOVA; empty means all
@@ -315,8 +325,12 @@ void ioasid_pages_fake_free(struct ioasid_pages *pages);
  * @access_dirty: IOVA page number -> present once an access pinned the
  *		  page or wrote to it while @track_access_dirty was on
  * @stats: the counters of the context owning the map, or NULL
+ * @transit_waiters: calls waiting for an area in transit to settle
+ * @transit_gen: bumped, with a wake-up on it, when areas settle while a
+ *		 call waits
  */
 struct ioasid_iopt {
+	struct rw_semaphore domains_rwsem;
 	struct rw_semaphore rwsem;
 	struct rb_root_cached area_itree;
 	struct rb_root_cached reserved_itree;
@@ -330,6 +344,28 @@ struct ioasid_iopt {
 	bool track_access_dirty;
 	struct xarray access_dirty;
 	struct ioasid_stats *stats;
+	unsigned int transit_waiters;
+	unsigned long transit_gen;
+};
+
+/**
+ * enum ioasid_area_state - where an area is in its life
+ * @IOASID_AREA_LIVE: mapped in every domain; what every walker sees
+ * @IOASID_AREA_FILLING: its IOVAs are taken while a map writes its IOPTEs;
+ *			 the map has not happened yet to anyone else
+ * @IOASID_AREA_REMOVING: its IOVAs stay taken while an unmap clears its
+ *			  IOPTEs and flushes; the unmap has happened
+ *
+ * Only a map or an unmap moves areas out of or into LIVE, each under
+ * iopt.rwsem held for writing, and between the two holds it writes IOPTEs
+ * under iopt.domains_rwsem held for reading. Walkers skip areas in transit
+ * (ioasid_iopt_area_first()); a map or unmap that meets one another call
+ * moves waits for it to settle (iopt_wait_transit()).
+ */
+enum ioasid_area_state {
+	IOASID_AREA_LIVE,
+	IOASID_AREA_FILLING,
+	IOASID_AREA_REMOVING,
 };
 
 /**
@@ -341,7 +377,9 @@ struct ioasid_iopt {
  * @prot: IOMMU_READ and/or IOMMU_WRITE
  * @num_access_pins: pages of this area pinned through accesses
  * @vaddr_invalid: VFIO_DMA_UNMAP_FLAG_VADDR withdrew its user address
- * @doomed: on a list of areas an unmap is about to remove
+ * @state: enum ioasid_area_state, under iopt.rwsem
+ * @mover: while in transit, the list of the call moving it, so that a
+ *	   call tells its own areas from another call's
  * @free_item: on that list, or on a list of removed areas
  */
 struct ioasid_area {
@@ -352,7 +390,8 @@ struct ioasid_area {
 	int prot;
 	atomic_long_t num_access_pins;
 	bool vaddr_invalid;
-	bool doomed;
+	u8 state;
+	const struct list_head *mover;
 	struct list_head free_item;
 };
 

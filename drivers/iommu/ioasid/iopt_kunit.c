@@ -2,7 +2,8 @@
 /*
  * KUnit tests of the IOVA map's pure logic: hole finding, alignment
  * choice, allow-lists, usable-range bookkeeping, physical run lengths,
- * cutting mappings (type1 v1 partial unmap) and the per-user accounting
+ * cutting mappings (type1 v1 partial unmap), what maps and unmaps see of
+ * each other's areas in transit, and the per-user accounting
  * arithmetic. Included at the end of
  * io_pagetable.c so the static helpers can be reached.
  */
@@ -269,6 +270,36 @@ static void iopt_kunit_free_areas(struct ioasid_iopt *iopt)
 	up_write(&iopt->rwsem);
 }
 
+/*
+ * Insert an area LIVE for @pages[@page_index...], as a map into an IOAS
+ * with no domain does, consuming the reference on @pages on success.
+ * Under iopt.rwsem held for writing.
+ */
+static int iopt_insert_area(struct ioasid_iopt *iopt, struct ioasid_pages *pages,
+			    unsigned long page_index, unsigned long *iova,
+			    unsigned long length, unsigned long uptr, int prot,
+			    bool fixed)
+{
+	struct ioasid_area *area;
+	LIST_HEAD(batch);
+	int rc;
+
+	area = kzalloc(sizeof(*area), GFP_KERNEL);
+	if (!area)
+		return -ENOMEM;
+	rc = iopt_insert_prealloc(iopt, area, pages, page_index, iova, length,
+				  uptr, prot, fixed, &batch);
+	if (rc) {
+		kfree(area);
+		return rc;
+	}
+	ioasid_pages_use(pages, &area->pages_node);
+	area->state = IOASID_AREA_LIVE;
+	area->mover = NULL;
+	list_del_init(&area->free_item);
+	return 0;
+}
+
 static void iopt_test_cut(struct kunit *test)
 {
 	const unsigned long base = SZ_1M;
@@ -407,6 +438,83 @@ static void iopt_test_errno_order(struct kunit *test)
 	__free_pages(block, 1);
 }
 
+/*
+ * Areas in transit: a FILLING area of another call is no mapping yet to
+ * walkers and unmaps, but its IOVAs are taken (a fixed map waits for it,
+ * a placed one goes around it); a REMOVING area of another call is gone
+ * to walkers, and an unmap of its IOVAs waits for it. A call's own areas
+ * in transit count for it.
+ */
+static void iopt_test_transit(struct kunit *test)
+{
+	const unsigned long base = SZ_1M;
+	unsigned long bytes = 0, iova = base;
+	struct ioasid_pages *pages;
+	struct ioasid_area *area;
+	struct ioasid_iopt iopt;
+	LIST_HEAD(other);
+	LIST_HEAD(mine);
+	struct page *block;
+
+	block = alloc_pages(GFP_KERNEL, 1);
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	pages = iopt_kunit_pages(test, block, 2);
+	ioasid_iopt_init(&iopt);
+	down_write(&iopt.rwsem);
+	KUNIT_ASSERT_EQ(test, iopt_insert_area(&iopt, pages, 0, &iova,
+					       2 * PAGE_SIZE, 0, IOMMU_READ,
+					       true), 0);
+	area = ioasid_iopt_area_first(&iopt, base, base);
+	KUNIT_ASSERT_NOT_NULL(test, area);
+
+	/* Another call fills it: hidden, yet its IOVAs are taken. */
+	area->state = IOASID_AREA_FILLING;
+	area->mover = &other;
+	KUNIT_EXPECT_NULL(test, ioasid_iopt_area_first(&iopt, 0, ULONG_MAX));
+	KUNIT_EXPECT_EQ(test, iopt_check_fixed(&iopt, base, base, &mine),
+			-EAGAIN);
+	KUNIT_EXPECT_EQ(test, iopt_check_fixed(&iopt, base, base, &other),
+			-EEXIST);
+	KUNIT_EXPECT_FALSE(test, iopt_find_hole(&iopt, base, base + SZ_8K - 1,
+						PAGE_SIZE, PAGE_SIZE, 0,
+						&iova));
+	KUNIT_EXPECT_FALSE(test, ioasid_iopt_crosses(&iopt, base + PAGE_SIZE,
+						     ULONG_MAX));
+	/* An unmap leaves it to the map, which comes after it. */
+	KUNIT_EXPECT_EQ(test, iopt_doom(&iopt, base + PAGE_SIZE, ULONG_MAX,
+					&mine, &bytes), 0);
+	KUNIT_EXPECT_TRUE(test, list_empty(&mine));
+	KUNIT_EXPECT_EQ(test, bytes, 0);
+
+	/* Another call removes it: an unmap of its IOVAs waits. */
+	area->state = IOASID_AREA_REMOVING;
+	KUNIT_EXPECT_EQ(test, iopt_doom(&iopt, 0, ULONG_MAX, &mine, &bytes),
+			-EAGAIN);
+	KUNIT_EXPECT_EQ(test, iopt_check_fixed(&iopt, base, base, NULL),
+			-EAGAIN);
+
+	/* An unmap's own REMOVING areas count for it, once. */
+	area->state = IOASID_AREA_LIVE;
+	area->mover = NULL;
+	KUNIT_EXPECT_EQ(test, iopt_doom(&iopt, base, base + SZ_8K - 1, &mine,
+					&bytes), 0);
+	KUNIT_EXPECT_EQ(test, area->state, IOASID_AREA_REMOVING);
+	KUNIT_EXPECT_EQ(test, iopt_doom(&iopt, base, base + SZ_8K - 1, &mine,
+					&bytes), 0);
+	KUNIT_EXPECT_EQ(test, bytes, 2 * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, iopt_doom(&iopt, base + PAGE_SIZE, ULONG_MAX,
+					&mine, &bytes), -ENOENT);
+	iopt_spare(&mine);
+	KUNIT_EXPECT_EQ(test, area->state, IOASID_AREA_LIVE);
+	KUNIT_EXPECT_PTR_EQ(test, ioasid_iopt_area_first(&iopt, base, base),
+			    area);
+	up_write(&iopt.rwsem);
+
+	iopt_kunit_free_areas(&iopt);
+	ioasid_iopt_destroy(&iopt);
+	__free_pages(block, 1);
+}
+
 static struct kunit_case iopt_test_cases[] = {
 	KUNIT_CASE(iopt_test_hole_empty),
 	KUNIT_CASE(iopt_test_hole_skips),
@@ -419,6 +527,7 @@ static struct kunit_case iopt_test_cases[] = {
 	KUNIT_CASE(iopt_test_acct_user),
 	KUNIT_CASE(iopt_test_cut),
 	KUNIT_CASE(iopt_test_errno_order),
+	KUNIT_CASE(iopt_test_transit),
 	{}
 };
 

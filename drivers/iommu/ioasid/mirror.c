@@ -8,20 +8,24 @@
  * To the IOAS a mirror is one more domain: a software IOMMU domain whose
  * map_pages, unmap_pages and IOTLB sync ops call the driver's struct
  * ioasid_mirror_ops. So the IOAS fills it when it is attached and keeps
- * it in sync from then on, under iopt.rwsem, the way it keeps IOMMU
- * domains: each map or unmap command ends with one flush, in which a
- * driver that can only replace its whole translation (vDPA set_map) does
- * so once. The pages are the IOAS's, pinned and charged once whoever else
- * maps them.
+ * it in sync from then on, the way it keeps IOMMU domains: each map or
+ * unmap command ends with one flush, in which a driver that can only
+ * replace its whole translation (vDPA set_map) does so once. The pages are
+ * the IOAS's, pinned and charged once whoever else maps them.
+ *
+ * Maps and unmaps of one IOAS write IOPTEs side by side; the callbacks of
+ * a mirror are called one at a time, under mirror.ops_lock. A flush may
+ * so carry another command's changes early: they are of IOVAs that
+ * command holds, with its pages pinned.
  *
  * A mirror is attached to one IOAS at a time. Moving it to another one
  * empties it (an unmap of everything, then a flush) and fills it from the
  * new IOAS: for that moment the device translates nothing, so unlike an
  * IOMMU domain's replace the move is not hitless.
  *
- * Lock order: mirror.lock, then iopt.rwsem (in ioasid_iopt_add_domain()
- * and ioasid_iopt_remove_domain()), under which the driver's callbacks
- * run.
+ * Lock order: mirror.lock, then iopt.domains_rwsem and iopt.rwsem (in
+ * ioasid_iopt_add_domain() and ioasid_iopt_remove_domain()), then
+ * mirror.ops_lock, under which the driver's callbacks run.
  */
 #include <linux/iommu.h>
 #include <linux/slab.h>
@@ -36,6 +40,7 @@
  * @ops: the driver's callbacks
  * @data: passed to them
  * @lock: serialises attach, replace and detach
+ * @ops_lock: serialises the calls to @ops
  * @ioas: the IOAS attached to, held, or NULL
  */
 struct ioasid_mirror {
@@ -45,6 +50,7 @@ struct ioasid_mirror {
 	const struct ioasid_mirror_ops *ops;
 	void *data;
 	struct mutex lock; /* attach, replace, detach */
+	struct mutex ops_lock; /* calls to ops */
 	struct ioasid_ioas *ioas;
 };
 
@@ -61,7 +67,9 @@ static int mirror_map_pages(struct iommu_domain *domain, unsigned long iova,
 	size_t size = pgsize * pgcount;
 	int rc;
 
+	mutex_lock(&mirror->ops_lock);
 	rc = mirror->ops->map(mirror->data, iova, paddr, size, prot);
+	mutex_unlock(&mirror->ops_lock);
 	if (!rc)
 		*mapped = size;
 	return rc;
@@ -75,7 +83,9 @@ static size_t mirror_unmap_pages(struct iommu_domain *domain,
 	struct ioasid_mirror *mirror = to_mirror(domain);
 	size_t size = pgsize * pgcount;
 
+	mutex_lock(&mirror->ops_lock);
 	mirror->ops->unmap(mirror->data, iova, size);
+	mutex_unlock(&mirror->ops_lock);
 	return size;
 }
 
@@ -84,7 +94,9 @@ static void mirror_sync_map(struct iommu_domain *domain, unsigned long iova,
 {
 	struct ioasid_mirror *mirror = to_mirror(domain);
 
+	mutex_lock(&mirror->ops_lock);
 	mirror->ops->flush(mirror->data);
+	mutex_unlock(&mirror->ops_lock);
 }
 
 static void mirror_sync(struct iommu_domain *domain,
@@ -92,7 +104,9 @@ static void mirror_sync(struct iommu_domain *domain,
 {
 	struct ioasid_mirror *mirror = to_mirror(domain);
 
+	mutex_lock(&mirror->ops_lock);
 	mirror->ops->flush(mirror->data);
+	mutex_unlock(&mirror->ops_lock);
 }
 
 static const struct iommu_domain_ops mirror_domain_ops = {
@@ -131,6 +145,7 @@ static void mirror_free(struct ioasid_object *obj)
 						    obj);
 
 	mirror_leave(mirror);
+	mutex_destroy(&mirror->ops_lock);
 	mutex_destroy(&mirror->lock);
 	kfree(mirror);
 }
@@ -144,8 +159,8 @@ const struct ioasid_obj_ops ioasid_mirror_obj_ops = {
 /**
  * ioasid_mirror_create() - create a mirror for a driver
  * @ictx: the context
- * @ops: callbacks, all required; they run under the IOAS's lock and must
- *	 not call into the core
+ * @ops: callbacks, all required; they run one at a time, under the
+ *	 IOAS's locks, and must not call into the core
  * @data: passed to the callbacks
  * @first: first IOVA the device translates
  * @last: last IOVA the device translates, inclusive
@@ -177,6 +192,7 @@ struct ioasid_mirror *ioasid_mirror_create(struct ioasid_ctx *ictx,
 	mirror->ops = ops;
 	mirror->data = data;
 	mutex_init(&mirror->lock);
+	mutex_init(&mirror->ops_lock);
 	mirror->domain.type = IOMMU_DOMAIN_UNMANAGED;
 	mirror->domain.ops = &mirror_domain_ops;
 	/* Any run of whole pages is one call to the driver */

@@ -36,7 +36,7 @@
 #define RACE_GRACE_SECS		60
 /* How long a killed pair may take to die */
 #define RACE_REAP_SECS		10
-#define RACE_MAX_ROLES		8
+#define RACE_MAX_ROLES		10
 /* Results tallied per errno; the last slot takes anything larger */
 #define RACE_SLOTS		136
 /* An op that found nothing to do: neither counted nor judged */
@@ -49,11 +49,28 @@
 #define Y_IOVA			(SZ_1M + SZ_64K)
 #define MOCK_DMA_LEN		256
 
+/*
+ * Pair f: maps, unmaps and copies fight over a window of MU_PAGES pages;
+ * the MU_OWN_PAGES pages after it are one role's alone. Both are backed by
+ * a buffer of MU_PAGES pages, each page holding a pattern of its own.
+ */
+#define MU_IOVA			SZ_2M
+#define MU_PAGES		16
+#define MU_OWN_PAGES		2
+#define MU_SPAN_PAGES		(MU_PAGES + MU_OWN_PAGES)
+#define MU_BUF_SIZE		(MU_PAGES * SZ_4K)
+/* The longest range a map, an unmap or a copy takes, in pages */
+#define MU_MAX_PAGES		4
+/* The most ranges a vector map or unmap passes */
+#define MU_VEC_MAX		4
+
 /* Allowed results: 0 for success, otherwise a positive errno; -1 ends */
 static const int ok_only[] = { 0, -1 };
 static const int ok_enoent[] = { 0, ENOENT, -1 };
 static const int ok_enoent_ebusy[] = { 0, ENOENT, EBUSY, -1 };
 static const int ok_enoent_eexist[] = { 0, ENOENT, EEXIST, -1 };
+static const int ok_eexist[] = { 0, EEXIST, -1 };
+static const int ok_efault[] = { 0, EFAULT, -1 };
 static const int ebusy_enoent[] = { EBUSY, ENOENT, -1 };
 static const int eperm_enoent[] = { EPERM, ENOENT, -1 };
 static const int eperm_enoent_ebusy[] = { EPERM, ENOENT, EBUSY, -1 };
@@ -112,6 +129,12 @@ struct race {
 	int group;
 	int group_fd;
 	__u64 max_close_ns;
+
+	/* Pair f */
+	__u32 dev_id2;		/* a mock device that stays on hwpt_id */
+	__u32 hwpt_id;		/* a HWPT of IOAS A that lives throughout */
+	__u32 access_id;	/* an access on IOAS A */
+	void *wbuf, *wbuf2;	/* MU_BUF_SIZE each */
 
 	/* Bookkeeping the roles share */
 	unsigned long created;	/* objects a role created */
@@ -296,10 +319,12 @@ static bool open_files(struct race *rc, bool need_test)
 }
 
 /*
- * No page of @p may stay pinned: polled for a little while, as the last
- * reference on a file may be dropped by a thread that just returned.
+ * No page of the @len bytes at @p may stay pinned: polled for a little
+ * while, as the last reference on a file may be dropped by a thread that
+ * just returned.
  */
-static void expect_unpinned(struct race *rc, const void *p, const char *when)
+static void expect_unpinned_len(struct race *rc, const void *p, size_t len,
+				const char *when)
 {
 	__u64 end = now_ns() + 2000000000ULL;
 	int ret;
@@ -307,13 +332,18 @@ static void expect_unpinned(struct race *rc, const void *p, const char *when)
 	if (rc->checker < 0 || !p)
 		return;
 	do {
-		ret = mock_check_refs(rc->checker, p, RACE_BUF_SIZE, 0);
+		ret = mock_check_refs(rc->checker, p, len, 0);
 		if (!ret)
 			return;
 		usleep(10000);
 	} while (now_ns() < end);
 	race_fail(rc, "%s: pages still pinned (PIN_COUNT 0: %s)", when,
 		  errname(-ret));
+}
+
+static void expect_unpinned(struct race *rc, const void *p, const char *when)
+{
+	expect_unpinned_len(rc, p, RACE_BUF_SIZE, when);
 }
 
 static void expect_ok(struct race *rc, int ret, const char *what)
@@ -840,6 +870,495 @@ static void pair_close_ioctls(struct race *rc)
 	expect_unpinned(rc, rc->buf, "after the last close");
 }
 
+/* ---- f: map, unmap and copy on one IOAS vs each other, DMA and attach ---- */
+
+/* A random number below @n, from the role's own state */
+static unsigned int pick(struct race_role *ro, unsigned int n)
+{
+	return rand_r(&ro->seed) % n;
+}
+
+static __u64 mu_iova(unsigned int page)
+{
+	return MU_IOVA + (__u64)page * SZ_4K;
+}
+
+/* A random range of the window: its first page and its 1..4 pages */
+static void mu_pick_range(struct race_role *ro, unsigned int *page,
+			  unsigned int *n)
+{
+	*page = pick(ro, MU_PAGES);
+	*n = 1 + pick(ro, MU_MAX_PAGES);
+	if (*page + *n > MU_PAGES)
+		*n = MU_PAGES - *page;
+}
+
+/* Memory for a map of @n pages: a random run of pages of the buffer */
+static void *mu_memory(struct race *rc, struct race_role *ro, unsigned int n)
+{
+	return (char *)rc->wbuf + pick(ro, MU_PAGES - n + 1) * SZ_4K;
+}
+
+/* Give each page of @buf a pattern of its own, seeds @seed and up */
+static void mu_fill(void *buf, unsigned int seed)
+{
+	unsigned int i;
+
+	for (i = 0; i < MU_PAGES; i++)
+		fill_pattern((char *)buf + i * SZ_4K, SZ_4K, seed + i);
+}
+
+/* The page of @buf whose @len bytes at @off are those of @data, or -1 */
+static int mu_page_of(const void *buf, const void *data, size_t off,
+		      size_t len)
+{
+	int i;
+
+	for (i = 0; i < MU_PAGES; i++)
+		if (!memcmp((const char *)buf + i * SZ_4K + off, data, len))
+			return i;
+	return -1;
+}
+
+/* A fixed map of 1..4 pages of the window, of random pages of the buffer */
+static int op_mu_map(struct race *rc, struct race_role *ro)
+{
+	unsigned int page, n;
+
+	mu_pick_range(ro, &page, &n);
+	return ioas_map_fixed(rc->fd, rc->ioas_a, mu_memory(rc, ro, n),
+			      n * SZ_4K, mu_iova(page), MAP_RW);
+}
+
+/*
+ * A vector map of 2..4 fixed ranges, all or nothing. The ranges may also
+ * overlap each other: EEXIST then too, naming the later one.
+ */
+static int op_mu_map_vec(struct race *rc, struct race_role *ro)
+{
+	unsigned int i, page, n, nr = 2 + pick(ro, MU_VEC_MAX - 1);
+	struct ioasid_map_range r[MU_VEC_MAX];
+	__u32 failed = ~0U;
+	int ret;
+
+	for (i = 0; i < nr; i++) {
+		mu_pick_range(ro, &page, &n);
+		map_range_set(&r[i], mu_memory(rc, ro, n), n * SZ_4K,
+			      mu_iova(page), MAP_RW | MAP_FIXED_IOVA);
+	}
+	ret = ioas_map_vec(rc->fd, rc->ioas_a, r, nr, &failed);
+	if (ret == -EEXIST && failed >= nr)
+		race_fail(rc, "vector IOAS_MAP: EEXIST names range %u of %u",
+			  failed, nr);
+	return ret;
+}
+
+/*
+ * Unmap one random range of the window, two to four at once, or
+ * everything. No role pins pages, so EBUSY is never right; ENOENT is a
+ * range that would split a mapping, and a range with nothing in it is no
+ * error. No more than the ranges hold may go.
+ */
+static int op_mu_unmap(struct race *rc, struct race_role *ro)
+{
+	unsigned int i, page, n, nr, mask = 0, kind = ro->cursor++ % 8;
+	struct ioasid_iova_range r[MU_VEC_MAX];
+	__u64 unmapped = 0, most;
+	__u32 failed = ~0U;
+	int ret;
+
+	if (!kind) {
+		ret = ioas_unmap_all(rc->fd, rc->ioas_a, &unmapped);
+		most = MU_SPAN_PAGES * SZ_4K;
+	} else {
+		nr = kind < 3 ? 2 + pick(ro, MU_VEC_MAX - 1) : 1;
+		for (i = 0; i < nr; i++) {
+			mu_pick_range(ro, &page, &n);
+			r[i].first = mu_iova(page);
+			r[i].last = mu_iova(page + n) - 1;
+			mask |= ((1U << n) - 1) << page;
+		}
+		most = __builtin_popcount(mask) * SZ_4K;
+		ret = ioas_unmap_vec(rc->fd, rc->ioas_a, r, nr, &unmapped,
+				     &failed);
+		if (ret == -ENOENT && failed >= nr)
+			race_fail(rc, "IOAS_UNMAP: ENOENT names range %u of %u",
+				  failed, nr);
+	}
+	if (!ret && (unmapped > most || unmapped % SZ_4K))
+		race_fail(rc, "IOAS_UNMAP of at most %llu bytes unmapped %llu",
+			  (unsigned long long)most,
+			  (unsigned long long)unmapped);
+	return ret;
+}
+
+/*
+ * Copy 1..4 pages of the window to another place in it: ENOENT when the
+ * source is not mapped throughout, EEXIST when the destination is taken.
+ */
+static int op_mu_copy(struct race *rc, struct race_role *ro)
+{
+	unsigned int src, dst, n;
+
+	mu_pick_range(ro, &src, &n);
+	dst = pick(ro, MU_PAGES - n + 1);
+	return ioas_copy_fixed(rc->fd, rc->ioas_a, mu_iova(dst), rc->ioas_a,
+			       mu_iova(src), n * SZ_4K, MAP_RW);
+}
+
+/*
+ * Map the pages after the window, which no other role maps, then unmap
+ * them. Whatever the others do, the map must succeed: once an unmap has
+ * returned, the IOVAs it took are free, and nothing else is there. The
+ * unmap takes the mapping, or nothing when an unmap of everything took
+ * it first.
+ */
+static int op_mu_own(struct race *rc, struct race_role *ro)
+{
+	__u64 len = MU_OWN_PAGES * SZ_4K, unmapped = 0;
+	int ret;
+
+	ret = ioas_map_fixed(rc->fd, rc->ioas_a,
+			     mu_memory(rc, ro, MU_OWN_PAGES), len,
+			     mu_iova(MU_PAGES), MAP_RW);
+	if (ret) {
+		race_fail(rc, "map of IOVAs only this role maps: %s",
+			  errname(-ret));
+		return ret;
+	}
+	ret = ioas_unmap(rc->fd, rc->ioas_a, mu_iova(MU_PAGES), len,
+			 &unmapped);
+	if (!ret && unmapped && unmapped != len)
+		race_fail(rc, "unmap of its own %llu bytes unmapped %llu",
+			  (unsigned long long)len,
+			  (unsigned long long)unmapped);
+	return ret;
+}
+
+/*
+ * Mock DMA of MOCK_DMA_LEN bytes somewhere in page @page of the span,
+ * through device @dev. What it reads must be in a page of the buffer or,
+ * for a device that may be on IOAS B (@on_b), in the page B maps there;
+ * EFAULT where nothing is mapped.
+ */
+static int mu_dma(struct race *rc, struct race_role *ro, __u32 dev,
+		  unsigned int page, bool on_b)
+{
+	size_t off = pick(ro, SZ_4K / MOCK_DMA_LEN) * MOCK_DMA_LEN;
+	char data[MOCK_DMA_LEN];
+	int ret;
+
+	ret = mock_dma(rc->fd, dev, mu_iova(page) + off, data, sizeof(data),
+		       IOASID_TEST_DMA_READ, NULL);
+	if (ret || mu_page_of(rc->wbuf, data, off, sizeof(data)) >= 0)
+		return ret;
+	if (on_b && page < MU_PAGES &&
+	    !memcmp((char *)rc->wbuf2 + page * SZ_4K + off, data, sizeof(data)))
+		return ret;
+	race_fail(rc, "DMA of device %u at IOVA %#llx read bytes mapped nowhere",
+		  dev, (unsigned long long)(mu_iova(page) + off));
+	return ret;
+}
+
+/* DMA through the device that stays on A's HWPT, or the one that moves */
+static int op_mu_dma(struct race *rc, struct race_role *ro)
+{
+	unsigned int page = pick(ro, MU_SPAN_PAGES);
+
+	if (ro->cursor++ & 1)
+		return mu_dma(rc, ro, rc->dev_id, page, true);
+	return mu_dma(rc, ro, rc->dev_id2, page, false);
+}
+
+/*
+ * Add a domain to IOAS A and take it away again: a HWPT of its own over
+ * A, mirrored (filled from A) when a new mock device attaches to it, a DMA
+ * through it, then the device and the HWPT destroyed.
+ */
+static int op_mu_hwpt_cycle(struct race *rc, struct race_role *ro)
+{
+	__u32 hwpt = 0, dev = 0;
+	int ret, ret2;
+
+	ret = hwpt_create(rc->fd, rc->dev_id2, rc->ioas_a, &hwpt);
+	if (ret)
+		return ret;
+	ret = mock_device(rc->fd, hwpt, &dev, NULL);
+	if (!ret) {
+		ret2 = mu_dma(rc, ro, dev, pick(ro, MU_SPAN_PAGES), false);
+		if (ret2 && ret2 != -EFAULT)
+			race_fail(rc, "mock DMA through a new HWPT: %s",
+				  errname(-ret2));
+		ret = ioasid_destroy(rc->fd, dev);
+	}
+	ret2 = ioasid_destroy(rc->fd, hwpt);
+	return ret ? ret : ret2;
+}
+
+/*
+ * Read one or two pages of the span through the access: each must be a
+ * page of the buffer; ENOENT when part of the range is not mapped.
+ */
+static int op_mu_access_rw(struct race *rc, struct race_role *ro)
+{
+	unsigned int i, page = pick(ro, MU_SPAN_PAGES), n = 1 + pick(ro, 2);
+	char data[2 * SZ_4K];
+	int ret;
+
+	if (page + n > MU_SPAN_PAGES)
+		n = MU_SPAN_PAGES - page;
+	ret = access_rw(rc->fd, rc->access_id, mu_iova(page), data,
+			n * SZ_4K, IOASID_TEST_DMA_READ);
+	for (i = 0; !ret && i < n; i++) {
+		if (mu_page_of(rc->wbuf, data + i * SZ_4K, 0, SZ_4K) < 0) {
+			race_fail(rc, "ACCESS_RW at IOVA %#llx read no page of the buffer",
+				  (unsigned long long)mu_iova(page + i));
+			break;
+		}
+	}
+	return ret;
+}
+
+/* The physical address of the page at @p, or 0 where pagemap hides it */
+static __u64 page_phys(const void *p)
+{
+	__u64 ent = 0;
+	int fd;
+
+	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &ent, sizeof(ent), (uintptr_t)p / SZ_4K * sizeof(ent)) !=
+	    (ssize_t)sizeof(ent))
+		ent = 0;
+	close(fd);
+	/* Bit 63: present; bits 0-54: the PFN, 0 without CAP_SYS_ADMIN */
+	if (!(ent & (1ULL << 63)))
+		return 0;
+	return (ent & ((1ULL << 55) - 1)) * SZ_4K;
+}
+
+/*
+ * What IOAS A maps at each page of the span, as its access reads it:
+ * @page_of[p] is the page of the buffer mapped there, or -1. The access
+ * walks A's own mappings, not a domain, so this is A's view. Returns the
+ * number of pages mapped, or -1 after a failure.
+ */
+static int mu_ioas_view(struct race *rc, int *page_of)
+{
+	char data[SZ_4K];
+	unsigned int p;
+	int ret, mapped = 0;
+
+	for (p = 0; p < MU_SPAN_PAGES; p++) {
+		page_of[p] = -1;
+		ret = access_rw(rc->fd, rc->access_id, mu_iova(p), data,
+				sizeof(data), IOASID_TEST_DMA_READ);
+		if (ret == -ENOENT)
+			continue;
+		if (ret) {
+			race_fail(rc, "IOVA %#llx: ACCESS_RW: %s",
+				  (unsigned long long)mu_iova(p),
+				  errname(-ret));
+			return -1;
+		}
+		page_of[p] = mu_page_of(rc->wbuf, data, 0, sizeof(data));
+		if (page_of[p] < 0) {
+			race_fail(rc, "IOVA %#llx: A maps bytes of no page of the buffer",
+				  (unsigned long long)mu_iova(p));
+			return -1;
+		}
+		mapped++;
+	}
+	return mapped;
+}
+
+/*
+ * HWPT @hwpt of IOAS A, with device @dev attached to it, must mirror
+ * @page_of exactly: an IOPTE where A maps a page and none elsewhere, and
+ * each read-write, to the page A maps there. That page is checked by its
+ * physical address where @phys knows it, and always by what @dev reads.
+ */
+static void mu_check_hwpt(struct race *rc, __u32 hwpt, __u32 dev,
+			  const int *page_of, const __u64 *phys)
+{
+	char data[SZ_4K];
+	unsigned int p;
+	int ret, q;
+
+	for (p = 0; p < MU_SPAN_PAGES && !rc->rep->failed; p++) {
+		unsigned long long iova = mu_iova(p);
+		struct ioasid_test_cmd t = {
+			.op = IOASID_TEST_IOPTE,
+			.obj_id = hwpt,
+			.iopte = { .iova = iova },
+		};
+
+		q = page_of[p];
+		ret = ioasid_test(rc->fd, &t);
+		if (ret && ret != -ENOENT) {
+			race_fail(rc, "IOVA %#llx: IOPTE of HWPT %u: %s", iova,
+				  hwpt, errname(-ret));
+			return;
+		}
+		if (q < 0 && !ret) {
+			race_fail(rc, "IOVA %#llx unmapped in A, yet HWPT %u maps it to %#llx",
+				  iova, hwpt,
+				  (unsigned long long)t.iopte.out_phys);
+			return;
+		}
+		if (q >= 0 && ret) {
+			race_fail(rc, "IOVA %#llx maps page %d in A, but HWPT %u has no IOPTE",
+				  iova, q, hwpt);
+			return;
+		}
+		if (q < 0)
+			continue;
+		/* IOMMU_READ (1) and IOMMU_WRITE (2): every mapping is RW */
+		if ((t.iopte.out_prot & 3) != 3) {
+			race_fail(rc, "IOVA %#llx: HWPT %u's IOPTE not read-write (prot %#x)",
+				  iova, hwpt, t.iopte.out_prot);
+			return;
+		}
+		if (phys[q] && t.iopte.out_phys != phys[q]) {
+			race_fail(rc, "IOVA %#llx: HWPT %u maps %#llx, A maps page %d (%#llx)",
+				  iova, hwpt,
+				  (unsigned long long)t.iopte.out_phys, q,
+				  (unsigned long long)phys[q]);
+			return;
+		}
+		ret = mock_dma(rc->fd, dev, iova, data, sizeof(data),
+			       IOASID_TEST_DMA_READ, NULL);
+		if (ret || memcmp(data, (char *)rc->wbuf + q * SZ_4K,
+				  sizeof(data))) {
+			race_fail(rc, "IOVA %#llx: device %u on HWPT %u reads %s, not page %d",
+				  iova, dev, hwpt,
+				  ret ? errname(-ret) : "other bytes", q);
+			return;
+		}
+	}
+}
+
+static void pair_map_unmap(struct race *rc)
+{
+	__u64 phys[MU_PAGES], mapped = 0, unmapped = 0, locked = 0, pinned = 0;
+	__u32 auto_hwpt = 0, nr_hwpts = 0;
+	int page_of[MU_SPAN_PAGES], nr;
+	unsigned int i;
+
+	if (!open_files(rc, true))
+		return;
+	rc->wbuf = buf_map(MU_BUF_SIZE, SZ_4K, BUF_SMALL_PAGES);
+	rc->wbuf2 = buf_map(MU_BUF_SIZE, SZ_4K, BUF_SMALL_PAGES);
+	if (!rc->wbuf || !rc->wbuf2) {
+		race_fail(rc, "mapping the window's buffers");
+		return;
+	}
+	mu_fill(rc->wbuf, 0x10);
+	mu_fill(rc->wbuf2, 0x90);
+	expect_ok(rc, ioas_alloc(rc->fd, &rc->ioas_a), "IOAS_CREATE A");
+	expect_ok(rc, ioas_alloc(rc->fd, &rc->ioas_b), "IOAS_CREATE B");
+	expect_ok(rc, ioas_map_fixed(rc->fd, rc->ioas_b, rc->wbuf2,
+				     MU_BUF_SIZE, MU_IOVA, MAP_RW), "map B");
+	/* A device on a HWPT of A that lives through the whole race */
+	expect_ok(rc, mock_device(rc->fd, rc->ioas_b, &rc->dev_id2, NULL),
+		  "MOCK_DEVICE");
+	expect_ok(rc, hwpt_create(rc->fd, rc->dev_id2, rc->ioas_a,
+				  &rc->hwpt_id), "HWPT_CREATE over A");
+	expect_ok(rc, mock_replace(rc->fd, rc->dev_id2, rc->hwpt_id, NULL),
+		  "MOCK_MOVE to the HWPT");
+	/* The device that moves between A and B, starting on B */
+	expect_ok(rc, mock_device(rc->fd, rc->ioas_b, &rc->dev_id, NULL),
+		  "MOCK_DEVICE");
+	expect_ok(rc, access_create(rc->fd, rc->ioas_a, &rc->access_id),
+		  "ACCESS_CREATE");
+	if (rc->rep->failed)
+		return;
+
+	/*
+	 * IOAS A is never destroyed (no ENOENT for it), nothing pins through
+	 * an access (no EBUSY), no device has reserved regions (no
+	 * EADDRINUSE), and every mapping is read-write (no EPERM).
+	 */
+	race_add(rc, "IOAS_MAP", op_mu_map, ok_eexist);
+	race_add(rc, "IOAS_MAP", op_mu_map, ok_eexist);
+	race_add(rc, "IOAS_MAP vector", op_mu_map_vec, ok_eexist);
+	race_add(rc, "IOAS_UNMAP", op_mu_unmap, ok_enoent);
+	race_add(rc, "IOAS_COPY", op_mu_copy, ok_enoent_eexist);
+	race_add(rc, "map+unmap own IOVAs", op_mu_own, ok_only);
+	race_add(rc, "MOCK_MOVE A<->B", op_mock_move, ok_only);
+	race_add(rc, "HWPT+device on A", op_mu_hwpt_cycle, ok_only);
+	race_add(rc, "mock DMA", op_mu_dma, ok_efault);
+	race_add(rc, "ACCESS_RW", op_mu_access_rw, ok_enoent);
+	race_run(rc);
+	if (rc->rep->failed)
+		return;
+
+	/*
+	 * With every role stopped, each HWPT of A holds exactly what A maps:
+	 * the one that lived through the race, and the moving device's,
+	 * made (or kept) on A now.
+	 */
+	expect_ok(rc, mock_replace(rc->fd, rc->dev_id, rc->ioas_a, &auto_hwpt),
+		  "MOCK_MOVE to A");
+	for (i = 0; i < MU_PAGES; i++)
+		phys[i] = page_phys((char *)rc->wbuf + i * SZ_4K);
+	nr = mu_ioas_view(rc, page_of);
+	if (rc->rep->failed)
+		return;
+	printf("# %d of %d pages mapped at the end; IOPTEs checked %s\n", nr,
+	       MU_SPAN_PAGES, phys[0] ? "by physical address and DMA" :
+	       "by DMA only (pagemap hides physical addresses)");
+	mu_check_hwpt(rc, rc->hwpt_id, rc->dev_id2, page_of, phys);
+	mu_check_hwpt(rc, auto_hwpt, rc->dev_id, page_of, phys);
+	expect_ok(rc, ioas_stats(rc->fd, rc->ioas_a, NULL, &mapped, &nr_hwpts),
+		  "IOAS_INFO");
+	if (rc->rep->failed)
+		return;
+	if (mapped != (__u64)nr * SZ_4K)
+		race_fail(rc, "IOAS_INFO: %llu bytes mapped, but the access reads %d pages",
+			  (unsigned long long)mapped, nr);
+	if (nr_hwpts != 2)
+		race_fail(rc, "IOAS_INFO: %u HWPTs mirror A, not 2",
+			  nr_hwpts);
+
+	/* Unmapping everything leaves no IOPTE, pin or charge behind */
+	expect_ok(rc, ioas_unmap_all(rc->fd, rc->ioas_a, &unmapped),
+		  "unmap all of A");
+	if (!rc->rep->failed && unmapped != mapped)
+		race_fail(rc, "unmapping all of A took %llu bytes, IOAS_INFO counted %llu",
+			  (unsigned long long)unmapped,
+			  (unsigned long long)mapped);
+	nr = mu_ioas_view(rc, page_of);
+	if (nr > 0)
+		race_fail(rc, "after unmapping all of A the access reads %d pages",
+			  nr);
+	mu_check_hwpt(rc, rc->hwpt_id, rc->dev_id2, page_of, phys);
+	mu_check_hwpt(rc, auto_hwpt, rc->dev_id, page_of, phys);
+	expect_unpinned_len(rc, rc->wbuf, MU_BUF_SIZE,
+			    "after unmapping all of A");
+	expect_ok(rc, ioas_unmap_all(rc->fd, rc->ioas_b, NULL),
+		  "unmap all of B");
+	expect_unpinned_len(rc, rc->wbuf2, MU_BUF_SIZE,
+			    "after unmapping all of B");
+	expect_ok(rc, mock_charges(rc->fd, &locked, &pinned), "CHARGES");
+	if (locked || pinned)
+		race_fail(rc, "nothing mapped, yet %llu pages charged, %llu pinned",
+			  (unsigned long long)locked,
+			  (unsigned long long)pinned);
+	/* Nothing else holds any of them */
+	expect_ok(rc, ioasid_destroy(rc->fd, rc->access_id),
+		  "destroy the access");
+	expect_ok(rc, ioasid_destroy(rc->fd, rc->dev_id),
+		  "destroy the moving device");
+	expect_ok(rc, ioasid_destroy(rc->fd, rc->dev_id2),
+		  "destroy the HWPT's device");
+	expect_ok(rc, ioasid_destroy(rc->fd, rc->hwpt_id), "destroy the HWPT");
+	expect_ok(rc, ioasid_destroy(rc->fd, rc->ioas_a), "destroy IOAS A");
+	expect_ok(rc, ioasid_destroy(rc->fd, rc->ioas_b), "destroy IOAS B");
+	close(rc->fd);
+}
+
 /* ---- a: destroy of a VFIO device's ID vs closing the device ---- */
 
 /* An edu bound to vfio-pci with a cdev, and /dev/ioasid; or why not */
@@ -1282,6 +1801,18 @@ TEST_F(race, close_vs_every_ioctl)
 	if (access(IOASID_DEV_PATH, F_OK))
 		SKIP(return, "needs " IOASID_DEV_PATH);
 	run_pair(_metadata, "close vs every ioctl", pair_close_ioctls);
+}
+
+/* f */
+TEST_F(race, ioas_map_unmap_concurrent)
+{
+	const char *why = mock_unusable();
+
+	if (why)
+		SKIP(return, "%s", why);
+	run_pair(_metadata,
+		 "concurrent map, unmap, copy, access and attach on one IOAS",
+		 pair_map_unmap);
 }
 
 int main(int argc, char **argv)
