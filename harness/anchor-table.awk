@@ -36,7 +36,7 @@ END {
 	printf "%-30s %18s %18s %18s %18s %8s\n", "workload", "ioasid 6.1",
 	       "type1 6.1", "iommufd 6.12", "type1 6.12", "ioasid/"
 	printf "%-30s %18s %18s %18s %18s %8s\n", "", "", "", "", "", "iommufd"
-	n = split("4K THP hugetlb", kinds, " ")
+	n = split("4K THP hugetlb 4K-scat", kinds, " ")
 	for (i = 1; i <= n; i++) {
 		rows("large " kinds[i] " map ms", "large." kinds[i] ".map")
 		rows("large " kinds[i] " unmap ms", "large." kinds[i] ".unmap")

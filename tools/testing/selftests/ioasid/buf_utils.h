@@ -36,7 +36,36 @@ enum buf_kind {
 	BUF_SMALL_PAGES,	/* anonymous, order-0 pages only */
 	BUF_THP,		/* anonymous, MADV_HUGEPAGE */
 	BUF_HUGETLB,		/* MAP_HUGETLB, 2M pages */
+	BUF_SCATTERED,		/* order-0 pages, faulted in a scattered order */
 };
+
+/* Greatest common divisor */
+static inline size_t buf_gcd(size_t a, size_t b)
+{
+	while (b) {
+		size_t t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/*
+ * Fault in the @n pages at @p in a scattered order, page (k * stride) mod
+ * @n for k = 0, 1, ...: the page allocator hands out physically adjacent
+ * pages one after the other, so virtually adjacent pages end up physically
+ * apart, as in the memory of a guest that has run for a while.
+ */
+static inline void buf_fault_scattered(char *p, size_t n)
+{
+	size_t k, stride = 40503;	/* a prime: coprime to most @n */
+
+	while (n > 1 && buf_gcd(stride, n) != 1)
+		stride += 2;
+	for (k = 0; k < n; k++)
+		p[(k * stride % n) * SZ_4K] = 1;
+}
 
 /*
  * mmap() exactly @length bytes aligned to @align (a power of two), of the
@@ -76,6 +105,8 @@ static inline void *buf_map(size_t length, size_t align, enum buf_kind kind)
 		munmap(p, length);
 		return NULL;
 	}
+	if (kind == BUF_SCATTERED)
+		buf_fault_scattered(p, length / SZ_4K);
 	memset(p, 0, length);
 	return p;
 }

@@ -18,7 +18,9 @@
  * min); "result" lines repeat the figures for the harness to tabulate.
  *
  * large    map and unmap of a large populated buffer (default 1 GiB) of
- *          4K pages, THP and hugetlbfs, each mapping checked by a real DMA
+ *          4K pages, THP, hugetlbfs and 4K pages faulted in a scattered
+ *          order ("4K-scat": physically fragmented, like the memory of a
+ *          guest that has run for a while), each mapping checked by a real DMA
  *          at both of its ends; with the kernel memory each map allocated,
  *          from /proc/meminfo: Slab + VmallocUsed is the mapping's
  *          metadata (pinned user pages are counted in neither; the buffer
@@ -73,6 +75,7 @@
 
 static const char *const kind_name[] = {
 	[BUF_SMALL_PAGES] = "4K", [BUF_THP] = "THP", [BUF_HUGETLB] = "hugetlb",
+	[BUF_SCATTERED] = "4K-scat",
 };
 
 struct bench_dev {
@@ -523,7 +526,7 @@ static int large_maps(const struct bench_dev *d, size_t len)
 	       "  pages = the rest of the drop of free memory (IOMMU page tables)\n");
 	printf("%-8s %-7s %10s %10s   %-21s %8s %8s\n", "memory", "path",
 	       "map ms", "unmap ms", "spread ms", "meta", "pages");
-	for (kind = BUF_SMALL_PAGES; kind <= BUF_HUGETLB; kind++) {
+	for (kind = BUF_SMALL_PAGES; kind <= BUF_SCATTERED; kind++) {
 		buf = buf_map(len, SZ_2M, kind);
 		if (!buf) {
 			printf("%-8s (no memory of this kind)\n", kind_name[kind]);
