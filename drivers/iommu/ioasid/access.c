@@ -499,7 +499,8 @@ EXPORT_SYMBOL_NS_GPL(ioasid_access_release_pins, IOASID);
  * by the same access, which the access's unmap callback must do when
  * asked. Pins are counted per access and per IOVA page.
  *
- * Context: process context; takes iopt.rwsem and access.lock.
+ * Context: process context; takes iopt.domains_rwsem, iopt.rwsem and
+ * access.lock.
  * Return: 0, -ENOENT if the range is not fully mapped, -EFAULT where it maps
  * device memory (no struct page), -EPERM without
  * permission, -EINVAL or -EOVERFLOW for a bad range, -ENOMEM.
@@ -522,6 +523,8 @@ int ioasid_access_pin_pages(struct ioasid_access *access, unsigned long iova,
 	if (!PAGE_ALIGNED(iova) || !PAGE_ALIGNED(length))
 		return -EINVAL;
 	iopt = &access->ioas->iopt;
+	/* Stored pages are read back from the domains: keep them. */
+	down_read(&iopt->domains_rwsem);
 	down_read(&iopt->rwsem);
 	mutex_lock(&access->lock);
 	rc = access_walk(iopt, iova, last, prot, access_pin_fn, &st);
@@ -534,6 +537,7 @@ int ioasid_access_pin_pages(struct ioasid_access *access, unsigned long iova,
 			    access_unpin_fn, NULL);
 	mutex_unlock(&access->lock);
 	up_read(&iopt->rwsem);
+	up_read(&iopt->domains_rwsem);
 	return rc;
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_access_pin_pages, IOASID);
@@ -624,6 +628,8 @@ static int access_rw_fn(struct ioasid_area *area, unsigned long start,
  * Return: 0, -ENOENT if the range is not fully mapped, -EFAULT where it maps
  * device memory (no struct page), -EPERM without
  * permission, -EINVAL or -EOVERFLOW for a bad range.
+ *
+ * Context: process context; takes iopt.domains_rwsem and iopt.rwsem.
  */
 int ioasid_access_rw(struct ioasid_access *access, unsigned long iova,
 		     void *data, size_t length, unsigned int flags)
@@ -638,12 +644,14 @@ int ioasid_access_rw(struct ioasid_access *access, unsigned long iova,
 	if (rc)
 		return rc;
 	iopt = &access->ioas->iopt;
+	down_read(&iopt->domains_rwsem);
 	down_read(&iopt->rwsem);
 	rc = access_walk(iopt, iova, last, write ? IOMMU_WRITE : IOMMU_READ,
 			 access_rw_fn, &st);
 	if (!rc && write)
 		access_mark_dirty(iopt, iova, last);
 	up_read(&iopt->rwsem);
+	up_read(&iopt->domains_rwsem);
 	return rc;
 }
 EXPORT_SYMBOL_NS_GPL(ioasid_access_rw, IOASID);

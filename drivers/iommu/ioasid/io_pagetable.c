@@ -134,6 +134,37 @@ static unsigned long area_length(struct ioasid_area *area)
 	return area->node.last - area->node.start + 1;
 }
 
+/* The IOVA at which page 0 of @area's pages is, or would be, mapped */
+static unsigned long area_iova0(struct ioasid_area *area)
+{
+	/* Modulo 2^BITS_PER_LONG, as the IOVAs of its pages are computed. */
+	return area->node.start - (area->page_index << PAGE_SHIFT);
+}
+
+/* A domain of @iopt but @except that can read an IOPTE back, or NULL */
+static struct iommu_domain *iopt_store_domain(struct ioasid_iopt *iopt,
+					      struct iommu_domain *except)
+{
+	struct iommu_domain *domain;
+	unsigned long index;
+
+	lockdep_assert_held(&iopt->domains_rwsem);
+	xa_for_each(&iopt->domains, index, domain)
+		if (domain != except && domain->ops->iova_to_phys)
+			return domain;
+	return NULL;
+}
+
+/* Let a domain hold the PFNs of @area's pages (ioasid_pages_store()). */
+static void iopt_store_area(struct ioasid_iopt *iopt, struct ioasid_area *area,
+			    struct iommu_domain *domain)
+{
+	if (domain)
+		ioasid_pages_store(area->pages, &iopt->domains_rwsem, domain,
+				   area_iova0(area), area->pages_node.start,
+				   area->pages_node.last);
+}
+
 /**
  * ioasid_iopt_init() - initialise an empty IOVA map
  * @iopt: the map
@@ -530,6 +561,14 @@ static void iopt_clear_list(struct ioasid_iopt *iopt, struct list_head *list,
 	if (list_empty(list) || list_first_entry(list, struct ioasid_area,
 						 free_item) == stop)
 		return;
+	/* Pages whose PFNs only these IOPTEs hold get arrays back first. */
+	list_for_each_entry(area, list, free_item) {
+		if (area == stop)
+			break;
+		ioasid_pages_unstore(area->pages, &iopt->domains_rwsem,
+				     area_iova0(area), area->pages_node.start,
+				     area->pages_node.last);
+	}
 	xa_for_each(&iopt->domains, index, domain) {
 		struct iommu_iotlb_gather gather;
 
@@ -834,6 +873,11 @@ int ioasid_iopt_map_vec(struct ioasid_ctx *ictx, struct ioasid_iopt *iopt,
 		hi = max(hi, reqs[i].iova + reqs[i].length - 1);
 	}
 	iopt_sync_span(iopt, lo, hi);
+	/* The pages are new: no one else reads them until they are LIVE. */
+	for (i = 0; i < num; i++)
+		if (reqs[i].pages->narrays)
+			iopt_store_area(iopt, reqs[i].area,
+					iopt_store_domain(iopt, NULL));
 	iopt_publish(iopt, &batch);
 	up_read(&iopt->domains_rwsem);
 	ioasid_stat_add(iopt->stats, IOASID_STAT_MAPS, num);
@@ -913,9 +957,13 @@ static void iopt_drop_pieces(struct iopt_copy_piece *pieces,
 	}
 }
 
-/* Take references on, and use, the pages behind [iova, last] of @src. */
+/*
+ * Take references on, and use, the pages behind [iova, last] of @src. For
+ * another IOAS (@share), the pages are marked shared first: their PFNs
+ * are never kept by @src's domains alone (ioasid_pages_share()).
+ */
 static int iopt_collect(struct ioasid_iopt *src, unsigned long iova,
-			unsigned long last, int prot,
+			unsigned long last, int prot, bool share,
 			struct iopt_copy_piece **out, unsigned int *out_num)
 {
 	struct iopt_copy_piece *pieces = NULL;
@@ -924,6 +972,7 @@ static int iopt_collect(struct ioasid_iopt *src, unsigned long iova,
 	unsigned int num = 0, i;
 	int rc = 0;
 
+	down_read(&src->domains_rwsem);
 	down_read(&src->rwsem);
 	for (area = ioasid_iopt_area_first(src, iova, last); area;
 	     area = ioasid_iopt_area_next(area, iova, last))
@@ -955,6 +1004,8 @@ static int iopt_collect(struct ioasid_iopt *src, unsigned long iova,
 		pieces[i].node.last = pieces[i].page_index +
 				      (pieces[i].length >> PAGE_SHIFT) - 1;
 		kref_get(&area->pages->kref);
+		if (share)
+			ioasid_pages_share(area->pages);
 		ioasid_pages_use(area->pages, &pieces[i].node);
 		next = end + 1;
 	}
@@ -962,6 +1013,7 @@ static int iopt_collect(struct ioasid_iopt *src, unsigned long iova,
 		rc = -ENOENT;
 	if (rc) {
 		up_read(&src->rwsem);
+		up_read(&src->domains_rwsem);
 		iopt_drop_pieces(pieces, 0, i);
 		kfree(pieces);
 		return rc;
@@ -970,6 +1022,7 @@ static int iopt_collect(struct ioasid_iopt *src, unsigned long iova,
 	*out_num = num;
 out_unlock:
 	up_read(&src->rwsem);
+	up_read(&src->domains_rwsem);
 	return rc;
 }
 
@@ -1084,8 +1137,8 @@ static int iopt_map_pieces(struct ioasid_iopt *dst,
  * source's areas in transit are not mapped (-ENOENT); the destination's
  * are waited for, as a map waits.
  *
- * Context: process context; takes each map's iopt.rwsem, and @dst's
- * iopt.domains_rwsem.
+ * Context: process context; takes each map's iopt.domains_rwsem and
+ * iopt.rwsem.
  * Return: 0 or an errno, with @dst unchanged: -EINVAL (unaligned),
  * -ENOENT (a hole in the source), -EPERM (@prot not allowed there),
  * -EEXIST, -EADDRINUSE, -ENOSPC, -ENOMEM.
@@ -1101,8 +1154,8 @@ int ioasid_iopt_copy(struct ioasid_iopt *dst, struct ioasid_iopt *src,
 
 	if (src_iova % src->iova_alignment)
 		return -EINVAL;
-	rc = iopt_collect(src, src_iova, src_iova + length - 1, prot, &pieces,
-			  &num);
+	rc = iopt_collect(src, src_iova, src_iova + length - 1, prot, dst != src,
+			  &pieces, &num);
 	if (rc)
 		return rc;
 	areas = iopt_alloc_areas(num);
@@ -1405,6 +1458,26 @@ static int iopt_queue_aperture(struct list_head *batch,
 	return rc;
 }
 
+/*
+ * Store the pages of every area in the domain chosen for it, now that
+ * @iopt has one more (ioasid_pages_store()). Holds iopt.domains_rwsem for
+ * writing: nobody reads the pages meanwhile.
+ */
+static void iopt_store_all(struct ioasid_iopt *iopt)
+{
+	struct iommu_domain *domain = iopt_store_domain(iopt, NULL);
+	struct ioasid_area *area;
+
+	lockdep_assert_held_write(&iopt->domains_rwsem);
+	if (!domain)
+		return;
+	for (area = ioasid_iopt_area_first(iopt, 0, ULONG_MAX); area;
+	     area = ioasid_iopt_area_next(area, 0, ULONG_MAX)) {
+		iopt_store_area(iopt, area, domain);
+		cond_resched();
+	}
+}
+
 /**
  * ioasid_iopt_add_domain() - mirror the map into a new domain
  * @iopt: the map
@@ -1465,6 +1538,7 @@ int ioasid_iopt_add_domain(struct ioasid_iopt *iopt,
 	}
 	iopt->num_domains++;
 	iopt->iova_alignment = max(iopt->iova_alignment, align);
+	iopt_store_all(iopt);
 	up_write(&iopt->rwsem);
 	up_write(&iopt->domains_rwsem);
 	return 0;
@@ -1493,8 +1567,8 @@ out_discard:
 void ioasid_iopt_remove_domain(struct ioasid_iopt *iopt,
 			       struct iommu_domain *domain)
 {
+	struct iommu_domain *entry, *to;
 	struct iommu_iotlb_gather gather;
-	struct iommu_domain *entry;
 	struct ioasid_area *area;
 	unsigned long index;
 
@@ -1507,6 +1581,11 @@ void ioasid_iopt_remove_domain(struct ioasid_iopt *iopt,
 			break;
 		}
 	}
+	/* Pages stored in the domain move to another, or get arrays back. */
+	to = iopt_store_domain(iopt, domain);
+	for (area = ioasid_iopt_area_first(iopt, 0, ULONG_MAX); area;
+	     area = ioasid_iopt_area_next(area, 0, ULONG_MAX))
+		ioasid_pages_drop_domain(area->pages, domain, to);
 	iommu_iotlb_gather_init(&gather);
 	for (area = ioasid_iopt_area_first(iopt, 0, ULONG_MAX); area;
 	     area = ioasid_iopt_area_next(area, 0, ULONG_MAX)) {

@@ -42,7 +42,10 @@
  *                              maps and unmaps write it briefly, to move
  *                              areas in and out of transit
  *             mirror.ops_lock  a mirror's driver callbacks, one at a time
- *             pages.lock       which pages of a pinned range areas use
+ *             pages.lock       which pages of a pinned range areas use,
+ *                              and their stored chunks (read back from a
+ *                              domain's IOPTEs under it: the IOMMU
+ *                              driver's page-table lock, if any, nests)
  *             access.lock      an access's pins, per IOVA page
  *             ctx.objects xa_lock  object table (spinlock, never sleeps)
  *   ioasid_pasid_users_lock    per-user PASID counts
@@ -55,7 +58,10 @@
  *
  * Pages are pinned with no lock held; they are unpinned under pages.lock
  * when the last area using them goes, with no other lock held (an area
- * is freed after it left its IOAS). Access unmap callbacks run with
+ * is freed after it left its IOAS). A stored page is read back with its
+ * IOAS's iopt.domains_rwsem held, so accesses take it before iopt.rwsem
+ * to pin or copy, and a copy to another IOAS takes the source's to mark
+ * the pages shared. Access unmap callbacks run with
  * ioas.mutex held and iopt.rwsem not held. Waiting for an
  * object's commands in flight to finish (a destroy) is done with no core
  * lock held, since those commands may need any of them. A debugfs reader
@@ -253,7 +259,8 @@ enum ioasid_acct_mode {
  * @chunks: chunk number -> array of IOASID_CHUNK_PAGES page pointers,
  *	    NULL for a page no longer (or not yet) pinned; or, for a chunk
  *	    of physically contiguous pages all pinned, a value entry holding
- *	    the PFN of its first page
+ *	    the PFN of its first page; or, for a stored chunk, a marker:
+ *	    its PFNs are read back from the IOPTEs of @store_domain
  * @ictx: context whose counters account the pages
  * @npages: number of pages in the range
  * @npinned: pages pinned now
@@ -264,6 +271,13 @@ enum ioasid_acct_mode {
  *	    as VFIO type1 does for such memory
  * @user: user charged in IOASID_ACCT_USER mode
  * @mm: mm charged in IOASID_ACCT_MM mode
+ * @store_lock: the iopt.domains_rwsem of the IOVA map whose domain holds
+ *		the stored chunks; it names the map
+ * @store_domain: that domain
+ * @store_iova: the IOVA at which page 0 is, or would be, mapped in it
+ * @nstored: chunks stored
+ * @narrays: chunks that are arrays
+ * @shared: mapped by more than one IOAS: never stored
  */
 struct ioasid_pages {
 	struct kref kref;
@@ -278,6 +292,12 @@ struct ioasid_pages {
 	bool pfnmap;
 	struct user_struct *user;
 	struct mm_struct *mm;
+	struct rw_semaphore *store_lock;
+	struct iommu_domain *store_domain;
+	unsigned long store_iova;
+	unsigned long nstored;
+	unsigned long narrays;
+	bool shared;
 };
 
 struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ictx,
@@ -291,6 +311,18 @@ void ioasid_pages_unuse(struct ioasid_pages *pages,
 void ioasid_pages_trim(struct ioasid_pages *pages,
 		       struct interval_tree_node *node, unsigned long last);
 int ioasid_pages_recharge(struct ioasid_pages *pages);
+void ioasid_pages_store(struct ioasid_pages *pages,
+			struct rw_semaphore *domains_rwsem,
+			struct iommu_domain *domain, unsigned long iova,
+			unsigned long first, unsigned long last);
+void ioasid_pages_unstore(struct ioasid_pages *pages,
+			  struct rw_semaphore *domains_rwsem,
+			  unsigned long iova, unsigned long first,
+			  unsigned long last);
+void ioasid_pages_drop_domain(struct ioasid_pages *pages,
+			      struct iommu_domain *domain,
+			      struct iommu_domain *to);
+void ioasid_pages_share(struct ioasid_pages *pages);
 int ioasid_acct_user(struct user_struct *user, unsigned long npages);
 struct page *ioasid_pages_page(struct ioasid_pages *pages, unsigned long index);
 phys_addr_t ioasid_pages_phys(struct ioasid_pages *pages, unsigned long index);

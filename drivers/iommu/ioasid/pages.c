@@ -24,6 +24,12 @@
  * chunk turns it back into an array. Domains are filled from them in
  * physically contiguous runs (ioasid_pages_run()), never one page at a
  * time.
+ *
+ * Once an area of a map is in an IOMMU domain, a chunk that is still an
+ * array is stored in that domain instead: its array is freed and the
+ * chunk reads its PFNs back from the domain's IOPTEs (iommu_iova_to_phys()),
+ * as VFIO type1 does for all of its pages. Fragmented 4K memory then costs
+ * no per-page metadata either. The rules are in "Stored chunks" below.
  */
 #include <linux/interval_tree.h>
 #include <linux/mm.h>
@@ -74,6 +80,43 @@ static void *pages_chunk(struct ioasid_pages *pages, unsigned long index,
 	return xa_load(&pages->chunks, index / IOASID_CHUNK_PAGES);
 }
 
+/*
+ * Stored chunks. The pages of a stored chunk are mapped at
+ * store_iova + index * PAGE_SIZE in store_domain, a domain of the IOVA map
+ * whose iopt.domains_rwsem is store_lock, that can read an IOPTE back; the
+ * chunk's entry is CHUNK_STORED.
+ *
+ * - Only pages that one IOAS maps are stored: a copy into another IOAS
+ *   marks them shared and gives their chunks arrays back for good.
+ * - A chunk is stored when an area of a map is published into an IOAS
+ *   with a domain (the pages are new, nobody else reads them), or when
+ *   a domain is added (iopt.domains_rwsem held for writing).
+ * - A stored PFN is read with store_lock held: the
+ *   domain's page table is neither emptied nor reshaped by an attach
+ *   (ioasid_iopt_freeze_domains()) meanwhile.
+ * - Before IOPTEs of stored chunks are cleared (an unmap, a domain
+ *   removed), the chunks get arrays back (ioasid_pages_unstore()), read
+ *   from the domain: an array replaces the entry only once filled, so a
+ *   concurrent reader finds either. Pages are unpinned from arrays only.
+ */
+#define CHUNK_STORED xa_mk_value(LONG_MAX)
+
+static bool chunk_stored(void *chunk)
+{
+	return chunk == CHUNK_STORED;
+}
+
+/* The PFN of page @index of a stored chunk, from its IOPTE */
+static unsigned long stored_pfn(struct ioasid_pages *pages,
+				unsigned long index)
+{
+	lockdep_assert_held(pages->store_lock);
+	return PHYS_PFN(iommu_iova_to_phys(pages->store_domain,
+					   pages->store_iova +
+					   index * PAGE_SIZE));
+}
+
+/* The PFN at @off of a chunk that is not stored */
 static unsigned long chunk_pfn(struct ioasid_pages *pages, void *chunk,
 			       unsigned long off)
 {
@@ -97,19 +140,28 @@ static unsigned long chunk_len(struct ioasid_pages *pages, unsigned long c)
 	return min(pages->npages - c * IOASID_CHUNK_PAGES, IOASID_CHUNK_PAGES);
 }
 
+/* The PFN of page @index, pinned, in any chunk */
+static unsigned long pages_pfn(struct ioasid_pages *pages, unsigned long index)
+{
+	unsigned long off;
+	void *chunk = pages_chunk(pages, index, &off);
+
+	if (chunk_stored(chunk))
+		return stored_pfn(pages, index);
+	return chunk_pfn(pages, chunk, off);
+}
+
 /**
  * ioasid_pages_page() - the page at an index
  * @pages: pages with struct pages (not pfnmap)
  * @index: page index, covered by an area
  *
+ * Context: holds the iopt.domains_rwsem of an IOAS mapping @index.
  * Return: the pinned page.
  */
 struct page *ioasid_pages_page(struct ioasid_pages *pages, unsigned long index)
 {
-	unsigned long off;
-	void *chunk = pages_chunk(pages, index, &off);
-
-	return chunk_page(chunk, off);
+	return pfn_to_page(pages_pfn(pages, index));
 }
 
 /**
@@ -117,14 +169,12 @@ struct page *ioasid_pages_page(struct ioasid_pages *pages, unsigned long index)
  * @pages: pages
  * @index: page index, covered by an area
  *
+ * Context: holds the iopt.domains_rwsem of an IOAS mapping @index.
  * Return: its physical address.
  */
 phys_addr_t ioasid_pages_phys(struct ioasid_pages *pages, unsigned long index)
 {
-	unsigned long off;
-	void *chunk = pages_chunk(pages, index, &off);
-
-	return PFN_PHYS(chunk_pfn(pages, chunk, off));
+	return PFN_PHYS(pages_pfn(pages, index));
 }
 
 /**
@@ -133,6 +183,8 @@ phys_addr_t ioasid_pages_phys(struct ioasid_pages *pages, unsigned long index)
  * @index: first index, the range covered by an area
  * @n: number of pages
  * @out: array of @n entries
+ *
+ * Context: holds the iopt.domains_rwsem of an IOAS mapping the range.
  */
 void ioasid_pages_copy(struct ioasid_pages *pages, unsigned long index,
 		       unsigned long n, struct page **out)
@@ -142,7 +194,11 @@ void ioasid_pages_copy(struct ioasid_pages *pages, unsigned long index,
 		void *chunk = pages_chunk(pages, index, &off);
 		unsigned long k = min(n, IOASID_CHUNK_PAGES - off);
 
-		if (xa_is_value(chunk)) {
+		if (chunk_stored(chunk)) {
+			for (i = 0; i < k; i++)
+				out[i] = pfn_to_page(stored_pfn(pages,
+								index + i));
+		} else if (xa_is_value(chunk)) {
 			for (i = 0; i < k; i++)
 				out[i] = chunk_page(chunk, off + i);
 		} else {
@@ -161,6 +217,7 @@ void ioasid_pages_copy(struct ioasid_pages *pages, unsigned long index,
  * @index: first page of the run
  * @max: the run stops after at most this many pages
  *
+ * Context: holds the iopt.domains_rwsem of an IOAS mapping the range.
  * Return: number of pages, at least 1, from @index whose PFNs follow each
  * other.
  */
@@ -170,12 +227,20 @@ unsigned long ioasid_pages_run(struct ioasid_pages *pages,
 	unsigned long off, pfn, n = 0;
 	void *chunk = pages_chunk(pages, index, &off);
 
-	pfn = chunk_pfn(pages, chunk, off);
-	while (n < max && chunk_pfn(pages, chunk, off) == pfn + n) {
-		/* A contiguous chunk continues the run to its end. */
-		unsigned long k = xa_is_value(chunk) ?
-				  min(max - n, IOASID_CHUNK_PAGES - off) : 1;
+	pfn = pages_pfn(pages, index);
+	while (n < max) {
+		unsigned long k = 1;
 
+		if (chunk_stored(chunk)) {
+			if (n && stored_pfn(pages, index + n) != pfn + n)
+				break;
+		} else {
+			if (chunk_pfn(pages, chunk, off) != pfn + n)
+				break;
+			/* A contiguous chunk continues the run to its end. */
+			if (xa_is_value(chunk))
+				k = min(max - n, IOASID_CHUNK_PAGES - off);
+		}
 		n += k;
 		off += k;
 		if (off == IOASID_CHUNK_PAGES && n < max)
@@ -224,6 +289,7 @@ static struct page **pages_expand_chunk(struct ioasid_pages *pages,
 		chunk[i] = chunk_page(value, i);
 	/* Replacing an entry allocates nothing: this can't fail either. */
 	xa_store(&pages->chunks, c, chunk, GFP_KERNEL_ACCOUNT);
+	pages->narrays++;
 	return chunk;
 }
 
@@ -243,6 +309,11 @@ static void pages_unpin(struct ioasid_pages *pages, unsigned long first,
 		unsigned long k = min(last - index + 1, IOASID_CHUNK_PAGES - off);
 		struct page **array;
 
+		/* The IOPTEs of a stored chunk are cleared after its unstore. */
+		if (IOASID_WARN_ON(chunk_stored(chunk))) {
+			index += k;
+			continue;
+		}
 		if (xa_is_value(chunk) && k == chunk_len(pages, c)) {
 			unpin_user_page_range_dirty_lock(chunk_page(chunk, 0),
 							 k, pages->writable);
@@ -281,6 +352,7 @@ static void *pages_new_chunk(struct ioasid_pages *pages, unsigned long c,
 		return ERR_PTR(rc);
 	}
 	atomic_long_add(n * sizeof(unsigned long), &pages->ictx->page_meta_bytes);
+	pages->narrays++;
 	return chunk;
 }
 
@@ -311,6 +383,7 @@ static void pages_compact_chunk(struct ioasid_pages *pages, unsigned long c,
 	/* Replacing an entry allocates nothing: this can't fail. */
 	xa_store(&pages->chunks, c, xa_mk_value(pfn), GFP_KERNEL_ACCOUNT);
 	kfree(chunk);
+	pages->narrays--;
 	atomic_long_sub(n * sizeof(unsigned long), &pages->ictx->page_meta_bytes);
 }
 
@@ -511,6 +584,9 @@ static void pages_free(struct ioasid_pages *pages)
 		unsigned long n = chunk_len(pages, c);
 		unsigned long i = 0, k;
 
+		/* Stored chunks are unstored before their areas go. */
+		if (IOASID_WARN_ON(chunk_stored(chunk)))
+			continue;
 		if (xa_is_value(chunk)) {
 			if (pages->pfnmap)
 				continue;
@@ -760,6 +836,194 @@ int ioasid_pages_recharge(struct ioasid_pages *pages)
 out_unlock:
 	mutex_unlock(&pages->lock);
 	return rc;
+}
+
+/*
+ * Store chunk @c, an array whose pages are all pinned and mapped in the
+ * store domain: free the array. Holds pages.lock.
+ */
+static void pages_store_chunk(struct ioasid_pages *pages, unsigned long c)
+{
+	unsigned long i, n = chunk_len(pages, c), base = c * IOASID_CHUNK_PAGES;
+	struct page **chunk = xa_load(&pages->chunks, c);
+
+	if (!chunk || xa_is_value(chunk))
+		return;
+	for (i = 0; i < n; i++)
+		if (!chunk[i])
+			return;
+	/* The domain maps exactly these pages there: check both ends. */
+	if (IOASID_WARN_ON(stored_pfn(pages, base) != page_to_pfn(chunk[0]) ||
+			   stored_pfn(pages, base + n - 1) !=
+			   page_to_pfn(chunk[n - 1])))
+		return;
+	/* Replacing an entry allocates nothing: this can't fail. */
+	xa_store(&pages->chunks, c, CHUNK_STORED, GFP_KERNEL_ACCOUNT);
+	kfree(chunk);
+	pages->narrays--;
+	WRITE_ONCE(pages->nstored, pages->nstored + 1);
+	atomic_long_sub(n * sizeof(*chunk), &pages->ictx->page_meta_bytes);
+}
+
+/*
+ * Give stored chunk @c its array back, read from the store domain. It
+ * can't fail, as the unmap or the domain removal that needs it can't.
+ * Holds pages.lock.
+ */
+static void pages_unstore_chunk(struct ioasid_pages *pages, unsigned long c)
+{
+	unsigned long i, n = chunk_len(pages, c), base = c * IOASID_CHUNK_PAGES;
+	struct page **array;
+
+	if (!chunk_stored(xa_load(&pages->chunks, c)))
+		return;
+	array = kcalloc(n, sizeof(*array), GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
+	atomic_long_add(n * sizeof(*array), &pages->ictx->page_meta_bytes);
+	for (i = 0; i < n; i++)
+		array[i] = pfn_to_page(stored_pfn(pages, base + i));
+	/* Filled before it replaces the entry: a reader finds either. */
+	xa_store(&pages->chunks, c, array, GFP_KERNEL_ACCOUNT);
+	WRITE_ONCE(pages->nstored, pages->nstored - 1);
+	pages->narrays++;
+}
+
+/* Unstore the chunks that meet pages [first, last]. Holds pages.lock. */
+static void pages_unstore_range(struct ioasid_pages *pages,
+				unsigned long first, unsigned long last)
+{
+	unsigned long c;
+
+	lockdep_assert_held(&pages->lock);
+	for (c = first / IOASID_CHUNK_PAGES;
+	     c <= last / IOASID_CHUNK_PAGES && pages->nstored; c++) {
+		pages_unstore_chunk(pages, c);
+		cond_resched();
+	}
+}
+
+/**
+ * ioasid_pages_store() - let a domain hold the PFNs of the pages an area maps
+ * @pages: the area's pages
+ * @domains_rwsem: the iopt.domains_rwsem of the area's IOVA map
+ * @domain: a domain of that map that can read an IOPTE back (iova_to_phys)
+ * @iova: the IOVA at which page 0 of @pages is, or would be, mapped in it
+ * @first: first page index the area maps
+ * @last: last page index the area maps
+ *
+ * Each chunk wholly in [@first, @last] that has an array of pinned pages
+ * loses it: its PFNs are read back from @domain from then on. Pages that
+ * more than one IOAS maps, pages stored elsewhere, and memory without
+ * struct pages are left as they are.
+ *
+ * Context: process context; takes pages.lock. Holds @domains_rwsem for
+ * writing, or for reading when nobody else can read @pages yet (an area
+ * of a map being published).
+ */
+void ioasid_pages_store(struct ioasid_pages *pages,
+			struct rw_semaphore *domains_rwsem,
+			struct iommu_domain *domain, unsigned long iova,
+			unsigned long first, unsigned long last)
+{
+	unsigned long c;
+
+	lockdep_assert_held(domains_rwsem);
+	mutex_lock(&pages->lock);
+	if (pages->pfnmap || pages->shared || !pages->narrays)
+		goto out_unlock;
+	if (pages->nstored &&
+	    (pages->store_lock != domains_rwsem ||
+	     pages->store_domain != domain || pages->store_iova != iova))
+		goto out_unlock;
+	pages->store_lock = domains_rwsem;
+	pages->store_domain = domain;
+	pages->store_iova = iova;
+	for (c = DIV_ROUND_UP(first, IOASID_CHUNK_PAGES);
+	     c * IOASID_CHUNK_PAGES < pages->npages &&
+	     c * IOASID_CHUNK_PAGES + chunk_len(pages, c) - 1 <= last; c++) {
+		pages_store_chunk(pages, c);
+		cond_resched();
+	}
+out_unlock:
+	mutex_unlock(&pages->lock);
+}
+
+/**
+ * ioasid_pages_unstore() - arrays back, before an area's IOPTEs are cleared
+ * @pages: the area's pages
+ * @domains_rwsem: the iopt.domains_rwsem of the area's IOVA map
+ * @iova: the IOVA at which page 0 of @pages is, or would be, mapped there
+ * @first: first page index the area maps
+ * @last: last page index the area maps
+ *
+ * The chunks that meet [@first, @last] and are stored in a domain of
+ * that map at @iova get their arrays back, read from the domain. Pages
+ * stored anywhere else are mapped at other IOVAs: they are left alone.
+ *
+ * Context: process context; takes pages.lock; may sleep. Holds
+ * @domains_rwsem.
+ */
+void ioasid_pages_unstore(struct ioasid_pages *pages,
+			  struct rw_semaphore *domains_rwsem,
+			  unsigned long iova, unsigned long first,
+			  unsigned long last)
+{
+	/*
+	 * Chunks are stored only under the domains_rwsem of the IOAS that
+	 * maps them, held here, or before anyone (this caller too) sees
+	 * the pages: none of this area's can be being stored now.
+	 */
+	if (!READ_ONCE(pages->nstored))
+		return;
+	mutex_lock(&pages->lock);
+	if (pages->store_lock == domains_rwsem && pages->store_iova == iova)
+		pages_unstore_range(pages, first, last);
+	mutex_unlock(&pages->lock);
+}
+
+/**
+ * ioasid_pages_drop_domain() - a domain stops mapping the pages
+ * @pages: pages an area of the domain's IOVA map maps
+ * @domain: the domain, still mapping them
+ * @to: another domain of the same IOVA map, which maps them at the same
+ *	IOVAs and can read an IOPTE back, or NULL
+ *
+ * Chunks stored in @domain are stored in @to instead, or get arrays back.
+ *
+ * Context: process context; takes pages.lock; may sleep. Holds the IOVA
+ * map's iopt.domains_rwsem for writing.
+ */
+void ioasid_pages_drop_domain(struct ioasid_pages *pages,
+			      struct iommu_domain *domain,
+			      struct iommu_domain *to)
+{
+	mutex_lock(&pages->lock);
+	if (pages->nstored && pages->store_domain == domain) {
+		if (to)
+			pages->store_domain = to;
+		else
+			pages_unstore_range(pages, 0, pages->npages - 1);
+	}
+	mutex_unlock(&pages->lock);
+}
+
+/**
+ * ioasid_pages_share() - pages are about to be mapped by another IOAS
+ * @pages: pages
+ *
+ * They are never stored again, and their stored chunks get arrays back:
+ * a reader in the other IOAS does not hold the store's domains_rwsem.
+ *
+ * Context: process context; takes pages.lock; may sleep. Holds the
+ * iopt.domains_rwsem of an IOAS mapping them, which is the store's if
+ * any chunk is stored.
+ */
+void ioasid_pages_share(struct ioasid_pages *pages)
+{
+	mutex_lock(&pages->lock);
+	pages->shared = true;
+	if (pages->nstored)
+		pages_unstore_range(pages, 0, pages->npages - 1);
+	mutex_unlock(&pages->lock);
 }
 
 #if IS_ENABLED(CONFIG_IOASID_KUNIT_TEST)

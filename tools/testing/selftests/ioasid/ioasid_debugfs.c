@@ -425,6 +425,123 @@ TEST_F(dbg, page_meta_contiguous)
 	munmap(thp, len);
 }
 
+/*
+ * Check, in 1 MiB steps, that @len bytes at @iova read the same as @want:
+ * through mock device @dev's DMA, or through access @acc when @dev is 0.
+ */
+static int stored_check(int fd, __u32 dev, __u32 acc, __u64 iova,
+			const char *want, size_t len)
+{
+	char *got = malloc(SZ_1M);
+	size_t off;
+	int ret = 0;
+
+	if (!got)
+		return -ENOMEM;
+	for (off = 0; off < len && !ret; off += SZ_1M) {
+		size_t n = len - off < SZ_1M ? len - off : SZ_1M;
+
+		memset(got, 0, n);
+		if (dev)
+			ret = mock_dma(fd, dev, iova + off, got, n,
+				       IOASID_TEST_DMA_READ, NULL);
+		else
+			ret = access_rw(fd, acc, iova + off, got, n,
+					IOASID_TEST_DMA_READ);
+		if (!ret && memcmp(got, want + off, n))
+			ret = -EIO;
+	}
+	free(got);
+	return ret;
+}
+
+/*
+ * Fragmented 4K memory (virtually adjacent pages physically apart) needs a
+ * page pointer array per 2 MiB piece while no domain maps it. Once an
+ * IOMMU domain does, the arrays go: the pages are read back from its
+ * IOPTEs, by a second domain's fill, an access, or an unmap. Removing the
+ * last domain, or copying to another IOAS, brings them back.
+ */
+TEST_F(dbg, page_meta_stored)
+{
+	const __u64 len = 4 * SZ_1M, len_b = SZ_2M;
+	const __u64 iova = 0x40000000, iova_b = 0x80000000;
+	const long long arrays = len / PAGE_SZ * 8;
+	__u32 dev1, dev2, dev3, hwpt2, acc, ioas2;
+	__u64 unmapped;
+	char *a, *b;
+
+	if (self->skip)
+		return;
+	a = buf_map(len, SZ_2M, BUF_SCATTERED);
+	b = buf_map(len_b, SZ_2M, BUF_SCATTERED);
+	ASSERT_NE(NULL, a);
+	ASSERT_NE(NULL, b);
+	fill_pattern(a, len, 7);
+	fill_pattern(b, len_b, 8);
+
+	/* No domain: an array for each 2 MiB piece */
+	ASSERT_EQ(0, ioas_map_fixed(self->fd, self->ioas, a, len, iova,
+				    MAP_RW));
+	ASSERT_EQ(arrays, counter(self->dir, "page_meta_bytes"));
+	ASSERT_EQ(0, access_create(self->fd, self->ioas, &acc));
+
+	/* The first domain takes them over; a map after it never has any */
+	ASSERT_EQ(0, mock_device(self->fd, self->ioas, &dev1, NULL));
+	ASSERT_EQ(0, counter(self->dir, "page_meta_bytes"));
+	ASSERT_EQ(0, ioas_map_fixed(self->fd, self->ioas, b, len_b, iova_b,
+				    MAP_RW));
+	ASSERT_EQ(0, counter(self->dir, "page_meta_bytes"));
+	ASSERT_EQ((long long)((len + len_b) / PAGE_SZ),
+		  counter(self->dir, "pinned_pages"));
+	ASSERT_EQ(0, stored_check(self->fd, dev1, 0, iova, a, len));
+	ASSERT_EQ(0, stored_check(self->fd, dev1, 0, iova_b, b, len_b));
+
+	/* A second domain is filled from the first one's IOPTEs */
+	ASSERT_EQ(0, hwpt_alloc(self->fd, dev1, self->ioas, &hwpt2));
+	ASSERT_EQ(0, mock_device(self->fd, hwpt2, &dev2, NULL));
+	ASSERT_EQ(0, stored_check(self->fd, dev2, 0, iova, a, len));
+	ASSERT_EQ(0, stored_check(self->fd, dev2, 0, iova_b, b, len_b));
+	ASSERT_EQ(0, stored_check(self->fd, 0, acc, iova, a, len));
+
+	/* The first domain goes: the second holds the pages now */
+	ASSERT_EQ(0, ioasid_destroy(self->fd, dev1));
+	ASSERT_EQ(0, counter(self->dir, "page_meta_bytes"));
+	ASSERT_EQ(0, stored_check(self->fd, 0, acc, iova, a, len));
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas, iova_b, len_b,
+				&unmapped));
+	ASSERT_EQ(len_b, unmapped);
+	ASSERT_EQ((long long)(len / PAGE_SZ),
+		  counter(self->dir, "pinned_pages"));
+	ASSERT_EQ(0, counter(self->dir, "page_meta_bytes"));
+
+	/* The last domain goes: the arrays are read back from it */
+	ASSERT_EQ(0, ioasid_destroy(self->fd, dev2));
+	ASSERT_EQ(0, ioasid_destroy(self->fd, hwpt2));
+	ASSERT_EQ(arrays, counter(self->dir, "page_meta_bytes"));
+	ASSERT_EQ(0, stored_check(self->fd, 0, acc, iova, a, len));
+
+	/* Stored again; a copy to another IOAS brings the arrays back */
+	ASSERT_EQ(0, mock_device(self->fd, self->ioas, &dev3, NULL));
+	ASSERT_EQ(0, counter(self->dir, "page_meta_bytes"));
+	ASSERT_EQ(0, ioas_alloc(self->fd, &ioas2));
+	ASSERT_EQ(0, ioas_copy_fixed(self->fd, ioas2, iova, self->ioas,
+				     iova, SZ_1M, MAP_RW));
+	ASSERT_EQ(arrays, counter(self->dir, "page_meta_bytes"));
+	ASSERT_EQ(0, stored_check(self->fd, dev3, 0, iova, a, len));
+
+	ASSERT_EQ(0, ioasid_destroy(self->fd, acc));
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas, iova, len, &unmapped));
+	ASSERT_EQ(len, unmapped);
+	ASSERT_EQ((long long)(SZ_1M / PAGE_SZ),
+		  counter(self->dir, "pinned_pages"));
+	ASSERT_EQ(0, ioas_unmap(self->fd, ioas2, iova, SZ_1M, &unmapped));
+	ASSERT_EQ(0, counter(self->dir, "pinned_pages"));
+	ASSERT_EQ(0, counter(self->dir, "page_meta_bytes"));
+	munmap(a, len);
+	munmap(b, len_b);
+}
+
 /* A mock device on an automatic HWPT, a PASID on another IOAS, an access */
 TEST_F(dbg, attachments)
 {

@@ -52,7 +52,10 @@
 /*
  * Pair f: maps, unmaps and copies fight over a window of MU_PAGES pages;
  * the MU_OWN_PAGES pages after it are one role's alone. Both are backed by
- * a buffer of MU_PAGES pages, each page holding a pattern of its own.
+ * a buffer of MU_PAGES pages, each page holding a pattern of its own,
+ * faulted in a scattered order: a multi-page map is physically scattered,
+ * so its pages are read back from a domain's IOPTEs (stored chunks) while
+ * HWPTs come and go, unmaps clear them and accesses read them.
  */
 #define MU_IOVA			SZ_2M
 #define MU_PAGES		16
@@ -1248,7 +1251,7 @@ static void pair_map_unmap(struct race *rc)
 
 	if (!open_files(rc, true))
 		return;
-	rc->wbuf = buf_map(MU_BUF_SIZE, SZ_4K, BUF_SMALL_PAGES);
+	rc->wbuf = buf_map(MU_BUF_SIZE, SZ_4K, BUF_SCATTERED);
 	rc->wbuf2 = buf_map(MU_BUF_SIZE, SZ_4K, BUF_SMALL_PAGES);
 	if (!rc->wbuf || !rc->wbuf2) {
 		race_fail(rc, "mapping the window's buffers");
