@@ -179,6 +179,7 @@ void ioasid_iopt_init(struct ioasid_iopt *iopt)
 	xa_init_flags(&iopt->domains, XA_FLAGS_ALLOC | XA_FLAGS_ACCOUNT);
 	xa_init_flags(&iopt->access_dirty, XA_FLAGS_ACCOUNT);
 	iopt->iova_alignment = PAGE_SIZE;
+	iopt->pgsize_bitmap = ULONG_MAX;
 }
 
 static void iopt_free_tree(struct rb_root_cached *root, size_t offset)
@@ -1432,13 +1433,16 @@ static void iopt_resv_drop(struct ioasid_iopt *iopt, void *owner)
 
 static void iopt_recalc_alignment(struct ioasid_iopt *iopt)
 {
-	unsigned long align = PAGE_SIZE;
+	unsigned long align = PAGE_SIZE, pgsizes = ULONG_MAX;
 	struct iommu_domain *domain;
 	unsigned long index;
 
-	xa_for_each(&iopt->domains, index, domain)
+	xa_for_each(&iopt->domains, index, domain) {
 		align = max(align, 1UL << __ffs(domain->pgsize_bitmap));
+		pgsizes &= domain->pgsize_bitmap;
+	}
 	iopt->iova_alignment = align;
+	WRITE_ONCE(iopt->pgsize_bitmap, pgsizes);
 }
 
 /* Queue what lies outside @domain's aperture, owned by the domain. */
@@ -1538,6 +1542,8 @@ int ioasid_iopt_add_domain(struct ioasid_iopt *iopt,
 	}
 	iopt->num_domains++;
 	iopt->iova_alignment = max(iopt->iova_alignment, align);
+	WRITE_ONCE(iopt->pgsize_bitmap,
+		   iopt->pgsize_bitmap & domain->pgsize_bitmap);
 	iopt_store_all(iopt);
 	up_write(&iopt->rwsem);
 	up_write(&iopt->domains_rwsem);

@@ -352,6 +352,9 @@ void ioasid_pages_fake_free(struct ioasid_pages *pages);
  * @num_areas: number of areas in @area_itree
  * @max_areas: most areas allowed, counted under @rwsem; 0 for no limit
  * @iova_alignment: required alignment of IOVAs and lengths
+ * @pgsize_bitmap: the page sizes every domain maps (ULONG_MAX with none);
+ *		   written with @domains_rwsem and @rwsem held for writing,
+ *		   read with neither (READ_ONCE())
  * @disable_large_pages: map with PAGE_SIZE IOPTEs only
  * @track_access_dirty: record in @access_dirty what accesses dirty
  * @access_dirty: IOVA page number -> present once an access pinned the
@@ -372,6 +375,7 @@ struct ioasid_iopt {
 	unsigned long num_areas;
 	unsigned long max_areas;
 	unsigned long iova_alignment;
+	unsigned long pgsize_bitmap;
 	bool disable_large_pages;
 	bool track_access_dirty;
 	struct xarray access_dirty;

@@ -485,17 +485,14 @@ static long vfio_compat_set_iommu(struct ioasid_ctx *ictx, unsigned long type)
 	return rc;
 }
 
-/* Page sizes as type1 reports them: those of every domain, PAGE_SIZE up. */
+/*
+ * Page sizes as type1 reports them: those of every domain, PAGE_SIZE up.
+ * A map or unmap reads them with no lock, as the IOAS keeps them.
+ */
 static unsigned long vfio_compat_pgsizes(struct ioasid_ioas *ioas)
 {
-	unsigned long bitmap = ULONG_MAX;
-	struct iommu_domain *domain;
-	unsigned long index;
+	unsigned long bitmap = READ_ONCE(ioas->iopt.pgsize_bitmap);
 
-	down_read(&ioas->iopt.rwsem);
-	xa_for_each(&ioas->iopt.domains, index, domain)
-		bitmap &= domain->pgsize_bitmap;
-	up_read(&ioas->iopt.rwsem);
 	if (bitmap & ~PAGE_MASK) {
 		bitmap &= PAGE_MASK;
 		bitmap |= PAGE_SIZE;
