@@ -110,10 +110,14 @@ static bool chunk_stored(void *chunk)
 static unsigned long stored_pfn(struct ioasid_pages *pages,
 				unsigned long index)
 {
+	phys_addr_t phys;
+
 	lockdep_assert_held(pages->store_lock);
-	return PHYS_PFN(iommu_iova_to_phys(pages->store_domain,
-					   pages->store_iova +
-					   index * PAGE_SIZE));
+	phys = iommu_iova_to_phys(pages->store_domain,
+				  pages->store_iova + index * PAGE_SIZE);
+	/* A stored page's IOPTE is cleared only after its unstore. */
+	IOASID_WARN_ON(!phys);
+	return PHYS_PFN(phys);
 }
 
 /* The PFN at @off of a chunk that is not stored */
