@@ -1155,7 +1155,11 @@ int ioasid_iopt_copy(struct ioasid_iopt *dst, struct ioasid_iopt *src,
 
 	if (src_iova % src->iova_alignment)
 		return -EINVAL;
-	rc = iopt_collect(src, src_iova, src_iova + length - 1, prot, dst != src,
+	/*
+	 * Copied pages are never stored, even within one IOAS: the copy
+	 * reads them while the source's IOPTEs may be cleared.
+	 */
+	rc = iopt_collect(src, src_iova, src_iova + length - 1, prot, true,
 			  &pieces, &num);
 	if (rc)
 		return rc;
