@@ -959,12 +959,13 @@ static void iopt_drop_pieces(struct iopt_copy_piece *pieces,
 }
 
 /*
- * Take references on, and use, the pages behind [iova, last] of @src. For
- * another IOAS (@share), the pages are marked shared first: their PFNs
- * are never kept by @src's domains alone (ioasid_pages_share()).
+ * Take references on, and use, the pages behind [iova, last] of @src. The
+ * pages are marked shared first (ioasid_pages_share()): the copy reads
+ * them while the source's IOPTEs may be cleared, so their PFNs are never
+ * kept by a domain alone again.
  */
 static int iopt_collect(struct ioasid_iopt *src, unsigned long iova,
-			unsigned long last, int prot, bool share,
+			unsigned long last, int prot,
 			struct iopt_copy_piece **out, unsigned int *out_num)
 {
 	struct iopt_copy_piece *pieces = NULL;
@@ -1005,8 +1006,7 @@ static int iopt_collect(struct ioasid_iopt *src, unsigned long iova,
 		pieces[i].node.last = pieces[i].page_index +
 				      (pieces[i].length >> PAGE_SHIFT) - 1;
 		kref_get(&area->pages->kref);
-		if (share)
-			ioasid_pages_share(area->pages);
+		ioasid_pages_share(area->pages);
 		ioasid_pages_use(area->pages, &pieces[i].node);
 		next = end + 1;
 	}
@@ -1155,12 +1155,8 @@ int ioasid_iopt_copy(struct ioasid_iopt *dst, struct ioasid_iopt *src,
 
 	if (src_iova % src->iova_alignment)
 		return -EINVAL;
-	/*
-	 * Copied pages are never stored, even within one IOAS: the copy
-	 * reads them while the source's IOPTEs may be cleared.
-	 */
-	rc = iopt_collect(src, src_iova, src_iova + length - 1, prot, true,
-			  &pieces, &num);
+	rc = iopt_collect(src, src_iova, src_iova + length - 1, prot, &pieces,
+			  &num);
 	if (rc)
 		return rc;
 	areas = iopt_alloc_areas(num);
