@@ -636,18 +636,22 @@ static void iopt_publish(struct ioasid_iopt *iopt, struct list_head *batch)
 	up_write(&iopt->rwsem);
 }
 
-/* Drop removed areas and their page references, with no lock held. */
+/*
+ * Drop removed areas and their page references, with no lock held. What
+ * no other area maps is unpinned now, and uncharged once for them all.
+ */
 static void iopt_free_areas(struct list_head *free_list)
 {
+	struct ioasid_acct_batch acct = {};
 	struct ioasid_area *area, *tmp;
 
 	list_for_each_entry_safe(area, tmp, free_list, free_item) {
-		/* What no other area maps is unpinned and uncharged now. */
-		ioasid_pages_unuse(area->pages, &area->pages_node);
+		ioasid_pages_unuse(area->pages, &area->pages_node, &acct);
 		ioasid_pages_put(area->pages);
 		kfree(area);
 		cond_resched();
 	}
+	ioasid_acct_settle(&acct);
 }
 
 /*
@@ -795,30 +799,58 @@ static int iopt_insert_reqs(struct ioasid_iopt *iopt,
  * *@failed is the range that failed; the ranges before it and it hold
  * what they got, for the caller to free.
  */
+/* Prepay the charge of all of @reqs, when there are several. */
+static void iopt_prepay_reqs(struct ioasid_acct_batch *acct,
+			     const struct ioasid_map_req *reqs,
+			     unsigned int num, u8 acct_mode)
+{
+	unsigned long npages = 0;
+	unsigned int i;
+
+	if (num < 2)
+		return;
+	for (i = 0; i < num; i++)
+		if (check_add_overflow(npages, reqs[i].length >> PAGE_SHIFT,
+				       &npages))
+			return;
+	ioasid_acct_prepay(acct, acct_mode, npages);
+}
+
+/*
+ * Allocate an area for, and pin, each of @reqs. On failure, *@failed is
+ * the index of the request that failed, and the caller drops what the
+ * requests before it, and its own, hold.
+ */
 static int iopt_pin_reqs(struct ioasid_ctx *ictx, struct ioasid_map_req *reqs,
 			 unsigned int num, u8 acct_mode, unsigned int *failed)
 {
+	struct ioasid_acct_batch acct = { .ictx = ictx };
 	struct ioasid_pages *pages;
 	unsigned int i;
+	int rc = 0;
 
+	iopt_prepay_reqs(&acct, reqs, num, acct_mode);
 	for (i = 0; i < num; i++) {
 		reqs[i].pages = NULL;
 		reqs[i].area = kzalloc(sizeof(*reqs[i].area), GFP_KERNEL_ACCOUNT);
 		if (!reqs[i].area) {
-			*failed = i;
-			return -ENOMEM;
+			rc = -ENOMEM;
+			break;
 		}
 		INIT_LIST_HEAD(&reqs[i].area->free_item);
 		pages = ioasid_pages_pin(ictx, reqs[i].uptr,
 					 reqs[i].length >> PAGE_SHIFT,
-					 reqs[i].prot & IOMMU_WRITE, acct_mode);
+					 reqs[i].prot & IOMMU_WRITE, acct_mode,
+					 &acct);
 		if (IS_ERR(pages)) {
-			*failed = i;
-			return PTR_ERR(pages);
+			rc = PTR_ERR(pages);
+			break;
 		}
 		reqs[i].pages = pages;
 	}
-	return 0;
+	*failed = i;
+	ioasid_acct_settle(&acct);
+	return rc;
 }
 
 /**
@@ -953,7 +985,7 @@ static void iopt_drop_pieces(struct iopt_copy_piece *pieces,
 	unsigned int i;
 
 	for (i = from; i < num; i++) {
-		ioasid_pages_unuse(pieces[i].pages, &pieces[i].node);
+		ioasid_pages_unuse(pieces[i].pages, &pieces[i].node, NULL);
 		ioasid_pages_put(pieces[i].pages);
 	}
 }
@@ -1177,7 +1209,7 @@ int ioasid_iopt_copy(struct ioasid_iopt *dst, struct ioasid_iopt *src,
 	 * only the pieces' use.
 	 */
 	for (i = 0; i < num; i++)
-		ioasid_pages_unuse(pieces[i].pages, &pieces[i].node);
+		ioasid_pages_unuse(pieces[i].pages, &pieces[i].node, NULL);
 	kfree(areas);
 	kfree(pieces);
 	return 0;

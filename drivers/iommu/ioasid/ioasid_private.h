@@ -300,14 +300,32 @@ struct ioasid_pages {
 	bool shared;
 };
 
+/**
+ * struct ioasid_acct_batch - the charges of one call, settled once
+ * @ictx: the context of the call
+ * @charged: pages charged to the user of @ictx's file that no pages hold:
+ *	     prepaid for a vector of maps and not taken yet, or unpinned
+ * @unpinned: pages unpinned, still in @ictx's pinned count
+ */
+struct ioasid_acct_batch {
+	struct ioasid_ctx *ictx;
+	unsigned long charged;
+	unsigned long unpinned;
+};
+
+void ioasid_acct_prepay(struct ioasid_acct_batch *batch, u8 acct_mode,
+			unsigned long npages);
+void ioasid_acct_settle(struct ioasid_acct_batch *batch);
 struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ictx,
 				      unsigned long uptr, unsigned long npages,
-				      bool writable, u8 acct_mode);
+				      bool writable, u8 acct_mode,
+				      struct ioasid_acct_batch *batch);
 void ioasid_pages_put(struct ioasid_pages *pages);
 void ioasid_pages_use(struct ioasid_pages *pages,
 		      struct interval_tree_node *node);
 void ioasid_pages_unuse(struct ioasid_pages *pages,
-			struct interval_tree_node *node);
+			struct interval_tree_node *node,
+			struct ioasid_acct_batch *batch);
 void ioasid_pages_trim(struct ioasid_pages *pages,
 		       struct interval_tree_node *node, unsigned long last);
 int ioasid_pages_recharge(struct ioasid_pages *pages);

@@ -69,6 +69,78 @@ int ioasid_acct_user(struct user_struct *user, unsigned long npages)
 }
 
 /*
+ * The user whose credentials opened @ictx's file. The file holds them until
+ * it is freed, after its release: pages charged to this user, every pages
+ * of the file whose caller is its opener, borrow that reference rather
+ * than take one each, and their charges are the ones a batch settles.
+ */
+static struct user_struct *ctx_user(struct ioasid_ctx *ictx)
+{
+	return ictx->file->f_cred->user;
+}
+
+/* Are @pages charged to the user of their context's file? */
+static bool pages_ctx_user(struct ioasid_pages *pages)
+{
+	return pages->user && pages->user == ctx_user(pages->ictx);
+}
+
+/**
+ * ioasid_acct_prepay() - charge the pins of a whole call at once
+ * @batch: the call's batch, with @ictx set and nothing charged
+ * @acct_mode: enum ioasid_acct_mode its pins will charge with
+ * @npages: pages the call will pin in all
+ *
+ * A vector of maps charges its user's RLIMIT_MEMLOCK and the context's
+ * count once, where every pin would touch those shared counters on its
+ * own; ioasid_pages_pin() takes its part from @batch, and
+ * ioasid_acct_settle() gives back what no pin took. Only pins charged to
+ * the user of the context's file are prepaid. When the whole would go over
+ * the limit nothing is prepaid, so each pin charges, and the first one the
+ * limit refuses fails, on its own.
+ *
+ * Context: process context.
+ */
+void ioasid_acct_prepay(struct ioasid_acct_batch *batch, u8 acct_mode,
+			unsigned long npages)
+{
+	struct user_struct *user = ctx_user(batch->ictx);
+
+	if (acct_mode != IOASID_ACCT_USER || current_user() != user)
+		return;
+	if (ioasid_acct_user(user, npages))
+		return;
+	atomic_long_add(npages, &batch->ictx->locked_pages);
+	batch->charged = npages;
+}
+
+/**
+ * ioasid_acct_settle() - give back what a batch holds
+ * @batch: the batch, of a map (what no pin took) or of unpins; with no
+ *	   @ictx yet, nothing
+ *
+ * Uncharges @batch->charged pages from the user of the context's file and
+ * from the context, and takes @batch->unpinned off its pinned count.
+ *
+ * Context: any.
+ */
+void ioasid_acct_settle(struct ioasid_acct_batch *batch)
+{
+	struct ioasid_ctx *ictx = batch->ictx;
+
+	if (!ictx)
+		return;
+	if (batch->charged) {
+		atomic_long_sub(batch->charged, &ctx_user(ictx)->locked_vm);
+		atomic_long_sub(batch->charged, &ictx->locked_pages);
+	}
+	if (batch->unpinned)
+		atomic_long_sub(batch->unpinned, &ictx->pinned_pages);
+	batch->charged = 0;
+	batch->unpinned = 0;
+}
+
+/*
  * The chunk holding page @index, and the offset of @index in it: an array
  * of struct page pointers, or of PFNs for memory with no struct page
  * (pages.pfnmap); or a value entry, the PFN of the chunk's first page.
@@ -297,9 +369,12 @@ static struct page **pages_expand_chunk(struct ioasid_pages *pages,
 	return chunk;
 }
 
-/* Unpin and uncharge pages [first, last], all pinned. */
+/*
+ * Unpin and uncharge pages [first, last], all pinned. The counters of
+ * @batch (may be NULL) take what it can settle, once, for the whole call.
+ */
 static void pages_unpin(struct ioasid_pages *pages, unsigned long first,
-			unsigned long last)
+			unsigned long last, struct ioasid_acct_batch *batch)
 {
 	unsigned long index = first, n = last - first + 1;
 
@@ -331,9 +406,17 @@ static void pages_unpin(struct ioasid_pages *pages, unsigned long first,
 		memset(array + off, 0, k * sizeof(*array));
 		index += k;
 	}
-	atomic_long_sub(n, &pages->ictx->pinned_pages);
 	pages->ncharged -= n;
-	pages_uncharge(pages, n);
+	if (!batch || batch->ictx != pages->ictx) {
+		atomic_long_sub(n, &pages->ictx->pinned_pages);
+		pages_uncharge(pages, n);
+		return;
+	}
+	batch->unpinned += n;
+	if (pages_ctx_user(pages))
+		batch->charged += n;
+	else
+		pages_uncharge(pages, n);
 }
 
 /*
@@ -616,7 +699,7 @@ static void pages_free(struct ioasid_pages *pages)
 	atomic_long_sub(unpinned, &pages->ictx->pinned_pages);
 	if (pages->ncharged)
 		pages_uncharge(pages, pages->ncharged);
-	if (pages->user)
+	if (pages->user && !pages_ctx_user(pages))
 		free_uid(pages->user);
 	if (pages->mm)
 		mmdrop(pages->mm);
@@ -647,7 +730,9 @@ static struct ioasid_pages *pages_alloc(struct ioasid_ctx *ictx,
 	pages->writable = writable;
 	pages->pfnmap = pfnmap;
 	if (acct_mode == IOASID_ACCT_USER) {
-		pages->user = get_uid(current_user());
+		pages->user = current_user();
+		if (!pages_ctx_user(pages))
+			get_uid(pages->user);
 	} else {
 		mmgrab(current->mm);
 		pages->mm = current->mm;
@@ -655,16 +740,25 @@ static struct ioasid_pages *pages_alloc(struct ioasid_ctx *ictx,
 	return pages;
 }
 
-/* Charge and pin all of @pages, or record the PFNs of device memory. */
-static int pages_fill(struct ioasid_pages *pages, unsigned long uptr)
+/*
+ * Charge and pin all of @pages, or record the PFNs of device memory. The
+ * charge comes from @batch (may be NULL) when it prepaid it.
+ */
+static int pages_fill(struct ioasid_pages *pages, unsigned long uptr,
+		      struct ioasid_acct_batch *batch)
 {
 	int rc;
 
 	/* Device memory (a BAR): nothing to pin, nothing to charge. */
 	if (!pages->pfnmap) {
-		rc = pages_charge(pages, pages->npages);
-		if (rc)
-			return rc;
+		if (batch && batch->ictx == pages->ictx &&
+		    batch->charged >= pages->npages && pages_ctx_user(pages)) {
+			batch->charged -= pages->npages;
+		} else {
+			rc = pages_charge(pages, pages->npages);
+			if (rc)
+				return rc;
+		}
 		pages->ncharged = pages->npages;
 	}
 	return pages_pin_all(pages, uptr);
@@ -677,13 +771,15 @@ static int pages_fill(struct ioasid_pages *pages, unsigned long uptr)
  * @npages: number of pages, non-zero
  * @writable: pin for device writes
  * @acct_mode: enum ioasid_acct_mode to charge them with
+ * @batch: the call's prepaid charge (ioasid_acct_prepay()), or NULL
  *
- * The whole range is charged to RLIMIT_MEMLOCK before any memory is
- * allocated for it; page pointers are then allocated a chunk at a time as
- * the pages are pinned. Memory without struct pages (a device BAR mapped
- * by its driver) cannot be pinned: when the pin or the charge fails and
- * the range starts in such a mapping, its PFNs are recorded instead,
- * uncharged. Trying the pin first keeps a VMA lookup off the common path.
+ * The whole range is charged to RLIMIT_MEMLOCK, or its charge taken from
+ * @batch, before any memory is allocated for it; page pointers are then
+ * allocated a chunk at a time as the pages are pinned. Memory without
+ * struct pages (a device BAR mapped by its driver) cannot be pinned: when
+ * the pin or the charge fails and the range starts in such a mapping, its
+ * PFNs are recorded instead, uncharged. Trying the pin first keeps a VMA
+ * lookup off the common path.
  *
  * Context: process context; may sleep.
  * Return: the pages with one reference and no user, or an ERR_PTR:
@@ -693,7 +789,8 @@ static int pages_fill(struct ioasid_pages *pages, unsigned long uptr)
  */
 struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ictx,
 				      unsigned long uptr, unsigned long npages,
-				      bool writable, u8 acct_mode)
+				      bool writable, u8 acct_mode,
+				      struct ioasid_acct_batch *batch)
 {
 	struct ioasid_pages *pages;
 	int rc;
@@ -701,14 +798,14 @@ struct ioasid_pages *ioasid_pages_pin(struct ioasid_ctx *ictx,
 	pages = pages_alloc(ictx, npages, writable, acct_mode, false);
 	if (!pages)
 		return ERR_PTR(-ENOMEM);
-	rc = pages_fill(pages, uptr);
+	rc = pages_fill(pages, uptr, batch);
 	if ((rc == -ENOMEM || (rc == -EFAULT && !pages->npinned)) &&
 	    pages_uptr_pfnmap(uptr)) {
 		pages_free(pages);
 		pages = pages_alloc(ictx, npages, writable, acct_mode, true);
 		if (!pages)
 			return ERR_PTR(-ENOMEM);
-		rc = pages_fill(pages, uptr);
+		rc = pages_fill(pages, uptr, NULL);
 	}
 	if (rc) {
 		pages_free(pages);
@@ -750,7 +847,8 @@ void ioasid_pages_use(struct ioasid_pages *pages,
 
 /* Unpin the pages of [next, last] that no user covers. Holds pages.lock. */
 static void pages_unpin_uncovered(struct ioasid_pages *pages,
-				  unsigned long next, unsigned long last)
+				  unsigned long next, unsigned long last,
+				  struct ioasid_acct_batch *batch)
 {
 	struct interval_tree_node *other;
 
@@ -760,29 +858,34 @@ static void pages_unpin_uncovered(struct ioasid_pages *pages,
 	     other && next <= last;
 	     other = interval_tree_iter_next(other, next, last)) {
 		if (other->start > next)
-			pages_unpin(pages, next, other->start - 1);
+			pages_unpin(pages, next, other->start - 1, batch);
 		next = max(next, other->last + 1);
 	}
 	if (next <= last)
-		pages_unpin(pages, next, last);
+		pages_unpin(pages, next, last, batch);
 }
 
 /**
  * ioasid_pages_unuse() - an area stops using its pages
  * @pages: pages
  * @node: the node given to ioasid_pages_use()
+ * @batch: where the uncharge may wait for ioasid_acct_settle(), or NULL
  *
- * The pages of the node that no other user covers are unpinned and
- * uncharged now; the caller's reference is not dropped.
+ * The pages of the node that no other user covers are unpinned now, and
+ * uncharged now or, for pages of @batch's context, when the caller
+ * settles @batch; the caller's reference is not dropped.
  *
  * Context: process context; takes pages.lock; may sleep.
  */
 void ioasid_pages_unuse(struct ioasid_pages *pages,
-			struct interval_tree_node *node)
+			struct interval_tree_node *node,
+			struct ioasid_acct_batch *batch)
 {
+	if (batch && !batch->ictx)
+		batch->ictx = pages->ictx;
 	mutex_lock(&pages->lock);
 	interval_tree_remove(node, &pages->users);
-	pages_unpin_uncovered(pages, node->start, node->last);
+	pages_unpin_uncovered(pages, node->start, node->last, batch);
 	mutex_unlock(&pages->lock);
 }
 
@@ -806,7 +909,7 @@ void ioasid_pages_trim(struct ioasid_pages *pages,
 	node->last = last;
 	interval_tree_insert(node, &pages->users);
 	if (last < old)
-		pages_unpin_uncovered(pages, last + 1, old);
+		pages_unpin_uncovered(pages, last + 1, old, NULL);
 	mutex_unlock(&pages->lock);
 }
 

@@ -1449,17 +1449,65 @@ TEST_F(ioasid, access_rw_pin)
 	ASSERT_EQ(0, ioasid_destroy(fd, access));
 }
 
+/*
+ * Vectors against the limit, in the child's accounting mode: 0, or the
+ * step that failed. A vector is charged as a whole where it can be, and
+ * range by range where it can't, so that the range that crosses the limit
+ * is the one reported; all of it comes back on unmap.
+ */
+static int memlock_vector(int fd, __u32 ioas, char *big)
+{
+	const __u64 half = MEMLOCK_LIMIT / 2;
+	struct ioasid_map_range r[3];
+	struct ioasid_iova_range u[2];
+	__u64 locked = 1, pinned = 1, unmapped = 0;
+	__u32 failed = ~0U;
+	unsigned int i;
+
+	for (i = 0; i < 3; i++)
+		map_range_set(&r[i], big + i * half, half, 0, MAP_RW);
+	if (ioas_map_vec(fd, ioas, r, 3, &failed) != -ENOMEM || failed != 2)
+		return 1;
+	if (mock_accounting(fd, &locked, &pinned) || locked || pinned)
+		return 2;
+	if (mock_check_refs(fd, big, 3 * half, 0))
+		return 3;
+	/* two halves fill the limit exactly */
+	if (ioas_map_vec(fd, ioas, r, 2, NULL))
+		return 4;
+	if (mock_accounting(fd, &locked, &pinned) ||
+	    locked != MEMLOCK_LIMIT / PAGE_SZ || pinned != locked)
+		return 5;
+	for (i = 0; i < 2; i++) {
+		u[i].first = r[i].iova;
+		u[i].last = r[i].iova + half - 1;
+	}
+	if (ioas_unmap_vec(fd, ioas, u, 2, &unmapped, NULL) ||
+	    unmapped != MEMLOCK_LIMIT)
+		return 6;
+	if (mock_accounting(fd, &locked, &pinned) || locked || pinned)
+		return 7;
+	/* the user's or the mm's whole limit is free again */
+	if (ioas_map_vec(fd, ioas, r, 2, NULL))
+		return 8;
+	for (i = 0; i < 2; i++) {
+		u[i].first = r[i].iova;
+		u[i].last = r[i].iova + half - 1;
+	}
+	return ioas_unmap_vec(fd, ioas, u, 2, NULL, NULL) ? 9 : 0;
+}
+
 /* In a child without CAP_IPC_LOCK: returns 0, or the step that failed */
 static int memlock_child(int fd, __u32 ioas, void *big)
 {
 	struct rlimit lim = { .rlim_cur = MEMLOCK_LIMIT, .rlim_max = MEMLOCK_LIMIT };
 	__u64 iova, locked = 1, pinned = 1;
-	int mode, step;
+	int mode, step, ret;
 
 	if (drop_cap_ipc_lock() || setrlimit(RLIMIT_MEMLOCK, &lim))
 		return 1;
 	/* both ways of accounting: to the user, and to the mm */
-	for (mode = 0, step = 10; mode <= 1; mode++, step += 10) {
+	for (mode = 0, step = 10; mode <= 1; mode++, step += 20) {
 		if (ioasid_option_set(fd, OPT_RLIMIT, 0, mode))
 			return step;
 		if (ioas_map(fd, ioas, big, 2 * MEMLOCK_LIMIT, &iova, MAP_RW) != -ENOMEM)
@@ -1474,6 +1522,9 @@ static int memlock_child(int fd, __u32 ioas, void *big)
 			return step + 5;
 		if (ioas_unmap(fd, ioas, iova, SZ_64K, NULL))
 			return step + 6;
+		ret = memlock_vector(fd, ioas, big);
+		if (ret)
+			return step + 10 + ret;
 	}
 	return ioasid_option_set(fd, OPT_RLIMIT, 0, 0) ? 2 : 0;
 }
@@ -1502,6 +1553,64 @@ TEST_F(ioasid, memlock_limit)
 	/* with CAP_IPC_LOCK the limit does not apply */
 	ASSERT_EQ(0, ioas_map(self->fd, self->ioas_id, big, 2 * MEMLOCK_LIMIT, &iova, MAP_RW));
 	assert_accounting(_metadata, self->fd, 2 * MEMLOCK_LIMIT / PAGE_SZ);
+}
+
+/*
+ * A child that became another user maps through its parent's file: 0, or
+ * the step that failed. Its pages are charged to it, not to the user who
+ * opened the file, and stay so after it exits.
+ */
+static int other_user_child(int fd, __u32 ioas, char *buf)
+{
+	struct rlimit lim = { .rlim_cur = SZ_64K, .rlim_max = SZ_64K };
+	const unsigned long part = SZ_64K / 2;
+	struct ioasid_map_range r[3];
+	__u32 failed = ~0U;
+	unsigned int i;
+
+	if (setrlimit(RLIMIT_MEMLOCK, &lim) || setresuid(65534, 65534, 65534))
+		return 1;
+	for (i = 0; i < 3; i++)
+		map_range_set(&r[i], buf + i * part, part,
+			      IOVA_A + i * part, MAP_RW | MAP_FIXED_IOVA);
+	/* this user's limit holds two ranges of the three */
+	if (ioas_map_vec(fd, ioas, r, 3, &failed) != -ENOMEM || failed != 2)
+		return 2;
+	return ioas_map_vec(fd, ioas, r, 2, NULL) ? 3 : 0;
+}
+
+TEST_F(ioasid, memlock_other_user)
+{
+	const unsigned long part = SZ_64K / 2;
+	struct ioasid_map_range r[3];
+	int status = -1;
+	unsigned int i;
+	char *buf;
+	pid_t pid;
+
+	if (self->skip)
+		return;
+	buf = fixture_buf(self, 3 * part, PAGE_SZ, BUF_SMALL_PAGES);
+	ASSERT_NE(NULL, buf);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(other_user_child(self->fd, self->ioas_id, buf));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("child failed at step %d", WEXITSTATUS(status));
+	assert_accounting(_metadata, self->fd, 2 * part / PAGE_SZ);
+	/* the unmap here drops the pages' references on the child's user */
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, IOVA_A, 2 * part, NULL));
+	assert_accounting(_metadata, self->fd, 0);
+	/* the file's own user maps all three, charged to it */
+	for (i = 0; i < 3; i++)
+		map_range_set(&r[i], buf + i * part, part,
+			      IOVA_A + i * part, MAP_RW | MAP_FIXED_IOVA);
+	ASSERT_EQ(0, ioas_map_vec(self->fd, self->ioas_id, r, 3, NULL));
+	assert_accounting(_metadata, self->fd, 3 * part / PAGE_SZ);
+	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas_id, IOVA_A, 3 * part, NULL));
+	assert_accounting(_metadata, self->fd, 0);
 }
 
 /* A child without CAP_IPC_LOCK and a small limit: 0, or the failing step */
