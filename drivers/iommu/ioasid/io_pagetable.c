@@ -210,15 +210,15 @@ static int iopt_map_run(struct ioasid_iopt *iopt, struct ioasid_area *area,
 	int rc;
 
 	while (index < end) {
-		unsigned long run = 1;
+		unsigned long run, pfn;
 
 		rc = ioasid_inject_fault();
 		if (rc)
 			return rc;
-		if (!iopt->disable_large_pages)
-			run = ioasid_pages_run(area->pages, index, end - index);
-		rc = iommu_map_nosync(domain, iova,
-				      ioasid_pages_phys(area->pages, index),
+		run = ioasid_pages_run(area->pages, index,
+				       iopt->disable_large_pages ? 1 : end - index,
+				       &pfn);
+		rc = iommu_map_nosync(domain, iova, PFN_PHYS(pfn),
 				      run * PAGE_SIZE, prot);
 		if (rc)
 			return rc;

@@ -343,11 +343,11 @@ void ioasid_pages_drop_domain(struct ioasid_pages *pages,
 void ioasid_pages_share(struct ioasid_pages *pages);
 int ioasid_acct_user(struct user_struct *user, unsigned long npages);
 struct page *ioasid_pages_page(struct ioasid_pages *pages, unsigned long index);
-phys_addr_t ioasid_pages_phys(struct ioasid_pages *pages, unsigned long index);
 void ioasid_pages_copy(struct ioasid_pages *pages, unsigned long index,
 		       unsigned long n, struct page **out);
 unsigned long ioasid_pages_run(struct ioasid_pages *pages,
-			       unsigned long index, unsigned long max);
+			       unsigned long index, unsigned long max,
+			       unsigned long *pfn);
 #if IS_ENABLED(CONFIG_IOASID_KUNIT_TEST)
 struct ioasid_pages *ioasid_pages_fake(struct page **array, unsigned long n);
 void ioasid_pages_fake_free(struct ioasid_pages *pages);

@@ -195,6 +195,7 @@ static void iopt_test_runs(struct kunit *test)
 	struct ioasid_pages *pages;
 	struct page *block, *other;
 	struct page *array[8];
+	unsigned long pfn;
 	int i;
 
 	block = alloc_pages(GFP_KERNEL, 2);
@@ -209,11 +210,17 @@ static void iopt_test_runs(struct kunit *test)
 	array[7] = block + 3;
 	pages = ioasid_pages_fake(array, ARRAY_SIZE(array));
 	KUNIT_ASSERT_NOT_NULL(test, pages);
-	KUNIT_EXPECT_EQ(test, ioasid_pages_run(pages, 0, 8), 4);
-	KUNIT_EXPECT_EQ(test, ioasid_pages_run(pages, 0, 3), 3);
-	KUNIT_EXPECT_EQ(test, ioasid_pages_run(pages, 1, 7), 3);
-	KUNIT_EXPECT_EQ(test, ioasid_pages_run(pages, 5, 3), 2);
-	KUNIT_EXPECT_EQ(test, ioasid_pages_run(pages, 7, 1), 1);
+	KUNIT_EXPECT_EQ(test, ioasid_pages_run(pages, 0, 8, &pfn), 4);
+	KUNIT_EXPECT_EQ(test, pfn, page_to_pfn(block));
+	KUNIT_EXPECT_EQ(test, ioasid_pages_run(pages, 0, 3, &pfn), 3);
+	KUNIT_EXPECT_EQ(test, ioasid_pages_run(pages, 1, 7, &pfn), 3);
+	KUNIT_EXPECT_EQ(test, pfn, page_to_pfn(block + 1));
+	KUNIT_EXPECT_EQ(test, ioasid_pages_run(pages, 4, 4, &pfn), 1);
+	KUNIT_EXPECT_EQ(test, pfn, page_to_pfn(other));
+	KUNIT_EXPECT_EQ(test, ioasid_pages_run(pages, 5, 3, &pfn), 2);
+	KUNIT_EXPECT_EQ(test, pfn, page_to_pfn(block));
+	KUNIT_EXPECT_EQ(test, ioasid_pages_run(pages, 7, 1, &pfn), 1);
+	KUNIT_EXPECT_EQ(test, pfn, page_to_pfn(block + 3));
 	ioasid_pages_fake_free(pages);
 	__free_page(other);
 	__free_pages(block, 2);

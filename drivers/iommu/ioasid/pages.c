@@ -241,19 +241,6 @@ struct page *ioasid_pages_page(struct ioasid_pages *pages, unsigned long index)
 }
 
 /**
- * ioasid_pages_phys() - the physical address of the page at an index
- * @pages: pages
- * @index: page index, covered by an area
- *
- * Context: holds the iopt.domains_rwsem of an IOAS mapping @index.
- * Return: its physical address.
- */
-phys_addr_t ioasid_pages_phys(struct ioasid_pages *pages, unsigned long index)
-{
-	return PFN_PHYS(pages_pfn(pages, index));
-}
-
-/**
  * ioasid_pages_copy() - copy out the page pointers of an index range
  * @pages: pages with struct pages (not pfnmap)
  * @index: first index, the range covered by an area
@@ -288,30 +275,37 @@ void ioasid_pages_copy(struct ioasid_pages *pages, unsigned long index,
 }
 
 /**
- * ioasid_pages_run() - length of the physically contiguous run at @index
+ * ioasid_pages_run() - the physically contiguous run at @index
  * @pages: pages
  * @index: first page of the run
  * @max: the run stops after at most this many pages
+ * @pfn: out, the PFN of page @index
+ *
+ * Domains are filled a run at a time: one lookup of the chunk gives both
+ * the run and its first PFN.
  *
  * Context: holds the iopt.domains_rwsem of an IOAS mapping the range.
  * Return: number of pages, at least 1, from @index whose PFNs follow each
  * other.
  */
 unsigned long ioasid_pages_run(struct ioasid_pages *pages,
-			       unsigned long index, unsigned long max)
+			       unsigned long index, unsigned long max,
+			       unsigned long *pfn)
 {
-	unsigned long off, pfn, n = 0;
+	unsigned long off, first, n = 0;
 	void *chunk = pages_chunk(pages, index, &off);
 
-	pfn = pages_pfn(pages, index);
+	first = chunk_stored(chunk) ? stored_pfn(pages, index) :
+				      chunk_pfn(pages, chunk, off);
+	*pfn = first;
 	while (n < max) {
 		unsigned long k = 1;
 
 		if (chunk_stored(chunk)) {
-			if (n && stored_pfn(pages, index + n) != pfn + n)
+			if (n && stored_pfn(pages, index + n) != first + n)
 				break;
 		} else {
-			if (chunk_pfn(pages, chunk, off) != pfn + n)
+			if (chunk_pfn(pages, chunk, off) != first + n)
 				break;
 			/* A contiguous chunk continues the run to its end. */
 			if (xa_is_value(chunk))
