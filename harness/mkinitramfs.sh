@@ -37,7 +37,7 @@ if [ -e "$tests/vhost_vdpa_qemu" ] || [ -e "$demo/1-nested-guest" ]; then
 		"$root/usr/share/qemu/"
 fi
 # The profile of `make bench-profile` gets Debian's perf and its libraries.
-if ls "$demo"/profile-* >/dev/null 2>&1; then
+if [ -e "$demo/profile-small-maps" ]; then
 	for f in /usr/bin/perf $(ldd /usr/bin/perf | grep -o '/[^ :]*' | sort -u); do
 		mkdir -p "$root$(dirname "$f")"
 		cp -L "$f" "$root$f"

@@ -632,12 +632,8 @@ static bool scale_path(const struct bench_path *p, const struct bench_dev *d,
 		rc = dma_check(&b, mem + (size_t)(live - 1) * SZ_4K,
 			       SCALE_BASE + (__u64)(live - 1) * SCALE_STRIDE,
 			       SZ_4K, 13);
-		/* So that a profile tells the paths and the levels apart */
-		snprintf(key, sizeof(key), "sc-%s-%uk", p->name, want / 1000);
-		pthread_setname_np(pthread_self(), key);
 		for (r = 0; r < RUNS && !rc; r++)
 			rc = scale_probe(&b, probe, live, r, &mu[r], &uu[r]);
-		pthread_setname_np(pthread_self(), "ioasid_bench");
 		if (rc)
 			break;
 		m = stat3_of(mu);
