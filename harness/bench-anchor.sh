@@ -9,6 +9,9 @@
 # headers, whose paths are then iommufd and 6.12's own type1. Prints one
 # table: /dev/ioasid on 6.1, type1 on 6.1, iommufd on 6.12, type1 on 6.12,
 # and the ratio /dev/ioasid / iommufd. Logs in $OUT/logs-anchor/.
+# BENCH_BOOTS=N boots each kernel N times; each cell is then the median of
+# the boots' medians, and its spread that of every run of every boot
+# (harness/bench-merge.awk): TCG swings one boot by 30-50%.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -24,7 +27,13 @@ if ! MACHINES=vtd "$REPO/harness/bench.sh" > "$logs/bench-6.1.log" 2>&1; then
 	die "make bench failed"
 fi
 grep '^harness: bench kernel' "$logs/bench-6.1.log" >&2 || true
-cp "$OUT/logs-bench/vtd.out" "$logs/6.1.out"
+boots=${BENCH_BOOTS:-1}
+raw61=("$OUT/logs-bench/vtd.out")
+if [ "$boots" != 1 ]; then
+	raw61=()
+	for b in $(seq "$boots"); do raw61+=("$OUT/logs-bench/vtd.boot$b.out"); done
+fi
+awk -f "$REPO/harness/bench-merge.awk" "${raw61[@]}" > "$logs/6.1.out"
 
 # 6.12: the kernel, and the benchmark against its headers.
 "$REPO/harness/build-anchor.sh"
@@ -42,21 +51,31 @@ fi
 note "anchor kernel: $(make -s -C "$src" kernelversion) (Debian" \
      "$(cat "$OUT/linux-6.12.version")), same fragments + anchor.config"
 "$REPO/harness/mkinitramfs.sh" "$OUT/initramfs-anchor.gz" /dev/null "$bin"
-note "booting 6.12 on vtd (output: $logs/6.12.out)"
-QEMU_MEM=4G QEMU_APPEND="$(bench_append)" \
-	"$REPO/harness/qemu-run.sh" vtd "$obj/arch/x86/boot/bzImage" \
-	"$OUT/initramfs-anchor.gz" "$logs" run 1800 > "$logs/6.12.out" || true
+outs=()
+for b in $(seq "$boots"); do
+	out=$logs/6.12.boot$b.out
+	note "booting 6.12 on vtd, boot $b of $boots (output: $out)"
+	QEMU_MEM=4G QEMU_APPEND="$(bench_append)" \
+		"$REPO/harness/qemu-run.sh" vtd "$obj/arch/x86/boot/bzImage" \
+		"$OUT/initramfs-anchor.gz" "$logs" run 1800 > "$out" || true
+	grep -q '^result done' "$out" ||
+		die "6.12 boot $b did not finish its benchmark; see $out"
+	outs+=("$out")
+done
+awk -f "$REPO/harness/bench-merge.awk" "${outs[@]}" > "$logs/6.12.out"
 
 for v in 6.1 6.12; do
 	grep -q '^result done' "$logs/$v.out" ||
 		die "the $v boot did not finish its benchmark; see $logs/$v.out"
-	! grep -q 'failed' "$logs/$v.out" ||
-		note "WARNING: on $v: $(grep 'failed' "$logs/$v.out" | tr -d '\r' | head -3 | paste -sd ';')"
+	if [ $v = 6.1 ]; then raw=("${raw61[@]}"); else raw=("${outs[@]}"); fi
+	! grep -q 'failed' "${raw[@]}" ||
+		note "WARNING: on $v: $(grep -h 'failed' "${raw[@]}" | tr -d '\r' | head -3 | paste -sd ';')"
 done
 
 echo
 echo "make bench-anchor: VT-d (QEMU TCG), $BENCH_MIB MiB, both kernels -O2 from"
 echo "base.config + lean.config; median of 3 runs, (spread) = max - min."
+[ "$boots" = 1 ] || echo "$boots boots of each kernel: the median of the boots' medians, (spread) over every run."
 echo "ioasid/iommufd: below 1 the series is cheaper (times, KiB), above 1 faster (cycles/s)."
 echo "Rows 'pin floor': the IOAS path's map with no device attached (ioasid on 6.1,"
 echo "iommufd on 6.12; not compared: iommufd pins only for a domain or an access,"
