@@ -693,26 +693,35 @@ bool ioasid_iopt_crosses(struct ioasid_iopt *iopt, unsigned long first,
  * end is -ENOENT, before any other error; one that an access still pins
  * pages of is -EBUSY. On error the caller gives the list back with
  * iopt_spare(); nobody saw the marks, iopt.rwsem being held throughout.
+ *
+ * One walk of the tree does it all: areas never overlap, so the only ones
+ * that can cross an end are the first and the last the walk meets, and
+ * the walk goes on past an error only to find a reason that comes before.
  */
 static int iopt_doom(struct ioasid_iopt *iopt, unsigned long first,
 		     unsigned long last, struct list_head *doomed,
 		     unsigned long *bytes)
 {
 	struct ioasid_area *area;
+	int rc = 0;
 
 	lockdep_assert_held_write(&iopt->rwsem);
 	for (area = iopt_any_first(iopt, first, last); area;
-	     area = iopt_any_next(area, first, last))
+	     area = iopt_any_next(area, first, last)) {
 		if (area->state == IOASID_AREA_REMOVING && area->mover != doomed)
 			return -EAGAIN;
-	if (iopt_crosses(iopt, first, last, doomed))
-		return -ENOENT;
-	for (area = iopt_any_first(iopt, first, last); area;
-	     area = iopt_any_next(area, first, last)) {
 		if (!iopt_area_counts(area, doomed))
 			continue;
-		if (atomic_long_read(&area->num_access_pins))
-			return -EBUSY;
+		if (area->node.start < first || area->node.last > last) {
+			rc = -ENOENT;
+			continue;
+		}
+		if (rc)
+			continue;
+		if (atomic_long_read(&area->num_access_pins)) {
+			rc = -EBUSY;
+			continue;
+		}
 		if (area->state == IOASID_AREA_REMOVING)
 			continue;
 		area->state = IOASID_AREA_REMOVING;
@@ -720,7 +729,7 @@ static int iopt_doom(struct ioasid_iopt *iopt, unsigned long first,
 		list_add_tail(&area->free_item, doomed);
 		*bytes += area_length(area);
 	}
-	return 0;
+	return rc;
 }
 
 static void iopt_spare(struct list_head *doomed)
