@@ -654,21 +654,6 @@ static void iopt_free_areas(struct list_head *free_list)
 	ioasid_acct_settle(&acct);
 }
 
-/*
- * Does an area that counts for @mover (iopt_area_counts()) cross either
- * end of [first, last]?
- */
-static bool iopt_crosses(struct ioasid_iopt *iopt, unsigned long first,
-			 unsigned long last, const struct list_head *mover)
-{
-	struct ioasid_area *area = iopt_any_first(iopt, first, first);
-
-	if (area && iopt_area_counts(area, mover) && area->node.start < first)
-		return true;
-	area = iopt_any_first(iopt, last, last);
-	return area && iopt_area_counts(area, mover) && area->node.last > last;
-}
-
 /**
  * ioasid_iopt_crosses() - does an area cross either end of a range?
  * @iopt: the map, its lock held
@@ -681,8 +666,14 @@ static bool iopt_crosses(struct ioasid_iopt *iopt, unsigned long first,
 bool ioasid_iopt_crosses(struct ioasid_iopt *iopt, unsigned long first,
 			 unsigned long last)
 {
+	struct ioasid_area *area;
+
 	lockdep_assert_held(&iopt->rwsem);
-	return iopt_crosses(iopt, first, last, NULL);
+	area = iopt_any_first(iopt, first, first);
+	if (area && area->state == IOASID_AREA_LIVE && area->node.start < first)
+		return true;
+	area = iopt_any_first(iopt, last, last);
+	return area && area->state == IOASID_AREA_LIVE && area->node.last > last;
 }
 
 /*
