@@ -4,10 +4,14 @@
 # bench-profile.sh: `make bench-profile`, where the time of the small maps
 # of `make bench` goes. Boots the bench kernel (lean, -O2) once on VT-d
 # with Debian's perf, which samples every CPU (cpu-clock, with kernel call
-# graphs) while ioasid_bench runs its small maps alone; then prints, for each small-map path (the bench names its threads
-# sm-type1, sm-compat, sm-ioasid, sm-ioasid-x64), the kernel functions that took
-# the most samples, by themselves and with what they call. The figures of
-# this boot are perf's, not the benchmark's: sampling slows everything.
+# graphs) while ioasid_bench runs the small maps of one path with one
+# thread count at a time, each in a perf session of its own, so that no
+# path loses its samples to the others'; then prints, for each, the kernel
+# functions that took the most samples of its threads (the bench names
+# them sm-type1, sm-compat, sm-ioasid, sm-ioasid-x64), by themselves and
+# with what they call. PROFILE_PATHS, PROFILE_THREADS and PROFILE_FREQ
+# narrow it down. The figures of this boot are perf's, not the
+# benchmark's: sampling slows everything.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -22,18 +26,25 @@ cat > "$demo/profile-small-maps" <<EOF
 #!/bin/sh
 # Run in the guest by the harness init (harness_mode=run).
 cd /tmp
-echo "== ioasid_bench's small maps under perf record -a -g (cpu-clock)"
-BENCH_WORKLOADS=small perf record -q -a -g -e cpu-clock -F 4000 \\
-	-o /tmp/perf.data -- /tests/ioasid_bench | grep '^small'
-echo "== samples per thread name"
-perf report -i /tmp/perf.data --stdio --quiet --sort comm -g none 2>/dev/null | head -12
-for c in sm-type1 sm-compat sm-ioasid sm-ioasid-x64; do
-	for mode in no-children children; do
-		echo "== \$c: functions, --\$mode (percent of its samples)"
-		perf report -i /tmp/perf.data --stdio --quiet --comm "\$c" \\
-			--\$mode --percentage relative --sort sym -g none \\
-			--percent-limit ${PROFILE_LIMIT:-1} \\
-			2>/dev/null | grep -v '^\$' | head -${PROFILE_LINES:-40}
+for c in ${PROFILE_PATHS:-type1 compat ioasid ioasid-x64}; do
+	for t in ${PROFILE_THREADS:-1 4}; do
+		echo "== \$c, \$t thread(s): ioasid_bench's small maps of this path"
+		echo "   alone, under perf record -a -g (cpu-clock)"
+		BENCH_WORKLOADS=small BENCH_PATHS=\$c BENCH_THREADS=\$t \\
+			perf record -q -a -g -e cpu-clock -F ${PROFILE_FREQ:-1000} \\
+			-o /tmp/perf.data -- /tests/ioasid_bench | grep '^small'
+		perf report -i /tmp/perf.data --stdio --quiet --sort comm \\
+			-g none 2>&1 | grep -v '^\$' | head -4
+		for mode in no-children children; do
+			echo "== \$c, \$t thread(s): functions, --\$mode (percent of the"
+			echo "   samples of its threads)"
+			perf report -i /tmp/perf.data --stdio --quiet \\
+				--comm "sm-\$c" --\$mode --percentage relative \\
+				--sort sym -g none \\
+				--percent-limit ${PROFILE_LIMIT:-1} \\
+				2>/dev/null | grep -v '^\$' | head -${PROFILE_LINES:-40}
+		done
+		rm -f /tmp/perf.data
 	done
 done
 echo "== profile done"

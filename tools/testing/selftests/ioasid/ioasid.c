@@ -8,6 +8,7 @@
  * checked at teardown: once the file is closed, no page of it may still be
  * pinned.
  */
+#define _GNU_SOURCE		/* setresuid() */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -40,7 +40,9 @@
  *          page and answers, and the device retries and completes.
  *
  * Usage: ioasid_bench [MiB]   (default: $harness_bench_mib, else 1024)
- * BENCH_WORKLOADS=small,pri (say) runs only those workloads.
+ * BENCH_WORKLOADS=small,pri (say) runs only those workloads; for a profile
+ * of one path, BENCH_PATHS=compat,ioasid-x64 (say) runs the small maps of
+ * only those paths, and BENCH_THREADS=1 only with that many threads.
  */
 #define _GNU_SOURCE		/* pthread_setname_np() */
 #include <errno.h>
@@ -114,6 +116,20 @@ static double now_ms(void)
 }
 
 /* The VFIO group path: a container of some kind, then the device fd */
+/* Whether $@env (comma-separated names; unset or empty: all) has @w */
+static bool env_has(const char *env, const char *w)
+{
+	const char *list = getenv(env), *p;
+	size_t n = strlen(w);
+
+	if (!list || !*list)
+		return true;
+	for (p = list; (p = strstr(p, w)); p += n)
+		if ((p == list || p[-1] == ',') && (p[n] == ',' || !p[n]))
+			return true;
+	return false;
+}
+
 static int group_open(struct bench *b, const struct bench_dev *d, int fd,
 		      bool type1)
 {
@@ -843,10 +859,13 @@ static int small_maps(const struct bench_dev *d)
 	for (p = 0; p < NPATHS; p++) {
 		if (!paths[p].device)
 			continue;
-		mode[nmodes].p = &paths[p];
-		mode[nmodes++].vec = false;
+		if (env_has("BENCH_PATHS", paths[p].name)) {
+			mode[nmodes].p = &paths[p];
+			mode[nmodes++].vec = false;
+		}
 #ifndef BENCH_IOMMUFD
-		if (paths[p].open == ioasid_open_path) {
+		if (paths[p].open == ioasid_open_path &&
+		    env_has("BENCH_PATHS", "ioasid-x64")) {
 			mode[nmodes].p = &paths[p];
 			mode[nmodes++].vec = true;
 		}
@@ -856,6 +875,9 @@ static int small_maps(const struct bench_dev *d)
 	       "one mapping per thread checked by DMA afterwards; cycles/s, median of %d\n",
 	       SMALL_CYCLES, RUNS);
 	for (i = 0; i < ARRAY_SIZE(threads); i++) {
+		snprintf(key, sizeof(key), "%u", threads[i]);
+		if (!env_has("BENCH_THREADS", key))
+			continue;
 		printf("small    %u thread(s):", threads[i]);
 		for (p = 0; p < nmodes; p++) {
 			for (r = 0; r < RUNS; r++) {
@@ -875,7 +897,8 @@ static int small_maps(const struct bench_dev *d)
 				 mode[p].vec ? "-x64" : "");
 			put_result(key, name, mode[p].s);
 		}
-		if (mode[0].s.med <= 0)
+		if (!nmodes || mode[0].s.med <= 0 ||
+		    strcmp(mode[0].p->name, "type1"))
 			continue;
 		printf("small    %u thread(s) / type1:", threads[i]);
 		for (p = 1; p < nmodes; p++)
@@ -1021,18 +1044,9 @@ static int pri_bench(void)
 }
 #endif
 
-/* Whether $BENCH_WORKLOADS (comma-separated names; unset: all) has @w */
 static bool want(const char *w)
 {
-	const char *list = getenv("BENCH_WORKLOADS"), *p;
-	size_t n = strlen(w);
-
-	if (!list || !*list)
-		return true;
-	for (p = list; (p = strstr(p, w)); p += n)
-		if ((p == list || p[-1] == ',') && (p[n] == ',' || !p[n]))
-			return true;
-	return false;
+	return env_has("BENCH_WORKLOADS", w);
 }
 
 int main(int argc, char **argv)
