@@ -11,7 +11,7 @@
 # and the ratio /dev/ioasid / iommufd. Logs in $OUT/logs-anchor/.
 # BENCH_BOOTS=N boots each kernel N times; each cell is then the median of
 # the boots' medians, and its spread that of every run of every boot
-# (harness/bench-merge.awk): TCG swings one boot by 30-50%.
+# (harness/bench-boots.awk): TCG swings one boot by 30-50%.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -33,7 +33,7 @@ if [ "$boots" != 1 ]; then
 	raw61=()
 	for b in $(seq "$boots"); do raw61+=("$OUT/logs-bench/vtd.boot$b.out"); done
 fi
-awk -f "$REPO/harness/bench-merge.awk" "${raw61[@]}" > "$logs/6.1.out"
+awk -v mode=merge -f "$REPO/harness/bench-boots.awk" "${raw61[@]}" > "$logs/6.1.out"
 
 # 6.12: the kernel, and the benchmark against its headers.
 "$REPO/harness/build-anchor.sh"
@@ -62,7 +62,7 @@ for b in $(seq "$boots"); do
 		die "6.12 boot $b did not finish its benchmark; see $out"
 	outs+=("$out")
 done
-awk -f "$REPO/harness/bench-merge.awk" "${outs[@]}" > "$logs/6.12.out"
+awk -v mode=merge -f "$REPO/harness/bench-boots.awk" "${outs[@]}" > "$logs/6.12.out"
 
 for v in 6.1 6.12; do
 	grep -q '^result done' "$logs/$v.out" ||

@@ -53,7 +53,7 @@ for m in ${MACHINES:-vtd}; do
 	done
 	[ "$boots" = 1 ] || {
 		echo "== $m: $boots boots, each figure's median per boot"
-		awk -f "$REPO/harness/bench-spread.awk" "${outs[@]}" | tee "$OUT/logs-bench/$m.spread"
+		awk -v mode=spread -f "$REPO/harness/bench-boots.awk" "${outs[@]}" | tee "$OUT/logs-bench/$m.spread"
 		cp "${outs[0]}" "$OUT/logs-bench/$m.out"
 	}
 done
