@@ -177,6 +177,141 @@ TEST_F(vfio_ioasid_edu, copy_visible)
 	ASSERT_EQ(0, memcmp((char *)self->a + BUF_SIZE / 2, expect, DMA_LEN));
 }
 
+/*
+ * VT-d's IOTLB invalidations so far, from the debugfs of
+ * CONFIG_INTEL_IOMMU_DEBUGFS: the sum of the latency buckets of every
+ * "inv_iotlb" line (one per IOMMU). -1 when it cannot be read.
+ */
+#define DMAR_LATENCY "/sys/kernel/debug/iommu/intel/dmar_perf_latency"
+
+static long vtd_iotlb_invalidations(void)
+{
+	unsigned long long v[7];
+	char line[256];
+	long sum = 0;
+	FILE *f;
+
+	f = fopen(DMAR_LATENCY, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, " inv_iotlb %llu %llu %llu %llu %llu %llu %llu",
+			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+			   &v[6]) == 7)
+			sum += v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6];
+	fclose(f);
+	return sum;
+}
+
+/*
+ * Whether every VT-d unit widens a gather for a disjoint unmap (patch
+ * 0025): second level tables, so not caching mode (CAP bit 7), and not
+ * scalable mode with first level translation (ECAP bits 43 and 47).
+ */
+static bool vtd_gather_widens(void)
+{
+	unsigned long long cap, ecap;
+	char path[96];
+	bool any = false;
+	int i;
+	FILE *f;
+
+	for (i = 0; i < 8; i++) {
+		snprintf(path, sizeof(path),
+			 "/sys/class/iommu/dmar%d/intel-iommu/cap", i);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fscanf(f, "%llx", &cap) != 1)
+			cap = 1ULL << 7;
+		fclose(f);
+		snprintf(path, sizeof(path),
+			 "/sys/class/iommu/dmar%d/intel-iommu/ecap", i);
+		f = fopen(path, "r");
+		if (!f || fscanf(f, "%llx", &ecap) != 1)
+			ecap = ~0ULL;
+		if (f)
+			fclose(f);
+		if (cap & (1ULL << 7))
+			return false;
+		if ((ecap & (1ULL << 43)) && (ecap & (1ULL << 47)))
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+#define SCAT_NR		64
+#define SCAT_BASE	0x200000000ULL
+#define SCAT_STRIDE	(SZ_2M + SZ_4K)	/* a leaf table each: disjoint */
+
+/*
+ * A vector unmap of 64 scattered 4K ranges waits for one IOTLB
+ * invalidation on VT-d, not one per range, and that one invalidation
+ * covers them all: DMA that went through each before is dropped after,
+ * at the lowest and highest IOVA and two between.
+ * Tried three times, for a stray invalidation of another device's
+ * DMA API flush queue landing in between.
+ */
+TEST_F_TIMEOUT(vfio_ioasid_edu, vector_unmap_invalidates_once, 120)
+{
+	struct ioasid_map_range m[SCAT_NR];
+	struct ioasid_iova_range u[SCAT_NR], ranges[16];
+	long before, delta = -1;
+	__u64 unmapped;
+	__u32 n = 16;
+	char *buf;
+	int try, i, fd;
+
+	if (self->skip)
+		return;
+	if (access(DMAR_LATENCY, R_OK) || !vtd_gather_widens())
+		SKIP(return, "needs VT-d (second level, no caching mode) and its debugfs");
+	ASSERT_EQ(0, ioas_iova_ranges(self->ioasid_fd, self->ioas_id, ranges,
+				      &n, NULL));
+	ASSERT_TRUE(iova_usable(ranges, n, SCAT_BASE, SCAT_NR * SCAT_STRIDE));
+	/* Turn on the count of IOTLB invalidations ("1") */
+	fd = open(DMAR_LATENCY, O_WRONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(1, write(fd, "1", 1));
+	close(fd);
+	buf = buf_map(SCAT_NR * SZ_4K, SZ_4K, BUF_SMALL_PAGES);
+	ASSERT_NE(NULL, buf);
+	for (i = 0; i < SCAT_NR; i++) {
+		/* Out of order too: the gather grows both ways */
+		__u64 iova = SCAT_BASE + ((i * 37) % SCAT_NR) * SCAT_STRIDE;
+
+		map_range_set(&m[i], buf + i * SZ_4K, SZ_4K, iova,
+			      MAP_RW | MAP_FIXED_IOVA);
+		u[i].first = iova;
+		u[i].last = iova + SZ_4K - 1;
+	}
+	for (try = 0; try < 3 && delta != 1; try++) {
+		ASSERT_EQ(0, ioas_map_vec(self->ioasid_fd, self->ioas_id, m,
+					  SCAT_NR, NULL));
+		/* Every range through the IOMMU once: its IOTLB holds them */
+		for (i = 0; i < SCAT_NR; i++)
+			ASSERT_EQ(0, edu_store(&self->edu, m[i].iova));
+		memset(buf, SENTINEL, SCAT_NR * SZ_4K);
+		before = vtd_iotlb_invalidations();
+		ASSERT_LE(0, before);
+		ASSERT_EQ(0, ioas_unmap_vec(self->ioasid_fd, self->ioas_id, u,
+					    SCAT_NR, &unmapped, NULL));
+		delta = vtd_iotlb_invalidations() - before;
+		ASSERT_EQ(SCAT_NR * SZ_4K, unmapped);
+		/* Each faults, and VT-d logs it: a few, both ends included */
+		for (i = 0; i < SCAT_NR; i += SCAT_NR / 3)
+			ASSERT_EQ(0, edu_store(&self->edu,
+					       SCAT_BASE + i * SCAT_STRIDE));
+		ASSERT_EQ(-1, check_fill(buf, SCAT_NR * SZ_4K, SENTINEL))
+			TH_LOG("DMA reached memory after its unmap");
+		TH_LOG("try %d: %d scattered 4K unmaps, %ld IOTLB invalidation(s)",
+		       try + 1, SCAT_NR, delta);
+	}
+	EXPECT_EQ(1, delta);
+	munmap(buf, SCAT_NR * SZ_4K);
+}
+
 /* Close in every order: nothing may stay pinned. */
 FIXTURE_VARIANT(vfio_ioasid_edu) {
 	bool ioasid_first;
