@@ -178,29 +178,71 @@ TEST_F(vfio_ioasid_edu, copy_visible)
 }
 
 /*
- * VT-d's IOTLB invalidations so far, from the debugfs of
- * CONFIG_INTEL_IOMMU_DEBUGFS: the sum of the latency buckets of every
- * "inv_iotlb" line (one per IOMMU). -1 when it cannot be read.
+ * VT-d's IOTLB invalidations, from its qi_submit trace event: tracing of
+ * the event turned on (@on) or off, and the count of IOTLB invalidation
+ * descriptors (iotlb_inv, p_iotlb_inv) traced since it was turned on.
  */
-#define DMAR_LATENCY "/sys/kernel/debug/iommu/intel/dmar_perf_latency"
-
-static long vtd_iotlb_invalidations(void)
+static const char *tracefs(void)
 {
-	unsigned long long v[7];
-	char line[256];
-	long sum = 0;
+	static const char *const dirs[] = {
+		"/sys/kernel/tracing", "/sys/kernel/debug/tracing",
+	};
+	char path[96];
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path),
+			 "%s/events/intel_iommu/qi_submit/enable", dirs[i]);
+		if (!access(path, W_OK))
+			return dirs[i];
+	}
+	return NULL;
+}
+
+static int tracefs_write(const char *file, const char *val)
+{
+	char path[128];
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "%s/%s", tracefs(), file);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	if (fd < 0)
+		return -errno;
+	ret = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -EIO;
+	close(fd);
+	return ret;
+}
+
+static int vtd_trace_invalidations(bool on)
+{
+	int ret;
+
+	if (on) {
+		ret = tracefs_write("trace", "");
+		if (!ret)
+			ret = tracefs_write("events/intel_iommu/qi_submit/enable",
+					    "1");
+		return ret ? ret : tracefs_write("tracing_on", "1");
+	}
+	return tracefs_write("events/intel_iommu/qi_submit/enable", "0");
+}
+
+static long vtd_invalidations(void)
+{
+	char path[128], line[512];
+	long n = 0;
 	FILE *f;
 
-	f = fopen(DMAR_LATENCY, "r");
+	snprintf(path, sizeof(path), "%s/trace", tracefs());
+	f = fopen(path, "r");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, " inv_iotlb %llu %llu %llu %llu %llu %llu %llu",
-			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-			   &v[6]) == 7)
-			sum += v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6];
+		if (strstr(line, "qi_submit: iotlb_inv ") ||
+		    strstr(line, "qi_submit: p_iotlb_inv "))
+			n++;
 	fclose(f);
-	return sum;
+	return n;
 }
 
 /*
@@ -251,30 +293,26 @@ static bool vtd_gather_widens(void)
  * covers them all: DMA that went through each before is dropped after,
  * at the lowest and highest IOVA and two between.
  * Tried three times, for a stray invalidation of another device's
- * DMA API flush queue landing in between.
+ * DMA API flush queue landing in between. The invalidations are counted
+ * from VT-d's qi_submit trace event.
  */
 TEST_F_TIMEOUT(vfio_ioasid_edu, vector_unmap_invalidates_once, 120)
 {
 	struct ioasid_map_range m[SCAT_NR];
 	struct ioasid_iova_range u[SCAT_NR], ranges[16];
-	long before, delta = -1;
+	long delta = -1;
 	__u64 unmapped;
 	__u32 n = 16;
 	char *buf;
-	int try, i, fd;
+	int try, i, ret;
 
 	if (self->skip)
 		return;
-	if (access(DMAR_LATENCY, R_OK) || !vtd_gather_widens())
-		SKIP(return, "needs VT-d (second level, no caching mode) and its debugfs");
+	if (!tracefs() || !vtd_gather_widens())
+		SKIP(return, "needs VT-d (second level, no caching mode) and tracefs");
 	ASSERT_EQ(0, ioas_iova_ranges(self->ioasid_fd, self->ioas_id, ranges,
 				      &n, NULL));
 	ASSERT_TRUE(iova_usable(ranges, n, SCAT_BASE, SCAT_NR * SCAT_STRIDE));
-	/* Turn on the count of IOTLB invalidations ("1") */
-	fd = open(DMAR_LATENCY, O_WRONLY);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(1, write(fd, "1", 1));
-	close(fd);
 	buf = buf_map(SCAT_NR * SZ_4K, SZ_4K, BUF_SMALL_PAGES);
 	ASSERT_NE(NULL, buf);
 	for (i = 0; i < SCAT_NR; i++) {
@@ -293,11 +331,12 @@ TEST_F_TIMEOUT(vfio_ioasid_edu, vector_unmap_invalidates_once, 120)
 		for (i = 0; i < SCAT_NR; i++)
 			ASSERT_EQ(0, edu_store(&self->edu, m[i].iova));
 		memset(buf, SENTINEL, SCAT_NR * SZ_4K);
-		before = vtd_iotlb_invalidations();
-		ASSERT_LE(0, before);
-		ASSERT_EQ(0, ioas_unmap_vec(self->ioasid_fd, self->ioas_id, u,
-					    SCAT_NR, &unmapped, NULL));
-		delta = vtd_iotlb_invalidations() - before;
+		ASSERT_EQ(0, vtd_trace_invalidations(true));
+		ret = ioas_unmap_vec(self->ioasid_fd, self->ioas_id, u,
+				     SCAT_NR, &unmapped, NULL);
+		vtd_trace_invalidations(false);
+		ASSERT_EQ(0, ret);
+		delta = vtd_invalidations();
 		ASSERT_EQ(SCAT_NR * SZ_4K, unmapped);
 		/* Each faults, and VT-d logs it: a few, both ends included */
 		for (i = 0; i < SCAT_NR; i += SCAT_NR / 3)
