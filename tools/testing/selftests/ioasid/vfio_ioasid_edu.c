@@ -178,8 +178,10 @@ TEST_F(vfio_ioasid_edu, copy_visible)
 }
 
 /*
- * VT-d's IOTLB invalidations, from its qi_submit trace event: tracing of
- * the event turned on (@on) or off, and the count of IOTLB invalidation
+ * VT-d's IOTLB invalidations, from its qi_submit trace event. tracefs():
+ * the tracing directory that has the event, or NULL;
+ * vtd_trace_invalidations(): the event's tracing turned on (@on, with the
+ * buffer emptied) or off; vtd_invalidations(): the IOTLB invalidation
  * descriptors (iotlb_inv, p_iotlb_inv) traced since it was turned on.
  */
 static const char *tracefs(void)
